@@ -16,3 +16,14 @@ export function setBackend(b: Backend): Backend {
 }
 
 export type { Backend, Conv2dGeom } from './types.js';
+
+let numThreads = 1;
+
+/** Compute threads for GEMM and conv (the wasm backend's pool reads this). */
+export function setNumThreads(n: number): void {
+  numThreads = n;
+}
+
+export function getNumThreads(): number {
+  return numThreads;
+}

@@ -92,12 +92,13 @@ export class Rng {
 
   /** Snapshot of the state (for checkpoints). */
   getState(): number[] {
-    return [this.s0, this.s1, this.s2, this.s3];
+    // The cached second normal value rides along so a restored generator continues exactly.
+    return [this.s0, this.s1, this.s2, this.s3, ...(this.spare === null ? [] : [this.spare])];
   }
 
   setState(state: readonly number[]): void {
-    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v >>> 0);
-    this.spare = null;
+    [this.s0, this.s1, this.s2, this.s3] = state.slice(0, 4).map((v) => v >>> 0);
+    this.spare = state.length > 4 ? state[4] : null;
   }
 }
 

@@ -1,0 +1,58 @@
+// Shared CLI plumbing: option parsing helpers, JSON vs human output, error reporting, thread setup.
+import { InvalidArgumentError } from 'commander';
+import { LutnnError } from '../errors.js';
+import { cpus, totalmem } from 'node:os';
+
+export function intArg(name: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function floatArg(name: string, min = -Infinity): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function choiceArg<T extends string>(name: string, choices: readonly T[]): (v: string) => T {
+  return (v: string) => {
+    if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}, got '${v}'`);
+    return v as T;
+  };
+}
+
+/** Print the one JSON object a `--json` run promises on stdout. */
+export function printJson(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
+}
+
+/** A short description of the machine for reports. */
+export function machineInfo(): { cpu: string; cores: number; memGiB: number; node: string; platform: string } {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** Run a command body; LutnnErrors become a one-line message and exit code 1 (2 for usage errors). */
+export async function runCommand(body: () => Promise<void> | void): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (e instanceof LutnnError) {
+      process.stderr.write(`lutnn: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw e;
+  }
+}

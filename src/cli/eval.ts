@@ -1,0 +1,61 @@
+// `lutnn eval`: test accuracy and loss of a model file on a dataset's test split.
+import { Command } from 'commander';
+import { DataLoader, loadDataset } from '../data/loader.js';
+import { takeDataset, type DatasetName } from '../data/dataset.js';
+import { FormatError } from '../errors.js';
+import { loadModel } from '../io/model-file.js';
+import { evaluate } from '../train/metrics.js';
+import { setNumThreads } from '../backend/index.js';
+import { createProgress } from './progress.js';
+import { choiceArg, intArg, machineInfo, printJson, runCommand } from './common.js';
+
+interface EvalCliOptions {
+  dataset?: DatasetName;
+  dataDir?: string;
+  batchSize: number;
+  threads?: number;
+  limitTest?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('test accuracy of a model file')
+    .argument('<model>', 'model file (.safetensors) written by lutnn')
+    .option('--dataset <name>', 'fashion-mnist | mnist (default: the one the model was trained on)', choiceArg('--dataset', ['fashion-mnist', 'mnist'] as const))
+    .option('--data-dir <dir>', 'directory with IDX files; default: the embedded Fashion-MNIST')
+    .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 256)
+    .option('--threads <n>', 'compute threads', intArg('--threads', 1))
+    .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
+    .option('--json', 'print one JSON object with the results on stdout', false)
+    .option('--quiet', 'no progress output', false)
+    .action((file: string, opts: EvalCliOptions) => runCommand(() => evalModel(file, opts)));
+}
+
+async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
+  if (o.threads !== undefined) setNumThreads(o.threads);
+  const { model, meta } = loadModel(file);
+  const name = (o.dataset ?? meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
+  if (name !== 'fashion-mnist' && name !== 'mnist') throw new FormatError(`${file}: unknown dataset '${name}' in metadata`);
+  const splits = loadDataset({ name, dataDir: o.dataDir });
+  const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
+  const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean: meta.dataset?.mean, std: meta.dataset?.std });
+  const bar = createProgress({ label: 'eval', total: test.n, quiet: o.quiet || o.json });
+  const r = evaluate(model, loader.epoch(0), (done) => bar.update(done));
+  bar.stop();
+  const out = {
+    command: 'eval',
+    model: file,
+    dataset: name,
+    dataSource: splits.source,
+    n: r.n,
+    testAccuracy: r.accuracy,
+    testLoss: r.loss,
+    seconds: r.seconds,
+    imagesPerSecond: r.imagesPerSecond,
+    machine: machineInfo(),
+  };
+  if (o.json) printJson(out);
+  else process.stdout.write(`${file}: test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}, ${r.n} images, ${Math.round(r.imagesPerSecond)} img/s)\n`);
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// The `lutnn` command line: one subcommand per job (train, eval, ...).
+import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evalCommand } from './eval.js';
+import { trainCommand } from './train.js';
+
+/** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+const program = new Command('lutnn')
+  .description('lookup-table neural networks: train, convert, evaluate and run on CPUs')
+  .version(packageVersion())
+  .addCommand(trainCommand())
+  .addCommand(evalCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,168 @@
+// The training loop shared by `train` and LUT fine-tuning: steps, schedule, progress, evaluation, checkpoints.
+import { backward } from '../autograd/engine.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/index.js';
+import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
+import { applySchedule, type LrSchedule } from '../optim/schedule.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { createProgress } from '../cli/progress.js';
+import { checkpointExists, loadCheckpoint, saveCheckpoint, type CheckpointState, type TrainPosition } from './checkpoint.js';
+import { countCorrect, emptyStats, evaluate, type Batch, type EvalResult } from './metrics.js';
+
+/** A deterministic source of batches: the order of epoch e depends only on the seed and e. */
+export interface BatchSource {
+  /** Batches in one epoch. */
+  readonly numBatches: number;
+  /** Batches of `epoch` starting at `startBatch` (DataLoader implements this). */
+  epoch(epoch: number, startBatch?: number): Iterable<Batch>;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number | null;
+  testAccuracy: number | null;
+  /** Seconds of training steps in this epoch (evaluation excluded). */
+  trainSeconds: number;
+  imagesPerSecond: number;
+}
+
+export interface FitOptions {
+  model: Module;
+  optimizer: Optimizer<BaseHyper>;
+  schedule: LrSchedule;
+  train: BatchSource;
+  test?: BatchSource;
+  epochs: number;
+  /** Loss from logits and labels; cross-entropy by default. */
+  loss?: (logits: Tensor, y: Tensor) => Tensor;
+  /** Checkpoint file; written every `checkpointEvery` steps, at each epoch end, and on SIGINT. */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** Identity of the run, stored in the checkpoint and compared on resume. */
+  config?: Record<string, unknown>;
+  resume?: boolean;
+  quiet?: boolean;
+  label?: string;
+  /** Called after each epoch (after evaluation). */
+  onEpoch?: (s: EpochSummary) => void;
+  /** Stop after this many steps in total (for tests of resume); the checkpoint is written first. */
+  stopAfterSteps?: number;
+}
+
+export interface FitResult {
+  epochs: EpochSummary[];
+  steps: number;
+  trainSeconds: number;
+  imagesPerSecond: number;
+  resumedFrom: TrainPosition | null;
+  /** True when the loop stopped early (SIGINT or stopAfterSteps); a resume continues it. */
+  interrupted: boolean;
+  finalTest: EvalResult | null;
+}
+
+const fmt = (v: number, d = 4): string => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+
+export function fit(o: FitOptions): FitResult {
+  const lossFn = o.loss ?? ((logits: Tensor, y: Tensor) => crossEntropy(logits, y));
+  const config = o.config ?? {};
+  const perEpoch = o.train.numBatches;
+  const every = o.checkpointEvery ?? 100;
+  let state: CheckpointState<EpochSummary> = {
+    position: { epoch: 0, batch: 0, globalStep: 0 },
+    running: emptyStats(),
+    trainSeconds: 0,
+    history: [],
+  };
+  let resumedFrom: TrainPosition | null = null;
+  if (o.resume && o.checkpoint && checkpointExists(o.checkpoint)) {
+    state = loadCheckpoint<EpochSummary>(o.checkpoint, o.model, o.optimizer, config);
+    resumedFrom = { ...state.position };
+  }
+  const save = (): void => {
+    if (o.checkpoint) saveCheckpoint(o.checkpoint, o.model, o.optimizer, config, state);
+  };
+
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  let finalTest: EvalResult | null = null;
+  try {
+    o.model.train();
+    for (let epoch = state.position.epoch; epoch < o.epochs && !interrupted; epoch++) {
+      const bar = createProgress({
+        label: `${o.label ?? 'train'} epoch ${epoch + 1}/${o.epochs}`,
+        total: perEpoch,
+        fields: ['loss', 'acc', 'img/s', 'lr'],
+        quiet: o.quiet,
+      });
+      let b = state.position.batch;
+      for (const { x, y } of o.train.epoch(epoch, b)) {
+        const t0 = performance.now();
+        applySchedule(o.optimizer, o.schedule, state.position.globalStep);
+        const lr = o.optimizer.paramGroups[0].lr;
+        o.optimizer.zeroGrad();
+        const logits = o.model.forward(x);
+        const loss = lossFn(logits, y);
+        backward(loss);
+        o.optimizer.step();
+        const dt = (performance.now() - t0) / 1000;
+        const n = x.shape[0];
+        state.running.seconds += dt;
+        state.trainSeconds += dt;
+        state.running.lossSum += loss.item() * n;
+        state.running.correct += countCorrect(logits, y);
+        state.running.count += n;
+        b++;
+        state.position = { epoch, batch: b, globalStep: state.position.globalStep + 1 };
+        bar.update(b, {
+          loss: fmt(state.running.lossSum / state.running.count),
+          acc: fmt(state.running.correct / state.running.count),
+          'img/s': Math.round(state.running.count / Math.max(state.running.seconds, 1e-9)),
+          lr: lr.toExponential(2),
+        });
+        const stopNow = o.stopAfterSteps !== undefined && state.position.globalStep >= o.stopAfterSteps;
+        if (interrupted || stopNow) {
+          interrupted = true;
+          break;
+        }
+        if (b < perEpoch && state.position.globalStep % every === 0) save();
+      }
+      bar.stop();
+      if (interrupted) break;
+      const test = o.test ? evaluate(o.model, o.test.epoch(0)) : null;
+      const summary: EpochSummary = {
+        epoch: epoch + 1,
+        trainLoss: state.running.lossSum / Math.max(state.running.count, 1),
+        trainAccuracy: state.running.correct / Math.max(state.running.count, 1),
+        testLoss: test ? test.loss : null,
+        testAccuracy: test ? test.accuracy : null,
+        trainSeconds: state.running.seconds,
+        imagesPerSecond: state.running.count / Math.max(state.running.seconds, 1e-9),
+      };
+      state.history.push(summary);
+      finalTest = test;
+      o.onEpoch?.(summary);
+      state.running = emptyStats();
+      state.position = { epoch: epoch + 1, batch: 0, globalStep: state.position.globalStep };
+      save();
+    }
+    if (interrupted) save();
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  const images = state.history.reduce((a, h) => a + h.imagesPerSecond * h.trainSeconds, 0);
+  const seconds = state.history.reduce((a, h) => a + h.trainSeconds, 0);
+  return {
+    epochs: state.history,
+    steps: state.position.globalStep,
+    trainSeconds: state.trainSeconds,
+    imagesPerSecond: images / Math.max(seconds, 1e-9),
+    resumedFrom,
+    interrupted,
+    finalTest,
+  };
+}

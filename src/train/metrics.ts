@@ -1,0 +1,82 @@
+// Running loss/accuracy sums for a classifier and the evaluation loop over a batch source.
+import { noGrad } from '../autograd/engine.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/index.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
+
+/** Sums that make exact epoch figures, also across a resume. */
+export interface RunningStats {
+  lossSum: number;
+  correct: number;
+  count: number;
+  /** Seconds spent in training steps. */
+  seconds: number;
+}
+
+export function emptyStats(): RunningStats {
+  return { lossSum: 0, correct: 0, count: 0, seconds: 0 };
+}
+
+/** Number of rows of `logits` [N, C] whose argmax equals the int32 label. */
+export function countCorrect(logits: Tensor, labels: Tensor): number {
+  const [n, c] = logits.shape;
+  const L = logits.f32;
+  const y = labels.data;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bv = L[i * c];
+    for (let j = 1; j < c; j++) {
+      const v = L[i * c + j];
+      if (v > bv) {
+        bv = v;
+        best = j;
+      }
+    }
+    if (best === y[i]) correct++;
+  }
+  return correct;
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  n: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/** Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. */
+export function evaluate(model: Module, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
+  const wasTraining = model.training;
+  model.eval();
+  const t0 = performance.now();
+  const s = emptyStats();
+  try {
+    noGrad(() => {
+      for (const { x, y } of batches) {
+        const logits = model.forward(x);
+        const n = x.shape[0];
+        s.lossSum += crossEntropy(logits, y, { reduction: 'sum' }).item();
+        s.correct += countCorrect(logits, y);
+        s.count += n;
+        onBatch?.(s.count);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    loss: s.count ? s.lossSum / s.count : NaN,
+    accuracy: s.count ? s.correct / s.count : NaN,
+    n: s.count,
+    seconds,
+    imagesPerSecond: s.count / Math.max(seconds, 1e-9),
+  };
+}
