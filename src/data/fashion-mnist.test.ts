@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CACHE_FILE_NAME, isEmbeddedTestRecord, loadEmbeddedFashionMnist } from './fashion-mnist.js';
+import { CACHE_FILE_NAME, defaultCacheDir, isEmbeddedTestRecord, loadEmbeddedFashionMnist } from './fashion-mnist.js';
 import { classCounts, type Dataset } from './dataset.js';
 import { FormatError } from '../errors.js';
 
@@ -51,6 +51,20 @@ function sameData(a: Dataset, b: Dataset): void {
 
 test('split rule: i % 7 === 6 goes to test', () => {
   assert.deepEqual([0, 1, 5, 6, 7, 12, 13, 6999].map(isEmbeddedTestRecord), [false, false, false, true, false, false, true, true]);
+});
+
+test('cache directory: $LUTNN_CACHE_DIR wins, else node_modules/.cache/lutnn or the temporary directory', () => {
+  const saved = process.env.LUTNN_CACHE_DIR;
+  try {
+    process.env.LUTNN_CACHE_DIR = join(tmpdir(), 'custom-lutnn-cache');
+    assert.equal(defaultCacheDir(), join(tmpdir(), 'custom-lutnn-cache'));
+    delete process.env.LUTNN_CACHE_DIR;
+    const d = defaultCacheDir();
+    assert.ok(d.endsWith(join('node_modules', '.cache', 'lutnn')) || d === join(tmpdir(), 'lutnn-cache'), d);
+  } finally {
+    if (saved === undefined) delete process.env.LUTNN_CACHE_DIR;
+    else process.env.LUTNN_CACHE_DIR = saved;
+  }
 });
 
 test('conversion: bad records skipped and counted, stratified split by the rule, interleaved by class', () => {

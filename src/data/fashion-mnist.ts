@@ -20,7 +20,9 @@ import { makeDataset, type Dataset, type DatasetSplits } from './dataset.js';
  * With 7000 good records per class this gives 6000 train + 1000 test per class: 60,000 / 10,000.
  * Within each split, samples are interleaved by class (rank 0 of classes 0..9, then rank 1, ...), so any
  * prefix of a split is close to class-balanced. Results on this split are not directly comparable with
- * numbers on the official split (use `loadIdxDir` with the official files for that).
+ * numbers on the official split (use `loadIdxDir` with the official files for that). Measured against
+ * Debian's official IDX files: 64,397 of the package's 70,000 images equal an official image byte for byte,
+ * and 54 images occur twice in the package, so a few duplicates can straddle this split.
  */
 export const EMBEDDED_TEST_EVERY = 7;
 

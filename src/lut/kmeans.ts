@@ -318,9 +318,26 @@ function assignStep(
           second = s;
         }
       }
+    } else if (metric === 'l1') {
+      for (let j = 0, co = 0; j < k; j++, co += V) {
+        let s = 0;
+        // partial sums only grow: stop once this centroid can be neither best nor second (exact)
+        for (let v = 0; v < V && s < second; v++) s += Math.abs(data[xo + v] - cent[co + v]);
+        if (s < best) {
+          second = best;
+          best = s;
+          bi = j;
+        } else if (s < second) {
+          second = s;
+        }
+      }
     } else {
       for (let j = 0, co = 0; j < k; j++, co += V) {
-        const s = pointCost(metric, data, xo, cent, co, V);
+        let s = 0;
+        for (let v = 0; v < V && s < second; v++) {
+          const t = Math.abs(data[xo + v] - cent[co + v]);
+          s = t > s ? t : s;
+        }
         if (s < best) {
           second = best;
           best = s;
@@ -351,11 +368,18 @@ function assignStep(
 /** The assignment cost (squared L2, L1, L∞), summed in the same order as assignStep. */
 function pointCost(metric: Metric, data: Float32Array, xo: number, cent: Float32Array, co: number, V: number): number {
   let s = 0;
-  for (let v = 0; v < V; v++) {
-    const t = data[xo + v] - cent[co + v];
-    if (metric === 'l2') s += t * t;
-    else if (metric === 'l1') s += Math.abs(t);
-    else if (Math.abs(t) > s) s = Math.abs(t);
+  if (metric === 'l2') {
+    for (let v = 0; v < V; v++) {
+      const t = data[xo + v] - cent[co + v];
+      s += t * t;
+    }
+  } else if (metric === 'l1') {
+    for (let v = 0; v < V; v++) s += Math.abs(data[xo + v] - cent[co + v]);
+  } else {
+    for (let v = 0; v < V; v++) {
+      const t = Math.abs(data[xo + v] - cent[co + v]);
+      s = t > s ? t : s;
+    }
   }
   return s;
 }

@@ -91,6 +91,12 @@ test('optimizer options are validated', () => {
   const shared = p();
   assert.throws(() => new SGD([{ params: [shared] }, { params: [shared] }], { lr: 0.1 }), /more than one group/);
   assert.throws(() => new Adam([]), ArgumentError);
+  // A one-shot generator of params is read once, completely.
+  const gen = function* (): Generator<Tensor> {
+    yield p();
+    yield p();
+  };
+  assert.equal(new Adam(gen()).numParams, 2);
   const q = p();
   const opt = new Adam([q]);
   q.grad = tensor([1, 2]);

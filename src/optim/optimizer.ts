@@ -32,12 +32,6 @@ export interface OptimizerStateDict {
   state: ({ step: number; buffers: Record<string, Tensor> } | null)[];
 }
 
-function isTensorIterable(x: unknown): boolean {
-  if (x === null || typeof x !== 'object' || !(Symbol.iterator in (x as object))) return false;
-  const first = (x as Iterable<unknown>)[Symbol.iterator]().next();
-  return first.done === true || first.value instanceof Tensor;
-}
-
 export abstract class Optimizer<H extends BaseHyper> {
   /** 'SGD', 'Adam', 'AdamW': checked when a state dict is loaded. */
   abstract readonly type: string;
@@ -53,9 +47,13 @@ export abstract class Optimizer<H extends BaseHyper> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<H>>, defaults: H) {
     const name = new.target.name;
     this.defaults = { ...defaults };
-    const list = isTensorIterable(params)
-      ? [{ params: params as Iterable<Tensor> } as ParamGroupInput<H>]
-      : [...(params as Iterable<ParamGroupInput<H>>)];
+    if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
+      throw new ArgumentError(`${name}: params must be a list of tensors or of groups { params, ... }`);
+    }
+    const items = [...(params as Iterable<unknown>)]; // materialised once: a generator can be passed
+    const list = items.length === 0 || items[0] instanceof Tensor
+      ? [{ params: items as Tensor[] } as unknown as ParamGroupInput<H>]
+      : (items as ParamGroupInput<H>[]);
     if (list.length === 0) throw new ArgumentError(`${name}: no parameter groups given`);
     const seen = new Set<Tensor>();
     this.paramGroups = list.map((g, gi) => {

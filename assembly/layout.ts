@@ -1,0 +1,110 @@
+// Fixed layout of the low part of the shared memory: control words, job descriptors, per-thread tiles.
+// src/backend/layout.ts mirrors these numbers and checks them against the exported globals at load time.
+
+/** Byte address of the control block (above the static data, which starts at --memoryBase 1024). */
+export const CTRL: i32 = 16384;
+/** First byte the TypeScript arena may use; everything below belongs to this layout. */
+export const ARENA: i32 = 32768;
+
+// Control words, byte offsets from CTRL.
+/** i32: futex word the JavaScript side bumps to wake the workers. */
+export const C_WAKE: i32 = 0;
+/** i32: tasks completed in the current job. */
+export const C_DONE: i32 = 4;
+/** i64: generation << 32 | index of the next unclaimed task. */
+export const C_TICKET: i32 = 8;
+/** i32: number of tasks in the current job (end of the last phase). */
+export const C_NTOTAL: i32 = 16;
+/** i32: number of phases in the current job. */
+export const C_NPHASES: i32 = 20;
+
+// Everything below is a byte offset from CTRL.
+/** Phase table: MAX_PHASES entries of PHASE_BYTES (i32 kind, i32 cumulative task end). */
+export const PHASES: i32 = 64;
+export const PHASE_BYTES: i32 = 8;
+export const MAX_PHASES: i32 = 16;
+
+/** GEMM descriptor: i32 fields at GEMM + 4·G_*. Strides in elements, pointers in bytes. */
+export const GEMM: i32 = 256;
+export const G_M: i32 = 0;
+export const G_N: i32 = 1;
+export const G_K: i32 = 2;
+/** 1: add into C, 0: overwrite C. */
+export const G_ACC: i32 = 3;
+/** Number of (B, C) pairs sharing one A. */
+export const G_NB: i32 = 4;
+/** Output block of one task, rows (multiple of MR) and columns (multiple of NR). */
+export const G_MC: i32 = 5;
+export const G_NC: i32 = 6;
+/** op(A)[i][k] = A[i·ASI + (k / AKL)·AKBS + (k % AKL)·ASK]: K may run over several images. */
+export const G_A: i32 = 7;
+export const G_ASI: i32 = 8;
+export const G_ASK: i32 = 9;
+export const G_AKL: i32 = 10;
+export const G_AKBS: i32 = 11;
+/** op(B)[k][j] = B[b·BBATCH + (k / BKL)·BKBS + (k % BKL)·BSK + j·BSJ]. */
+export const G_B: i32 = 12;
+export const G_BSK: i32 = 13;
+export const G_BSJ: i32 = 14;
+export const G_BKL: i32 = 15;
+export const G_BKBS: i32 = 16;
+export const G_BBATCH: i32 = 17;
+/** C[b][i][j] = C[b·CBATCH + i·LDC + j]. */
+export const G_C: i32 = 18;
+export const G_LDC: i32 = 19;
+export const G_CBATCH: i32 = 20;
+/** Packed panels of A (shared by all b) and of each B (PBBATCH bytes apart). */
+export const G_PA: i32 = 21;
+export const G_PB: i32 = 22;
+export const G_PBBATCH: i32 = 23;
+
+/** Convolution descriptor: i32 fields at CONV + 4·V_*. */
+export const CONV: i32 = 512;
+/** Channels of the slice one task handles (cin/groups), input height and width. */
+export const V_C: i32 = 0;
+export const V_H: i32 = 1;
+export const V_W: i32 = 2;
+export const V_KH: i32 = 3;
+export const V_KW: i32 = 4;
+export const V_SH: i32 = 5;
+export const V_SW: i32 = 6;
+export const V_PH: i32 = 7;
+export const V_PW: i32 = 8;
+export const V_DH: i32 = 9;
+export const V_DW: i32 = 10;
+export const V_OH: i32 = 11;
+export const V_OW: i32 = 12;
+/** Input of image 0 (byte pointer, group offset applied) and the image stride in elements. */
+export const V_X: i32 = 13;
+export const V_XB: i32 = 14;
+/** Patch matrices [C·KH·KW, OH·OW] of image 0 and the image stride in elements. */
+export const V_COLS: i32 = 15;
+export const V_COLSB: i32 = 16;
+/** Output (or dx) of image 0 and the image stride in elements. */
+export const V_Y: i32 = 17;
+export const V_YB: i32 = 18;
+/** Channels the bias phases handle, the bias pointer, and the image count. */
+export const V_CH: i32 = 19;
+export const V_BIAS: i32 = 20;
+export const V_NB: i32 = 21;
+
+/** Per-thread MR×NR scratch tiles for edge blocks. */
+export const TILES: i32 = 1024;
+export const MAX_THREADS: i32 = 64;
+
+/** Phase kinds. */
+export const K_PACK_A: i32 = 1;
+export const K_PACK_B: i32 = 2;
+export const K_TILES: i32 = 3;
+export const K_IM2COL: i32 = 4;
+export const K_COL2IM: i32 = 5;
+export const K_BIAS_ADD: i32 = 6;
+export const K_BIAS_GRAD: i32 = 7;
+
+@inline export function gemmField(f: i32): i32 {
+  return load<i32>(<usize>(CTRL + GEMM + (f << 2)));
+}
+
+@inline export function convField(f: i32): i32 {
+  return load<i32>(<usize>(CTRL + CONV + (f << 2)));
+}
