@@ -2,6 +2,9 @@
 import { InvalidArgumentError } from 'commander';
 import { LutnnError } from '../errors.js';
 import { cpus, totalmem } from 'node:os';
+import type { DatasetName, DatasetSplits } from '../data/dataset.js';
+import { loadDataset } from '../data/loader.js';
+import { createProgress, type Progress } from './progress.js';
 
 export function intArg(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -53,6 +56,32 @@ export async function runCommand(body: () => Promise<void> | void): Promise<void
       process.exitCode = 1;
       return;
     }
+    const sys = e as NodeJS.ErrnoException;
+    if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+      // File-system errors (missing file, no permission, full disk) are the user's to fix, not a crash.
+      process.stderr.write(`lutnn: ${sys.syscall} ${sys.path ?? ''}: ${sys.code} (${sys.message})\n`);
+      process.exitCode = 1;
+      return;
+    }
     throw e;
   }
+}
+
+/** Load a dataset, showing a bar while the embedded JSON is converted to its cache (first start only). */
+export function loadDatasetWithProgress(
+  name: DatasetName,
+  dataDir: string | undefined,
+  quiet: boolean,
+): DatasetSplits {
+  let bar: Progress | null = null;
+  const splits = loadDataset({
+    name,
+    dataDir,
+    onProgress: (done, total) => {
+      bar ??= createProgress({ label: 'preparing Fashion-MNIST cache', total, quiet });
+      bar.update(done);
+    },
+  });
+  (bar as Progress | null)?.stop();
+  return splits;
 }

@@ -1,13 +1,13 @@
 // `lutnn eval`: test accuracy and loss of a model file on a dataset's test split.
 import { Command } from 'commander';
-import { DataLoader, loadDataset } from '../data/loader.js';
+import { DataLoader } from '../data/loader.js';
 import { takeDataset, type DatasetName } from '../data/dataset.js';
 import { FormatError } from '../errors.js';
 import { loadModel } from '../io/model-file.js';
 import { evaluate } from '../train/metrics.js';
 import { setNumThreads } from '../backend/index.js';
 import { createProgress } from './progress.js';
-import { choiceArg, intArg, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface EvalCliOptions {
   dataset?: DatasetName;
@@ -38,7 +38,7 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
   const { model, meta } = loadModel(file);
   const name = (o.dataset ?? meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
   if (name !== 'fashion-mnist' && name !== 'mnist') throw new FormatError(`${file}: unknown dataset '${name}' in metadata`);
-  const splits = loadDataset({ name, dataDir: o.dataDir });
+  const splits = loadDatasetWithProgress(name, o.dataDir, o.quiet || o.json);
   const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
   const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean: meta.dataset?.mean, std: meta.dataset?.std });
   const bar = createProgress({ label: 'eval', total: test.n, quiet: o.quiet || o.json });

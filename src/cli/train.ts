@@ -1,6 +1,6 @@
 // `lutnn train`: train a zoo model on a dataset with progress, per-epoch evaluation, checkpoints and resume.
 import { Command } from 'commander';
-import { DataLoader, loadDataset } from '../data/loader.js';
+import { DataLoader } from '../data/loader.js';
 import { NORMALIZATION, takeDataset, type DatasetName } from '../data/dataset.js';
 import { ArgumentError } from '../errors.js';
 import { saveModel } from '../io/model-file.js';
@@ -11,7 +11,7 @@ import { constant, cosine, step } from '../optim/schedule.js';
 import { manualSeed, globalRng } from '../tensor/rng.js';
 import { fit } from '../train/fit.js';
 import { setNumThreads } from '../backend/index.js';
-import { choiceArg, floatArg, intArg, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface TrainCliOptions {
   model: string;
@@ -80,7 +80,7 @@ function makeOptimizer(o: TrainCliOptions, params: ReturnType<ReturnType<typeof 
 async function train(o: TrainCliOptions): Promise<void> {
   if (o.threads !== undefined) setNumThreads(o.threads);
   const t0 = performance.now();
-  const splits = loadDataset({ name: o.dataset, dataDir: o.dataDir });
+  const splits = loadDatasetWithProgress(o.dataset, o.dataDir, o.quiet);
   let { train: trainSet, test: testSet } = splits;
   if (o.limitTrain) trainSet = takeDataset(trainSet, Math.min(o.limitTrain, trainSet.n));
   if (o.limitTest) testSet = takeDataset(testSet, Math.min(o.limitTest, testSet.n));

@@ -20,8 +20,8 @@ export interface KMeansOptions {
   /** Seeding: 'kmeans++' (D² sampling with the metric's distance, default) or 'random' (k distinct points). */
   init?: 'kmeans++' | 'random';
   /**
-   * Skip the scan for points that triangle-inequality bounds prove unchanged (Hamerly). The result is
-   * bit-identical to the plain scan (`false`, kept as the test oracle). Default true.
+   * Skip distances that triangle-inequality bounds prove irrelevant (Elkan). The result is bit-identical
+   * to the plain scan (`false`, kept as the test oracle). Default true.
    */
   bounds?: boolean;
 }
@@ -81,6 +81,9 @@ export function kmeans(data: Float32Array, n: number, V: number, k: number, opts
   return best!;
 }
 
+/** Elkan bounds need n·k doubles; above this many the plain scan is used. */
+const MAX_BOUND_ENTRIES = 1 << 23;
+
 /** One seeding + Lloyd run. */
 function lloyd(data: Float32Array, n: number, V: number, k: number, metric: Metric, iters: number, tol: number, init: string, bounds: boolean, rng: Rng): KMeansResult {
   const cent = new Float32Array(k * V);
@@ -89,19 +92,18 @@ function lloyd(data: Float32Array, n: number, V: number, k: number, metric: Metr
   const assign = new Int32Array(n).fill(-1);
   const cost = new Float64Array(n);
   const counts = new Int32Array(k);
-  const ws = new Workspace(n, k, V, data);
-  const st = ws.state;
-  assignStep(metric, data, n, V, cent, k, assign, cost, counts, ws, false);
-  if (reseedEmpty(data, n, V, cent, k, assign, cost, counts) > 0) st.lb.fill(0);
+  const ws = new Workspace(n, k, V);
+  const st = bounds && n * k <= MAX_BOUND_ENTRIES ? new Bounds(n, k, data) : null;
+  assignStep(metric, data, n, V, cent, k, assign, cost, counts, st);
+  reseedEmpty(data, n, V, cent, k, assign, cost, counts, st);
   let inertia = sum(cost);
   let done = 0;
   for (let it = 0; it < iters; it++) {
-    st.prev.set(cent);
+    st?.prev.set(cent);
     updateCentres(metric, data, n, V, cent, k, assign, counts, ws);
-    let changed = assignStep(metric, data, n, V, cent, k, assign, cost, counts, ws, bounds);
-    const moved = reseedEmpty(data, n, V, cent, k, assign, cost, counts);
-    if (moved > 0) st.lb.fill(0); // a re-seeded centroid jumped: the lower bounds no longer hold
-    changed += moved;
+    if (st) refreshBounds(metric, n, V, cent, k, st);
+    let changed = assignStep(metric, data, n, V, cent, k, assign, cost, counts, st);
+    changed += reseedEmpty(data, n, V, cent, k, assign, cost, counts, st);
     done = it + 1;
     const prev = inertia;
     inertia = sum(cost);
@@ -124,30 +126,37 @@ class Workspace {
   readonly order: Int32Array; // [n] points grouped by cluster (l1)
   readonly starts: Int32Array; // [k + 1]
   readonly vals: Float32Array; // [n] one cluster's values along one dim (l1)
-  readonly state: BoundState;
-  constructor(n: number, k: number, V: number, data: Float32Array) {
+  constructor(n: number, k: number, V: number) {
     this.sums = new Float64Array(k * V);
     this.maxs = new Float64Array(k * V);
     this.order = new Int32Array(n);
     this.starts = new Int32Array(k + 1);
     this.vals = new Float32Array(n);
-    let scale = 0;
-    for (let i = 0; i < data.length; i++) scale = Math.max(scale, Math.abs(data[i]));
-    this.state = { lb: new Float64Array(n), prev: new Float32Array(k * V), half: new Float64Array(k), absTol: 1e-9 * (scale + 1e-30) };
   }
 }
 
 /**
- * Hamerly-style bounds (valid for all three metrics: each is a true metric). lb[i] is a lower bound on the
- * distance from point i to every centroid other than its own; half[j] is half the distance from centroid j to
- * its nearest other centroid. A point whose own distance is below max(lb, half) by a safety margin cannot
- * change cluster, so its full scan is skipped; the result is identical to the brute-force scan.
+ * Elkan's bounds (valid for all three metrics, each a true metric): lb[i, j] is a lower bound on the
+ * distance from point i to centroid j, lowered by j's move after every update; half[a, j] is half the
+ * distance between centroids a and j. Centroid j cannot beat point i's own centroid a when lb[i, j] or
+ * half[a, j] exceeds d(x_i, c_a) by a safety margin (rounding), so its distance is not computed. The
+ * assignment is identical to the plain scan; the own distance is always computed exactly (for the inertia).
  */
-interface BoundState {
-  lb: Float64Array; // [n]
-  prev: Float32Array; // [k, V] centroids before the update
-  half: Float64Array; // [k]
-  absTol: number; // absolute slack for rounding, relative to the data's magnitude
+class Bounds {
+  readonly lb: Float64Array; // [n, k]
+  readonly prev: Float32Array; // [k, V] centroids before the update
+  readonly half: Float64Array; // [k, k]
+  readonly move: Float64Array; // [k]
+  readonly absTol: number; // absolute slack for rounding, relative to the data's magnitude
+  constructor(n: number, k: number, data: Float32Array) {
+    this.lb = new Float64Array(n * k);
+    this.prev = new Float32Array(k * (data.length / n));
+    this.half = new Float64Array(k * k);
+    this.move = new Float64Array(k);
+    let scale = 0;
+    for (let i = 0; i < data.length; i++) scale = Math.max(scale, Math.abs(data[i]));
+    this.absTol = 1e-9 * scale + 1e-30;
+  }
 }
 
 function copyPoint(data: Float32Array, i: number, V: number, cent: Float32Array, j: number): void {
@@ -172,30 +181,9 @@ function seedRandom(data: Float32Array, n: number, V: number, k: number, rng: Rn
   }
 }
 
-/** Seeding cost: squared metric distance (D² sampling). */
-function seedWeight(metric: Metric, data: Float32Array, xo: number, cent: Float32Array, co: number, V: number): number {
-  let s = 0;
-  if (metric === 'l2') {
-    for (let v = 0; v < V; v++) {
-      const t = data[xo + v] - cent[co + v];
-      s += t * t;
-    }
-    return s;
-  }
-  if (metric === 'l1') {
-    for (let v = 0; v < V; v++) s += Math.abs(data[xo + v] - cent[co + v]);
-  } else {
-    for (let v = 0; v < V; v++) {
-      const t = Math.abs(data[xo + v] - cent[co + v]);
-      if (t > s) s = t;
-    }
-  }
-  return s * s;
-}
-
 /** k-means++: first centre uniform, then each next one with probability ∝ d(x, nearest chosen)². */
 function seedPlusPlus(data: Float32Array, n: number, V: number, k: number, metric: Metric, rng: Rng, cent: Float32Array): void {
-  const w = new Float64Array(n);
+  const w = new Float64Array(n); // squared metric distance to the nearest chosen centre
   let idx = rng.int(n);
   copyPoint(data, idx, V, cent, 0);
   for (let i = 0; i < n; i++) w[i] = seedWeight(metric, data, i * V, cent, 0, V);
@@ -229,41 +217,64 @@ function seedPlusPlus(data: Float32Array, n: number, V: number, k: number, metri
   }
 }
 
-/** The metric's distance from the assignment cost (sqrt for l2's squared cost). */
+/** D² sampling weight: the squared metric distance. */
+function seedWeight(metric: Metric, data: Float32Array, xo: number, cent: Float32Array, co: number, V: number): number {
+  const c = pointCost(metric, data, xo, cent, co, V);
+  return metric === 'l2' ? c : c * c;
+}
+
+/** The metric's distance from the assignment cost (sqrt of l2's squared cost). */
 function costToDist(metric: Metric, c: number): number {
   return metric === 'l2' ? Math.sqrt(c) : c;
 }
 
-/** After a centre update: shrink the lower bounds by the centroids' moves, and refresh half[]. */
-function refreshBounds(metric: Metric, n: number, V: number, cent: Float32Array, k: number, assign: Int32Array, st: BoundState): void {
-  let max1 = 0;
-  let max2 = 0;
-  let arg1 = -1;
+/** After a centre update: lower every bound by its centroid's move, and recompute the half distances. */
+function refreshBounds(metric: Metric, n: number, V: number, cent: Float32Array, k: number, st: Bounds): void {
+  const { lb, move, half } = st;
+  let any = false;
   for (let j = 0; j < k; j++) {
-    const m = costToDist(metric, pointCost(metric, st.prev, j * V, cent, j * V, V));
-    if (m > max1) {
-      max2 = max1;
-      max1 = m;
-      arg1 = j;
-    } else if (m > max2) {
-      max2 = m;
-    }
+    move[j] = costToDist(metric, pointCost(metric, st.prev, j * V, cent, j * V, V));
+    if (move[j] > 0) any = true;
   }
-  const lb = st.lb;
-  if (max1 > 0) for (let i = 0; i < n; i++) lb[i] -= assign[i] === arg1 ? max2 : max1;
+  if (any) {
+    for (let i = 0, o = 0; i < n; i++, o += k) for (let j = 0; j < k; j++) lb[o + j] -= move[j];
+  }
   for (let j = 0; j < k; j++) {
-    let m = Infinity;
-    for (let j2 = 0; j2 < k; j2++) {
-      if (j2 !== j) m = Math.min(m, pointCost(metric, cent, j * V, cent, j2 * V, V));
+    half[j * k + j] = 0;
+    for (let j2 = j + 1; j2 < k; j2++) {
+      const h = 0.5 * costToDist(metric, pointCost(metric, cent, j * V, cent, j2 * V, V));
+      half[j * k + j2] = h;
+      half[j2 * k + j] = h;
     }
-    st.half[j] = 0.5 * costToDist(metric, m);
   }
 }
 
 /**
- * Nearest centroid for every point (strict <, so the first index wins ties, except that a point tied with
- * its current cluster stays: this keeps re-seeded duplicate centroids stable). Fills cost and counts;
- * returns how many assignments changed. With `bounds`, points proven unchanged skip the scan.
+ * Cost from x to one centroid, abandoned early once it reaches `stop`: partial sums (and maxima) only grow,
+ * so an abandoned value is >= stop and is still a lower bound of the full cost.
+ */
+function scanCost(metric: Metric, data: Float32Array, xo: number, cent: Float32Array, co: number, V: number, stop: number): number {
+  let s = 0;
+  if (metric === 'l2') {
+    for (let v = 0; v < V && s < stop; v++) {
+      const t = data[xo + v] - cent[co + v];
+      s += t * t;
+    }
+  } else if (metric === 'l1') {
+    for (let v = 0; v < V && s < stop; v++) s += Math.abs(data[xo + v] - cent[co + v]);
+  } else {
+    for (let v = 0; v < V && s < stop; v++) {
+      const t = Math.abs(data[xo + v] - cent[co + v]);
+      s = t > s ? t : s;
+    }
+  }
+  return s;
+}
+
+/**
+ * Nearest centroid for every point: the first index wins ties, except that a point tied with its current
+ * cluster stays there (this keeps re-seeded duplicate centroids stable). Fills cost and counts; returns how
+ * many assignments changed. With bounds (st), centroids proven farther than the own one are skipped.
  */
 function assignStep(
   metric: Metric,
@@ -275,89 +286,49 @@ function assignStep(
   assign: Int32Array,
   cost: Float64Array,
   counts: Int32Array,
-  ws: Workspace,
-  bounds: boolean,
+  st: Bounds | null,
 ): number {
-  const st = ws.state;
-  const lb = st.lb;
-  const half = st.half;
-  if (bounds) refreshBounds(metric, n, V, cent, k, assign, st);
   counts.fill(0);
   let changed = 0;
   for (let i = 0; i < n; i++) {
     const xo = i * V;
+    const lo = i * k;
     const cur = assign[i];
-    let curCost = -1;
-    if (cur >= 0) {
-      curCost = pointCost(metric, data, xo, cent, cur * V, V);
-      if (bounds) {
-        const bound = Math.max(lb[i], half[cur]);
-        if (costToDist(metric, curCost) + 1e-6 * bound + st.absTol < bound) {
-          cost[i] = curCost;
-          counts[cur]++;
-          continue;
-        }
-      }
-    }
-    // Full scan: best and second-best cost.
     let best = Infinity;
-    let second = Infinity;
     let bi = 0;
-    if (metric === 'l2') {
+    if (cur < 0 || st === null) {
       for (let j = 0, co = 0; j < k; j++, co += V) {
-        let s = 0;
-        for (let v = 0; v < V; v++) {
-          const t = data[xo + v] - cent[co + v];
-          s += t * t;
-        }
-        if (s < best) {
-          second = best;
-          best = s;
+        const c = scanCost(metric, data, xo, cent, co, V, best);
+        if (st) st.lb[lo + j] = costToDist(metric, c);
+        if (c < best) {
+          best = c;
           bi = j;
-        } else if (s < second) {
-          second = s;
         }
       }
-    } else if (metric === 'l1') {
-      for (let j = 0, co = 0; j < k; j++, co += V) {
-        let s = 0;
-        // partial sums only grow: stop once this centroid can be neither best nor second (exact)
-        for (let v = 0; v < V && s < second; v++) s += Math.abs(data[xo + v] - cent[co + v]);
-        if (s < best) {
-          second = best;
-          best = s;
-          bi = j;
-        } else if (s < second) {
-          second = s;
-        }
+      if (cur >= 0 && cur !== bi) {
+        const cc = pointCost(metric, data, xo, cent, cur * V, V);
+        if (cc <= best) bi = cur; // tie with the current cluster: stay
       }
     } else {
+      const lb = st.lb;
+      best = pointCost(metric, data, xo, cent, cur * V, V);
+      bi = cur;
+      const da = costToDist(metric, best);
+      lb[lo + cur] = da;
+      const m = da + 1e-6 * da + st.absTol;
+      const hrow = cur * k;
+      // Ascending j with strict <, starting from the own cluster: same winner as the plain scan.
       for (let j = 0, co = 0; j < k; j++, co += V) {
-        let s = 0;
-        for (let v = 0; v < V && s < second; v++) {
-          const t = Math.abs(data[xo + v] - cent[co + v]);
-          s = t > s ? t : s;
-        }
-        if (s < best) {
-          second = best;
-          best = s;
+        if (j === cur || lb[lo + j] > m || st.half[hrow + j] > m) continue;
+        const c = scanCost(metric, data, xo, cent, co, V, best);
+        lb[lo + j] = costToDist(metric, c);
+        if (c < best) {
+          best = c;
           bi = j;
-        } else if (s < second) {
-          second = s;
         }
       }
     }
-    if (cur >= 0 && cur !== bi) {
-      if (curCost <= best) {
-        bi = cur; // tie with the current cluster: stay
-        second = best;
-      } else {
-        changed++;
-      }
-    } else if (cur < 0) {
-      changed++;
-    }
-    lb[i] = costToDist(metric, second);
+    if (bi !== cur) changed++;
     assign[i] = bi;
     cost[i] = best;
     counts[bi]++;
@@ -388,7 +359,17 @@ function pointCost(metric: Metric, data: Float32Array, xo: number, cent: Float32
  * Gives each empty cluster the point farthest from its centroid among clusters with >= 2 points; that point
  * becomes the centroid. Leaves a cluster empty only when no cluster can spare a point (n < k). Returns moves.
  */
-function reseedEmpty(data: Float32Array, n: number, V: number, cent: Float32Array, k: number, assign: Int32Array, cost: Float64Array, counts: Int32Array): number {
+function reseedEmpty(
+  data: Float32Array,
+  n: number,
+  V: number,
+  cent: Float32Array,
+  k: number,
+  assign: Int32Array,
+  cost: Float64Array,
+  counts: Int32Array,
+  st: Bounds | null,
+): number {
   let moved = 0;
   for (let j = 0; j < k; j++) {
     if (counts[j] !== 0) continue;
@@ -406,6 +387,8 @@ function reseedEmpty(data: Float32Array, n: number, V: number, cent: Float32Arra
     counts[j] = 1;
     cost[far] = 0;
     copyPoint(data, far, V, cent, j);
+    // Centroid j jumped: its bounds no longer hold (lb[i, old] of the moved point stays valid: that centroid did not move).
+    if (st) for (let i = 0; i < n; i++) st.lb[i * k + j] = 0;
     moved++;
   }
   return moved;

@@ -23,6 +23,22 @@ test('relu values, NaN propagation and zero gradient at the kink', () => {
   assert.ok(Number.isNaN(y.data[5]));
   backward(y, tensor([1, 1, 1, 1, 1, 1]));
   assert.deepEqual(Array.from(x.grad!.data.slice(0, 5)), [0, 0, 0, 1, 1]);
+  // A NaN with its sign bit set (x86's default NaN), -0, infinities and the smallest subnormals.
+  const bits = Int32Array.of(0xffc00000 | 0, 0x80000000 | 0, 0x7f800000, 0xff800000 | 0, 1, 0x80000001 | 0);
+  const z = relu(new Tensor(new Float32Array(bits.buffer), [6]));
+  assert.ok(Number.isNaN(z.data[0]));
+  assert.deepEqual(Array.from(z.data.slice(1)), [0, Infinity, 0, 1.401298464324817e-45, 0]);
+});
+
+test('relu matches max(x, 0) on random data, forward and backward', () => {
+  const x = randn([1000], 1, new Rng(3)).requireGrad();
+  const y = relu(x);
+  const g = randn([1000], 1, new Rng(4));
+  backward(y, g);
+  for (let i = 0; i < 1000; i++) {
+    assert.equal(y.data[i], Math.max(x.data[i], 0));
+    assert.equal(x.grad!.data[i], x.data[i] > 0 ? g.data[i] : 0);
+  }
 });
 
 test('gelu matches the exact erf form (PyTorch approximate="none")', () => {
