@@ -16,13 +16,13 @@ export const KC: i32 = 256;
 export const PANELS_PER_TASK: i32 = 16;
 
 /**
- * C[0..MR)[0..NR) = (load ? C : 0) + Σ_k pa[k·MR + r]·pb[k·NR + j] for kc steps; ldc in bytes.
+ * C[0..MR)[0..NR) = (accum ? C : 0) + Σ_k pa[k·MR + r]·pb[k·NR + j] for kc steps; ldc in bytes.
  * Eight accumulators, two B vectors and one broadcast stay within the 16 xmm registers of x64.
  */
-function kernel(pa: usize, pb: usize, c: usize, ldc: usize, kc: i32, load: bool): void {
+function kernel(pa: usize, pb: usize, c: usize, ldc: usize, kc: i32, accum: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  if (load) {
+  if (accum) {
     c00 = v128.load(c);
     c01 = v128.load(c, 16);
     c10 = v128.load(c + ldc);
@@ -61,8 +61,8 @@ function kernel(pa: usize, pb: usize, c: usize, ldc: usize, kc: i32, load: bool)
 }
 
 /** A partial tile (mr < MR or nr < NR): the same kernel on a scratch tile, then copy the valid part. */
-function edgeTile(pa: usize, pb: usize, c: usize, ldc: i32, kc: i32, load: bool, mr: i32, nr: i32, tmp: usize): void {
-  if (load) {
+function edgeTile(pa: usize, pb: usize, c: usize, ldc: i32, kc: i32, accum: bool, mr: i32, nr: i32, tmp: usize): void {
+  if (accum) {
     for (let r = 0; r < MR; r++) {
       for (let j = 0; j < NR; j++) {
         const v: f32 = r < mr && j < nr ? load<f32>(c + ((<usize>r * ldc + j) << 2)) : 0;
@@ -70,7 +70,7 @@ function edgeTile(pa: usize, pb: usize, c: usize, ldc: i32, kc: i32, load: bool,
       }
     }
   }
-  kernel(pa, pb, tmp, NR << 2, kc, load);
+  kernel(pa, pb, tmp, NR << 2, kc, accum);
   for (let r = 0; r < mr; r++) {
     for (let j = 0; j < nr; j++) {
       store<f32>(c + ((<usize>r * ldc + j) << 2), load<f32>(tmp + (<usize>(r * NR + j) << 2)));
@@ -207,7 +207,7 @@ export function tilesTask(t: i32, tid: i32): void {
   const ldcb = <usize>ldc << 2;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    const load = acc || k0 > 0;
+    const accum = acc || k0 > 0;
     for (let j = j0; j < j1; j += NR) {
       const nr = min(NR, j1 - j);
       const bp = pb + ((<usize>j * K + <usize>k0 * NR) << 2);
@@ -215,8 +215,8 @@ export function tilesTask(t: i32, tid: i32): void {
         const mr = min(MR, i1 - i);
         const ap = pa + ((<usize>i * K + <usize>k0 * MR) << 2);
         const cp = c + ((<usize>i * ldc + j) << 2);
-        if (mr == MR && nr == NR) kernel(ap, bp, cp, ldcb, kc, load);
-        else edgeTile(ap, bp, cp, ldc, kc, load, mr, nr, tmp);
+        if (mr == MR && nr == NR) kernel(ap, bp, cp, ldcb, kc, accum);
+        else edgeTile(ap, bp, cp, ldc, kc, accum, mr, nr, tmp);
       }
     }
   }

@@ -1,2 +1,6 @@
-// Entry point of the WebAssembly kernels: re-exports every kernel module.
-export * from './smoke';
+// Entry point of the WebAssembly kernels: the layout constants, the scheduler and the pointer-level kernels.
+export * from './layout';
+export { MR, NR, KC, PANELS_PER_TASK } from './gemm';
+export { im2col, col2im } from './conv';
+export * from './elementwise';
+export { heapBase, openJob, work, finishJob } from './sched';

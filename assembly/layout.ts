@@ -17,6 +17,8 @@ export const C_TICKET: i32 = 8;
 export const C_NTOTAL: i32 = 16;
 /** i32: number of phases in the current job. */
 export const C_NPHASES: i32 = 20;
+/** i32: workers that have instantiated the kernels. */
+export const C_READY: i32 = 24;
 
 // Everything below is a byte offset from CTRL.
 /** Phase table: MAX_PHASES entries of PHASE_BYTES (i32 kind, i32 cumulative task end). */
@@ -91,6 +93,8 @@ export const V_NB: i32 = 21;
 /** Per-thread MR×NR scratch tiles for edge blocks. */
 export const TILES: i32 = 1024;
 export const MAX_THREADS: i32 = 64;
+/** Per-thread i32 count of tasks run (diagnostics: shows the workers really share the work). */
+export const STATS: i32 = 9216;
 
 /** Phase kinds. */
 export const K_PACK_A: i32 = 1;
@@ -101,10 +105,12 @@ export const K_COL2IM: i32 = 5;
 export const K_BIAS_ADD: i32 = 6;
 export const K_BIAS_GRAD: i32 = 7;
 
+/** Field f of the GEMM descriptor. */
 @inline export function gemmField(f: i32): i32 {
   return load<i32>(<usize>(CTRL + GEMM + (f << 2)));
 }
 
+/** Field f of the convolution descriptor. */
 @inline export function convField(f: i32): i32 {
   return load<i32>(<usize>(CTRL + CONV + (f << 2)));
 }

@@ -1,14 +1,21 @@
 // The train/eval CLI end to end on a synthetic IDX directory: --json output, SIGKILL mid-run, --resume.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSafetensors } from '../src/io/safetensors.js';
 import { bandDataset, writeIdxDir } from './helpers.js';
 
 const dataDir = writeIdxDir(bandDataset(1280, 1), bandDataset(256, 2));
+const tmpDirs: string[] = [dataDir];
+after(() => tmpDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+};
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const common = ['--model', 'mlp', '--data-dir', dataDir, '--epochs', '2', '--batch-size', '32', '--seed', '4', '--threads', '1', '--quiet'];
 
@@ -19,7 +26,7 @@ function weights(file: string): Record<string, number[]> {
 }
 
 test('train --json prints one JSON object and eval reads the model back', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lutnn-cli-'));
+  const dir = tempDir('lutnn-cli-');
   const out = join(dir, 'm.safetensors');
   const r = spawnSync(process.execPath, [...cli, 'train', ...common, '--out', out, '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -35,7 +42,7 @@ test('train --json prints one JSON object and eval reads the model back', () => 
 });
 
 test('a training process killed with SIGKILL resumes from its checkpoint to the same weights', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lutnn-kill-'));
+  const dir = tempDir('lutnn-kill-');
   const ref = join(dir, 'ref.safetensors');
   const r = spawnSync(process.execPath, [...cli, 'train', ...common, '--out', ref], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -1,7 +1,7 @@
 // Training end to end on synthetic data: learning happens, and a stopped run resumes bit-exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataLoader } from '../src/data/loader.js';
@@ -34,8 +34,9 @@ test('fit learns the synthetic task', () => {
   assert.ok(result.finalTest && result.finalTest.accuracy > 0.9, `accuracy ${result.finalTest?.accuracy}`);
 });
 
-test('a run stopped mid-epoch and resumed from its checkpoint ends bit-identical to an uninterrupted run', () => {
+test('a run stopped mid-epoch and resumed from its checkpoint ends bit-identical to an uninterrupted run', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lutnn-resume-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ckpt = join(dir, 'run.ckpt');
   const full = run(undefined);
   const first = run(ckpt, { stopAfterSteps: 13 });

@@ -1,8 +1,37 @@
 // The active kernel backend: the WebAssembly one when it loads, the TypeScript reference otherwise.
+// LUTNN_BACKEND=reference|wasm forces one; LUTNN_SIMD and LUTNN_THREADS tune the wasm one.
+import { ArgumentError } from '../errors.js';
 import { referenceBackend } from './reference.js';
 import type { Backend } from './types.js';
+import { wasmLoadError, wasmRuntime } from './wasm.js';
+import { createWasmBackend } from './wasm-backend.js';
 
-let active: Backend = referenceBackend;
+let wasm: Backend | null | undefined;
+
+/** The wasm backend, or null when it cannot load (`wasmLoadError()` says why). */
+export function getWasmBackend(): Backend | null {
+  if (wasm === undefined) {
+    const rt = wasmRuntime();
+    wasm = rt ? createWasmBackend(rt) : null;
+  }
+  return wasm;
+}
+
+function defaultBackend(): Backend {
+  const want = process.env.LUTNN_BACKEND;
+  if (want === 'reference') return referenceBackend;
+  if (want !== undefined && want !== '' && want !== 'wasm') {
+    throw new ArgumentError(`LUTNN_BACKEND: expected reference or wasm, got ${want}`);
+  }
+  const be = getWasmBackend();
+  if (be) return be;
+  const why = wasmLoadError();
+  if (want === 'wasm' && why) throw why;
+  process.stderr.write(`lutnn: ${why?.message ?? 'wasm backend unavailable'}; using the reference backend\n`);
+  return referenceBackend;
+}
+
+let active: Backend = defaultBackend();
 
 export function getBackend(): Backend {
   return active;
@@ -15,15 +44,6 @@ export function setBackend(b: Backend): Backend {
   return prev;
 }
 
+export { referenceBackend } from './reference.js';
+export { getNumThreads, setNumThreads } from './pool.js';
 export type { Backend, Conv2dGeom } from './types.js';
-
-let numThreads = 1;
-
-/** Compute threads for GEMM and conv (the wasm backend's pool reads this). */
-export function setNumThreads(n: number): void {
-  numThreads = n;
-}
-
-export function getNumThreads(): number {
-  return numThreads;
-}

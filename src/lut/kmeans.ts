@@ -101,7 +101,7 @@ function lloyd(data: Float32Array, n: number, V: number, k: number, metric: Metr
   for (let it = 0; it < iters; it++) {
     st?.prev.set(cent);
     updateCentres(metric, data, n, V, cent, k, assign, counts, ws);
-    if (st) refreshBounds(metric, n, V, cent, k, st);
+    if (st) refreshBounds(metric, V, cent, k, st);
     let changed = assignStep(metric, data, n, V, cent, k, assign, cost, counts, st);
     changed += reseedEmpty(data, n, V, cent, k, assign, cost, counts, st);
     done = it + 1;
@@ -136,23 +136,25 @@ class Workspace {
 }
 
 /**
- * Elkan's bounds (valid for all three metrics, each a true metric): lb[i, j] is a lower bound on the
- * distance from point i to centroid j, lowered by j's move after every update; half[a, j] is half the
- * distance between centroids a and j. Centroid j cannot beat point i's own centroid a when lb[i, j] or
+ * Elkan's bounds (valid for all three metrics, each a true metric): lb[i, j] − drift[j] is a lower bound
+ * on the distance from point i to centroid j (drift[j] sums j's moves); half[a, j] is half the
+ * distance between centroids a and j. Centroid j cannot beat point i's own centroid a when that bound or
  * half[a, j] exceeds d(x_i, c_a) by a safety margin (rounding), so its distance is not computed. The
  * assignment is identical to the plain scan; the own distance is always computed exactly (for the inertia).
  */
 class Bounds {
-  readonly lb: Float64Array; // [n, k]
+  readonly lb: Float64Array; // [n, k] lower bound + drift at the time it was set
   readonly prev: Float32Array; // [k, V] centroids before the update
   readonly half: Float64Array; // [k, k]
-  readonly move: Float64Array; // [k]
+  readonly drift: Float64Array; // [k] total distance each centroid has moved
+  readonly halfMin: Float64Array; // [k] min over j of half[a, j]
   readonly absTol: number; // absolute slack for rounding, relative to the data's magnitude
   constructor(n: number, k: number, data: Float32Array) {
     this.lb = new Float64Array(n * k);
     this.prev = new Float32Array(k * (data.length / n));
     this.half = new Float64Array(k * k);
-    this.move = new Float64Array(k);
+    this.drift = new Float64Array(k);
+    this.halfMin = new Float64Array(k).fill(Infinity);
     let scale = 0;
     for (let i = 0; i < data.length; i++) scale = Math.max(scale, Math.abs(data[i]));
     this.absTol = 1e-9 * scale + 1e-30;
@@ -228,23 +230,23 @@ function costToDist(metric: Metric, c: number): number {
   return metric === 'l2' ? Math.sqrt(c) : c;
 }
 
-/** After a centre update: lower every bound by its centroid's move, and recompute the half distances. */
-function refreshBounds(metric: Metric, n: number, V: number, cent: Float32Array, k: number, st: Bounds): void {
-  const { lb, move, half } = st;
-  let any = false;
-  for (let j = 0; j < k; j++) {
-    move[j] = costToDist(metric, pointCost(metric, st.prev, j * V, cent, j * V, V));
-    if (move[j] > 0) any = true;
-  }
-  if (any) {
-    for (let i = 0, o = 0; i < n; i++, o += k) for (let j = 0; j < k; j++) lb[o + j] -= move[j];
-  }
+/**
+ * After a centre update: add each centroid's move to its running total (a bound set when the total was T
+ * is stored as lb + T, so it is lowered by later moves without touching n·k entries), and recompute the
+ * half distances between centroids.
+ */
+function refreshBounds(metric: Metric, V: number, cent: Float32Array, k: number, st: Bounds): void {
+  const { drift, half, halfMin } = st;
+  for (let j = 0; j < k; j++) drift[j] += costToDist(metric, pointCost(metric, st.prev, j * V, cent, j * V, V));
+  halfMin.fill(Infinity);
   for (let j = 0; j < k; j++) {
     half[j * k + j] = 0;
     for (let j2 = j + 1; j2 < k; j2++) {
       const h = 0.5 * costToDist(metric, pointCost(metric, cent, j * V, cent, j2 * V, V));
       half[j * k + j2] = h;
       half[j2 * k + j] = h;
+      if (h < halfMin[j]) halfMin[j] = h;
+      if (h < halfMin[j2]) halfMin[j2] = h;
     }
   }
 }
@@ -289,43 +291,65 @@ function assignStep(
   st: Bounds | null,
 ): number {
   counts.fill(0);
+  if (st !== null && assign[0] >= 0) return boundedAssign(metric, data, n, V, cent, k, assign, cost, counts, st);
+  let changed = 0;
+  for (let i = 0; i < n; i++) {
+    const xo = i * V;
+    const cur = assign[i];
+    let best = Infinity;
+    let bi = 0;
+    for (let j = 0, co = 0; j < k; j++, co += V) {
+      const c = scanCost(metric, data, xo, cent, co, V, best);
+      if (st !== null) st.lb[i * k + j] = costToDist(metric, c) + st.drift[j];
+      if (c < best) {
+        best = c;
+        bi = j;
+      }
+    }
+    if (cur >= 0 && cur !== bi && pointCost(metric, data, xo, cent, cur * V, V) <= best) bi = cur; // tie: stay
+    if (bi !== cur) changed++;
+    assign[i] = bi;
+    cost[i] = best;
+    counts[bi]++;
+  }
+  return changed;
+}
+
+/** assignStep for points that all have a cluster, skipping centroids by Elkan's bounds (see Bounds). */
+function boundedAssign(
+  metric: Metric,
+  data: Float32Array,
+  n: number,
+  V: number,
+  cent: Float32Array,
+  k: number,
+  assign: Int32Array,
+  cost: Float64Array,
+  counts: Int32Array,
+  st: Bounds,
+): number {
+  const { lb, drift, half, halfMin, absTol } = st;
   let changed = 0;
   for (let i = 0; i < n; i++) {
     const xo = i * V;
     const lo = i * k;
     const cur = assign[i];
-    let best = Infinity;
-    let bi = 0;
-    if (cur < 0 || st === null) {
-      for (let j = 0, co = 0; j < k; j++, co += V) {
-        const c = scanCost(metric, data, xo, cent, co, V, best);
-        if (st) st.lb[lo + j] = costToDist(metric, c);
-        if (c < best) {
-          best = c;
-          bi = j;
-        }
-      }
-      if (cur >= 0 && cur !== bi) {
-        const cc = pointCost(metric, data, xo, cent, cur * V, V);
-        if (cc <= best) bi = cur; // tie with the current cluster: stay
-      }
-    } else {
-      const lb = st.lb;
-      best = pointCost(metric, data, xo, cent, cur * V, V);
-      bi = cur;
-      const da = costToDist(metric, best);
-      lb[lo + cur] = da;
-      const m = da + 1e-6 * da + st.absTol;
-      const hrow = cur * k;
-      // Ascending j with strict <, starting from the own cluster: same winner as the plain scan.
-      for (let j = 0, co = 0; j < k; j++, co += V) {
-        if (j === cur || lb[lo + j] > m || st.half[hrow + j] > m) continue;
-        const c = scanCost(metric, data, xo, cent, co, V, best);
-        lb[lo + j] = costToDist(metric, c);
-        if (c < best) {
-          best = c;
-          bi = j;
-        }
+    let best = pointCost(metric, data, xo, cent, cur * V, V);
+    let bi = cur;
+    const da = costToDist(metric, best);
+    lb[lo + cur] = da + drift[cur];
+    const m = da + 1e-6 * da + absTol;
+    const hrow = cur * k;
+    // Ascending j with strict <, starting from the own cluster: same winner as the plain scan. The loop is
+    // skipped when no other centroid lies within twice the own distance.
+    const jEnd = halfMin[cur] > m ? 0 : k;
+    for (let j = 0, co = 0; j < jEnd; j++, co += V) {
+      if (j === cur || lb[lo + j] - drift[j] > m || half[hrow + j] > m) continue;
+      const c = scanCost(metric, data, xo, cent, co, V, best);
+      lb[lo + j] = costToDist(metric, c) + drift[j];
+      if (c < best) {
+        best = c;
+        bi = j;
       }
     }
     if (bi !== cur) changed++;
@@ -388,7 +412,7 @@ function reseedEmpty(
     cost[far] = 0;
     copyPoint(data, far, V, cent, j);
     // Centroid j jumped: its bounds no longer hold (lb[i, old] of the moved point stays valid: that centroid did not move).
-    if (st) for (let i = 0; i < n; i++) st.lb[i * k + j] = 0;
+    if (st) for (let i = 0; i < n; i++) st.lb[i * k + j] = st.drift[j];
     moved++;
   }
   return moved;

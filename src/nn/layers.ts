@@ -1,7 +1,6 @@
 // Standard layers (Linear, Conv2d, norms, activations, pooling, dropout, Sequential) with PyTorch's default init.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import {
-  add,
   avgPool2d,
   batchNorm,
   conv2d,
@@ -10,11 +9,9 @@ import {
   gelu,
   globalAvgPool2d,
   layerNorm,
-  matmul,
+  linear,
   maxPool2d,
   relu,
-  reshape,
-  transpose,
 } from '../ops/index.js';
 import { full, zeros } from '../tensor/create.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
@@ -78,10 +75,7 @@ export class Linear extends Module {
     if (x.ndim < 1 || last !== this.inFeatures) {
       throw new ShapeError(`Linear: input last dim ${last ?? 'none'} vs inFeatures ${this.inFeatures} for ${fmtShape(x.shape)}`);
     }
-    const x2 = x.ndim === 1 ? reshape(x, [1, this.inFeatures]) : x;
-    let y = matmul(x2, transpose(this.weight, 0, 1)); // [..., out]
-    if (this.bias) y = add(y, this.bias);
-    return x.ndim === 1 ? reshape(y, [this.outFeatures]) : y;
+    return linear(x, this.weight, this.bias); // [..., out]
   }
 }
 

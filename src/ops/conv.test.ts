@@ -57,11 +57,19 @@ test('conv2d output size follows PyTorch for stride/padding/dilation', () => {
 test('conv2d computes only the gradients that are needed', () => {
   const calls: string[] = [];
   const base = getBackend();
-  const prev = setBackend({
-    ...base,
-    conv2dBackwardInput: (...a) => (calls.push('input'), base.conv2dBackwardInput(...a)),
-    conv2dBackwardWeight: (...a) => (calls.push('weight'), base.conv2dBackwardWeight(...a)),
+  // Delegate everything to the active backend, counting the two backward kernels.
+  const spy = new Proxy(base, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (prop === 'conv2dBackwardInput') calls.push('input');
+        if (prop === 'conv2dBackwardWeight') calls.push('weight');
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
   });
+  const prev = setBackend(spy);
   try {
     const rng = new Rng(1);
     const x = randn([1, 2, 4, 4], 1, rng);

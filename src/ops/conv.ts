@@ -7,9 +7,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkF32, checkInt, checkNdim, describe, pair } from './util.js';
 
 export interface Conv2dOptions {
-  stride?: number | [number, number];
-  padding?: number | [number, number];
-  dilation?: number | [number, number];
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
   groups?: number;
 }
 

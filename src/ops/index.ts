@@ -12,3 +12,4 @@ export { batchNorm, layerNorm, type BatchNormOptions } from './norm.js';
 export { dropout } from './dropout.js';
 export { embedding, gather } from './embedding.js';
 export { broadcastShapes, unbroadcast } from './broadcast.js';
+export { linear } from './linear.js';

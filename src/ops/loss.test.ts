@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crossEntropy, mseLoss } from './loss.js';
 import { logSoftmax } from './softmax.js';
+import { mul, mulScalar } from './arith.js';
+import { sum } from './reduce.js';
+import { backward } from '../autograd/engine.js';
 import { gradCheck } from '../autograd/gradcheck.js';
 import { randn, tensor, zeros } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
@@ -49,6 +52,25 @@ test('crossEntropy matches the composed log-softmax reference for every reductio
   assert.ok(Number.isFinite(crossEntropy(tensor([[1e4, -1e4, 0]]), labels([1])).item()));
 });
 
+test('crossEntropy fused backward equals the composed −Σ q·logSoftmax oracle', () => {
+  const rng = new Rng(12);
+  const x = randn([5, 6], 2, rng).requireGrad();
+  const target = labels([5, 0, 3, 3, 1]);
+  for (const eps of [0, 0.3]) {
+    const q = zeros([5, 6]);
+    for (let i = 0; i < 5; i++) for (let c = 0; c < 6; c++) q.data[i * 6 + c] = (c === target.data[i] ? 1 - eps : 0) + eps / 6;
+    x.grad = null;
+    const fused = crossEntropy(x, target, { labelSmoothing: eps });
+    backward(fused);
+    const gf = Float32Array.from(x.grad!.data);
+    x.grad = null;
+    const composed = mulScalar(sum(mul(logSoftmax(x), q)), -1 / 5);
+    backward(composed);
+    assert.ok(Math.abs(fused.item() - composed.item()) < 1e-5);
+    gf.forEach((v, i) => assert.ok(Math.abs(v - x.grad!.data[i]) < 1e-6, `grad[${i}] ${v} vs ${x.grad!.data[i]}`));
+  }
+});
+
 for (const reduction of ['mean', 'sum', 'none'] as const) {
   for (const labelSmoothing of [0, 0.2]) {
     test(`crossEntropy gradient (${reduction}, labelSmoothing ${labelSmoothing})`, () => {
@@ -87,7 +109,26 @@ test('mseLoss values, reductions and gradients for both inputs', () => {
   const rng = new Rng(10);
   const x = randn([3, 4], 1, rng).requireGrad();
   const y = randn([3, 4], 1, rng).requireGrad();
-  for (const reduction of ['mean', 'sum', 'none'] as const) {
+  test('crossEntropy fused backward equals the composed −Σ q·logSoftmax oracle', () => {
+  const rng = new Rng(12);
+  const x = randn([5, 6], 2, rng).requireGrad();
+  const target = labels([5, 0, 3, 3, 1]);
+  for (const eps of [0, 0.3]) {
+    const q = zeros([5, 6]);
+    for (let i = 0; i < 5; i++) for (let c = 0; c < 6; c++) q.data[i * 6 + c] = (c === target.data[i] ? 1 - eps : 0) + eps / 6;
+    x.grad = null;
+    const fused = crossEntropy(x, target, { labelSmoothing: eps });
+    backward(fused);
+    const gf = Float32Array.from(x.grad!.data);
+    x.grad = null;
+    const composed = mulScalar(sum(mul(logSoftmax(x), q)), -1 / 5);
+    backward(composed);
+    assert.ok(Math.abs(fused.item() - composed.item()) < 1e-5);
+    gf.forEach((v, i) => assert.ok(Math.abs(v - x.grad!.data[i]) < 1e-6, `grad[${i}] ${v} vs ${x.grad!.data[i]}`));
+  }
+});
+
+for (const reduction of ['mean', 'sum', 'none'] as const) {
     const r = gradCheck((p, q) => mseLoss(p, q, { reduction }), [x, y]);
     assert.ok(r.ok, `${reduction}: ${r.worst}`);
   }

@@ -45,7 +45,9 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     if (t < 0 || t >= C) throw new ArgumentError(`${op}: target[${i}] = ${t} out of range [0, ${C})`);
   }
 
-  const lse = new Float64Array(N); // log-sum-exp of each row, kept for the backward pass
+  // Kept for the backward pass: e = exp(x − rowmax) per element and 1 / Σe per row, so softmax = e / Σe.
+  const E = new Float32Array(N * C);
+  const invSum = new Float64Array(N);
   const losses = new Float64Array(N);
   const onW = 1 - eps;
   const allW = eps / C;
@@ -57,12 +59,14 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     let sx = 0;
     for (let c = 0; c < C; c++) {
       const v = X[base + c];
-      s += Math.exp(v - m);
+      const e = Math.exp(v - m);
+      E[base + c] = e;
+      s += e;
       sx += v;
     }
-    const l = m + Math.log(s);
-    lse[i] = l;
-    losses[i] = l - onW * X[base + T[i]] - (eps > 0 ? allW * sx : 0);
+    invSum[i] = 1 / s;
+    const lse = m + Math.log(s);
+    losses[i] = lse - onW * X[base + T[i]] - (eps > 0 ? allW * sx : 0);
   }
 
   let out: Tensor;
@@ -80,8 +84,9 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     for (let i = 0; i < N; i++) {
       const scale = reduction === 'none' ? G[i] : reduction === 'mean' ? G[0] / N : G[0];
       const base = i * C;
-      const l = lse[i];
-      for (let c = 0; c < C; c++) D[base + c] = scale * (Math.exp(X[base + c] - l) - allW);
+      const k = scale * invSum[i];
+      const off = scale * allW;
+      for (let c = 0; c < C; c++) D[base + c] = E[base + c] * k - off;
       D[base + T[i]] -= scale * onW;
     }
     return [new Tensor(D, logits.shape)];

@@ -63,6 +63,27 @@ for (const shape of [[6, 3], [4, 3, 5, 4], [3, 2, 1, 1]]) {
   });
 }
 
+test('batchNorm training statistics stay accurate for a large mean offset', () => {
+  const x = randn([8, 2, 4, 4], 0.01, new Rng(23));
+  for (let i = 0; i < x.size; i++) x.data[i] += 1e4;
+  const rv = ones([2]);
+  const y = batchNorm(x, null, null, zeros([2]), rv, { training: true, momentum: 1 });
+  for (let c = 0; c < 2; c++) {
+    const vals: number[] = [];
+    for (let b = 0; b < 8; b++) for (let i = 0; i < 16; i++) vals.push(x.data[(b * 2 + c) * 16 + i]);
+    const mu = vals.reduce((p, q) => p + q, 0) / vals.length;
+    const ss = vals.reduce((p, q) => p + (q - mu) ** 2, 0);
+    assert.ok(Math.abs(rv.data[c] - ss / (vals.length - 1)) < 1e-3 * (ss / (vals.length - 1)), `runningVar[${c}]`);
+    for (let b = 0; b < 8; b++) {
+      for (let i = 0; i < 16; i++) {
+        const k = (b * 2 + c) * 16 + i;
+        const want = (x.data[k] - mu) / Math.sqrt(ss / vals.length + 1e-5);
+        assert.ok(Math.abs(y.data[k] - want) < 1e-3, `y[${k}] ${y.data[k]} vs ${want}`);
+      }
+    }
+  }
+});
+
 test('batchNorm training gradient matches finite differences (with and without affine)', () => {
   const rng = new Rng(21);
   const x = randn([3, 2, 3, 3], 1, rng).requireGrad();

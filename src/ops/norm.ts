@@ -68,26 +68,26 @@ export function batchNorm(
   const cs = C * S; // distance between two samples' planes of the same channel
   if (training) {
     for (let c = 0; c < C; c++) {
+      // One pass of float64 sums shifted by the channel's first value k (no cancellation when |mean| >> std).
+      const k = X[c * S];
       let s = 0;
+      let q = 0;
       for (let b = 0; b < N; b++) {
         const base = b * cs + c * S;
-        for (let i = 0; i < S; i++) s += X[base + i];
-      }
-      const mu = s / M;
-      let v = 0;
-      for (let b = 0; b < N; b++) {
-        const base = b * cs + c * S;
-        for (let i = 0; i < S; i++) {
-          const d = X[base + i] - mu;
-          v += d * d;
+        const end = base + S;
+        for (let i = base; i < end; i++) {
+          const d = X[i] - k;
+          s += d;
+          q += d * d;
         }
       }
-      const varB = v / M;
+      const mu = k + s / M;
+      const ss = Math.max(q - (s * s) / M, 0); // Σ (x − μ)²
       mean[c] = mu;
-      invstd[c] = 1 / Math.sqrt(varB + eps);
+      invstd[c] = 1 / Math.sqrt(ss / M + eps);
       if (rMean && rVar) {
         rMean[c] = (1 - momentum) * rMean[c] + momentum * mu;
-        rVar[c] = (1 - momentum) * rVar[c] + momentum * (v / (M - 1));
+        rVar[c] = (1 - momentum) * rVar[c] + momentum * (ss / (M - 1));
       }
     }
   } else if (rMean && rVar) {

@@ -86,6 +86,15 @@ test('maxPool2d: padding is -inf (negative inputs stay negative) and ties send t
   assert.deepEqual(Array.from(o.grad!.data), [0, 2, 0, 0, 0, 0]);
 });
 
+test('maxPool2d propagates NaN in the 2x2 fast path and the generic path', () => {
+  const x = tensor([1, NaN, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+  const fast = maxPool2d(x, { kernel: 2 });
+  assert.ok(Number.isNaN(fast.data[0]));
+  const gen = maxPool2d(x, { kernel: 2, stride: 1 });
+  assert.ok(Number.isNaN(gen.data[0]) && Number.isNaN(gen.data[1]));
+  assert.deepEqual(Array.from(gen.data.slice(2)), [8, 9]);
+});
+
 test('avgPool2d counts padding in the divisor', () => {
   const x = tensor([4, 8, 12, 16], [1, 1, 2, 2]);
   // Corner windows of a 2x2 kernel with padding 1 hold one real value: v / 4.

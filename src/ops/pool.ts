@@ -5,11 +5,11 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkF32, checkNdim, describe, pair } from './util.js';
 
 export interface Pool2dOptions {
-  kernel: number | [number, number];
+  kernel: number | readonly [number, number];
   /** Defaults to the kernel size. */
-  stride?: number | [number, number];
+  stride?: number | readonly [number, number];
   /** Implicit padding on both sides, at most half the kernel (as in PyTorch). */
-  padding?: number | [number, number];
+  padding?: number | readonly [number, number];
 }
 
 interface PoolGeom {
@@ -46,19 +46,49 @@ function poolGeom(op: string, x: Tensor, opts: Pool2dOptions): PoolGeom {
   return { n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW };
 }
 
-/**
- * Max over each kernel window; padding acts as -inf. The gradient goes to the position of the window's
- * first maximum (NaN counts as the maximum).
- */
-export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
-  const X = checkF32('maxPool2d', 'x', x);
-  const gm = poolGeom('maxPool2d', x, opts);
+/** The common 2x2, stride 2, no padding case (about 2x faster than the generic loop). */
+function maxPool2x2(X: Float32Array, planes: number, h: number, w: number, outH: number, outW: number, Y: Float32Array, arg: Int32Array): void {
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const xb = p * h * w;
+    for (let oy = 0; oy < outH; oy++) {
+      const r0 = xb + 2 * oy * w;
+      const r1 = r0 + w;
+      for (let ox = 0; ox < outW; ox++) {
+        const i0 = r0 + 2 * ox;
+        const i2 = r1 + 2 * ox;
+        let bi = i0;
+        let best = X[i0];
+        // !(v <= best) && best === best: take v if larger or NaN, never replace a NaN (first NaN wins).
+        let v = X[i0 + 1];
+        if (!(v <= best) && best === best) {
+          best = v;
+          bi = i0 + 1;
+        }
+        v = X[i2];
+        if (!(v <= best) && best === best) {
+          best = v;
+          bi = i2;
+        }
+        v = X[i2 + 1];
+        if (!(v <= best) && best === best) {
+          best = v;
+          bi = i2 + 1;
+        }
+        Y[o] = best;
+        arg[o] = bi;
+        o++;
+      }
+    }
+  }
+}
+
+/** Any kernel/stride/padding: each window clipped to the input (padding acts as -inf). */
+function maxPoolGeneric(X: Float32Array, gm: PoolGeom, Y: Float32Array, arg: Int32Array): void {
   const { n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW } = gm;
   const planes = n * c;
   const inPlane = h * w;
   const outPlane = outH * outW;
-  const Y = new Float32Array(planes * outPlane);
-  const arg = new Int32Array(planes * outPlane); // flat index into X of each output's maximum
   for (let p = 0; p < planes; p++) {
     const xb = p * inPlane;
     let o = p * outPlane;
@@ -87,6 +117,25 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
         o++;
       }
     }
+  }
+}
+
+/**
+ * Max over each kernel window; padding acts as -inf. The gradient goes to the position of the window's
+ * first maximum (NaN counts as the maximum).
+ */
+export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const X = checkF32('maxPool2d', 'x', x);
+  const gm = poolGeom('maxPool2d', x, opts);
+  const { n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW } = gm;
+  const planes = n * c;
+  const outPlane = outH * outW;
+  const Y = new Float32Array(planes * outPlane);
+  const arg = new Int32Array(planes * outPlane); // flat index into X of each output's maximum
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0) {
+    maxPool2x2(X, planes, h, w, outH, outW, Y, arg);
+  } else {
+    maxPoolGeneric(X, gm, Y, arg);
   }
   const out = new Tensor(Y, [n, c, outH, outW]);
   return record(out, 'maxPool2d', [x], (g) => {

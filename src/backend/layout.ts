@@ -1,0 +1,110 @@
+// TypeScript mirror of assembly/layout.ts (shared-memory layout, descriptor fields) and the job writer.
+import { BackendError } from '../errors.js';
+
+/** Numbers the kernels export as globals; `checkLayout` verifies this copy at load time. */
+export const LAYOUT = {
+  CTRL: 16384,
+  ARENA: 32768,
+  C_WAKE: 0,
+  C_DONE: 4,
+  C_TICKET: 8,
+  C_NTOTAL: 16,
+  C_NPHASES: 20,
+  C_READY: 24,
+  PHASES: 64,
+  PHASE_BYTES: 8,
+  MAX_PHASES: 16,
+  GEMM: 256,
+  CONV: 512,
+  TILES: 1024,
+  MAX_THREADS: 64,
+  STATS: 9216,
+  MR: 4,
+  NR: 8,
+  KC: 256,
+  PANELS_PER_TASK: 16,
+  K_PACK_A: 1,
+  K_PACK_B: 2,
+  K_TILES: 3,
+  K_IM2COL: 4,
+  K_COL2IM: 5,
+  K_BIAS_ADD: 6,
+  K_BIAS_GRAD: 7,
+} as const;
+
+/** GEMM descriptor fields, in assembly/layout.ts order (G_M = 0 ...). */
+const GEMM_FIELDS = [
+  'M', 'N', 'K', 'ACC', 'NB', 'MC', 'NC', 'A', 'ASI', 'ASK', 'AKL', 'AKBS',
+  'B', 'BSK', 'BSJ', 'BKL', 'BKBS', 'BBATCH', 'C', 'LDC', 'CBATCH', 'PA', 'PB', 'PBBATCH',
+] as const;
+/** Convolution descriptor fields, in assembly/layout.ts order (V_C = 0 ...). */
+const CONV_FIELDS = [
+  'C', 'H', 'W', 'KH', 'KW', 'SH', 'SW', 'PH', 'PW', 'DH', 'DW', 'OH', 'OW',
+  'X', 'XB', 'COLS', 'COLSB', 'Y', 'YB', 'CH', 'BIAS', 'NB',
+] as const;
+
+export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
+export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
+
+/** Throws BackendError when the loaded kernels disagree with this mirror (a stale build/kernels.wasm). */
+export function checkLayout(exportsObj: WebAssembly.Exports): void {
+  const read = (name: string): number => {
+    const g = exportsObj[name];
+    if (!(g instanceof WebAssembly.Global)) throw new BackendError(`wasm: kernels export no global ${name}; rebuild with npm run build:wasm`);
+    return g.value as number;
+  };
+  const expect = (name: string, want: number): void => {
+    const got = read(name);
+    if (got !== want) throw new BackendError(`wasm: layout ${name} is ${got} in the kernels but ${want} in src/backend/layout.ts`);
+  };
+  for (const [k, v] of Object.entries(LAYOUT)) expect(k, v);
+  GEMM_FIELDS.forEach((f, i) => expect(`G_${f}`, i));
+  CONV_FIELDS.forEach((f, i) => expect(`V_${f}`, i));
+}
+
+/** Writes one job (phases and descriptors) into the control block of the shared memory. */
+export class JobWriter {
+  private readonly ctl: Int32Array;
+  private nphases = 0;
+  private total = 0;
+
+  constructor(buffer: ArrayBufferLike) {
+    this.ctl = new Int32Array(buffer, LAYOUT.CTRL, (LAYOUT.ARENA - LAYOUT.CTRL) >> 2);
+  }
+
+  /** Starts an empty job. */
+  reset(): this {
+    this.nphases = 0;
+    this.total = 0;
+    return this;
+  }
+
+  /** Appends a phase of `ntasks` tasks of `kind` (phases with no task are skipped). */
+  phase(kind: number, ntasks: number): this {
+    if (ntasks <= 0) return this;
+    if (this.nphases === LAYOUT.MAX_PHASES) throw new BackendError(`wasm: more than ${LAYOUT.MAX_PHASES} phases in one job`);
+    this.total += ntasks;
+    const at = (LAYOUT.PHASES + this.nphases * LAYOUT.PHASE_BYTES) >> 2;
+    this.ctl[at] = kind;
+    this.ctl[at + 1] = this.total;
+    this.nphases++;
+    return this;
+  }
+
+  gemm(d: GemmDesc): this {
+    GEMM_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.GEMM >> 2) + i] = d[f]));
+    return this;
+  }
+
+  conv(d: ConvDesc): this {
+    CONV_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.CONV >> 2) + i] = d[f]));
+    return this;
+  }
+
+  /** Task count of the job; stores it and the phase count for the scheduler. */
+  seal(): number {
+    this.ctl[LAYOUT.C_NPHASES >> 2] = this.nphases;
+    Atomics.store(this.ctl, LAYOUT.C_NTOTAL >> 2, this.total);
+    return this.total;
+  }
+}
