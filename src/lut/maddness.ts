@@ -82,11 +82,10 @@ export function trainMaddness(rows: Float32Array, N: number, C: number, V: numbe
     thresholds.set(tree.thresholds, c * MADDNESS_NODES);
     opts.onProgress?.(c + 1, total);
   }
-  const model: MaddnessModel = { ncodebooks: C, subvecLen: V, splitDims, thresholds, prototypes: new Float32Array(0) };
-  const codes = maddnessEncode(X, n, model);
-  model.prototypes = ridgePrototypes(codes, X, n, C, D, lambda);
+  const codes = routeRows(X, n, C, V, splitDims, thresholds, 'trainMaddness');
+  const prototypes = ridgePrototypes(codes, X, n, C, D, lambda);
   opts.onProgress?.(total, total);
-  return model;
+  return { ncodebooks: C, subvecLen: V, splitDims, thresholds, prototypes };
 }
 
 /** Scratch space of the split search, sized for n rows of length V. */
@@ -94,20 +93,18 @@ export class SplitWorkspace {
   readonly keys: Float64Array; // [n] packed (value key, row) pairs
   readonly sorted: Int32Array; // [n] row ids in value order
   readonly vals: Float64Array; // [n] sorted values
-  readonly mean: Float64Array; // [V]
+  readonly mean: Float64Array; // [V] bucket mean
+  readonly st: Float64Array; // [V] bucket sums (centred)
+  readonly qt: Float64Array; // [V] bucket sums of squares (centred)
   readonly sl: Float64Array; // [V] left sums (centred)
-  readonly ql: Float64Array; // [V] left sums of squares (centred)
-  readonly st: Float64Array; // [V] totals
-  readonly qt: Float64Array; // [V]
   constructor(n: number, V: number) {
     this.keys = new Float64Array(n);
     this.sorted = new Int32Array(n);
     this.vals = new Float64Array(n);
     this.mean = new Float64Array(V);
-    this.sl = new Float64Array(V);
-    this.ql = new Float64Array(V);
     this.st = new Float64Array(V);
     this.qt = new Float64Array(V);
+    this.sl = new Float64Array(V);
   }
 }
 
@@ -117,18 +114,16 @@ function sortKey(bits: number): number {
 }
 
 const ROW_BITS = 2097152; // 2^21: a key (< 2^32) times this plus a row id (< 2^21) stays exact in a double
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
 
 /** Sorts the rows idx[lo..hi) by block[row·V + dim] (ties by row id) into ws.sorted / ws.vals [0, hi-lo). */
 function sortByDim(block: Float32Array, V: number, idx: Int32Array, lo: number, hi: number, dim: number, ws: SplitWorkspace): void {
   const m = hi - lo;
   const { keys, sorted, vals } = ws;
   if (block.length / V <= ROW_BITS) {
+    const bits = new Uint32Array(block.buffer, block.byteOffset, block.length); // the float32s' bit patterns
     for (let t = 0; t < m; t++) {
       const r = idx[lo + t];
-      f32[0] = block[r * V + dim];
-      keys[t] = sortKey(u32[0]) * ROW_BITS + r;
+      keys[t] = sortKey(bits[r * V + dim]) * ROW_BITS + r;
     }
     keys.subarray(0, m).sort();
     for (let t = 0; t < m; t++) {
@@ -162,49 +157,80 @@ export interface Split {
  * the cut. With no cut (fewer than two distinct values) everything goes left and sse is the bucket's SSE.
  */
 export function bestSplit(block: Float32Array, V: number, idx: Int32Array, lo: number, hi: number, dim: number, ws?: SplitWorkspace): Split {
-  const m = hi - lo;
-  if (m === 0) return { threshold: 0, sse: 0, left: 0 };
+  if (hi <= lo) return { threshold: 0, sse: 0, left: 0 };
   const w = ws ?? new SplitWorkspace(block.length / V, V);
-  sortByDim(block, V, idx, lo, hi, dim, w);
-  const { sorted, vals, mean, sl, ql, st, qt } = w;
-  // Centre on the bucket mean first: Σ(x−μ)² from running sums then loses little to cancellation.
+  bucketStats(block, V, idx, lo, hi, w.mean, w.st, w.qt);
+  return scanSplit(block, V, idx, lo, hi, dim, w.mean, w.st, w.qt, w);
+}
+
+/**
+ * Per-dim statistics of the bucket idx[lo..hi), centred on its mean (so running sums lose little to
+ * cancellation): mean [V], st = Σ(x−μ) [V] (≈ 0), qt = Σ(x−μ)² [V].
+ */
+function bucketStats(block: Float32Array, V: number, idx: Int32Array, lo: number, hi: number, mean: Float64Array, st: Float64Array, qt: Float64Array): void {
+  const m = hi - lo;
   mean.fill(0);
-  for (let t = 0; t < m; t++) {
-    const o = sorted[t] * V;
+  st.fill(0);
+  qt.fill(0);
+  if (m === 0) return;
+  for (let p = lo; p < hi; p++) {
+    const o = idx[p] * V;
     for (let v = 0; v < V; v++) mean[v] += block[o + v];
   }
   for (let v = 0; v < V; v++) mean[v] /= m;
-  st.fill(0);
-  qt.fill(0);
-  for (let t = 0; t < m; t++) {
-    const o = sorted[t] * V;
+  for (let p = lo; p < hi; p++) {
+    const o = idx[p] * V;
     for (let v = 0; v < V; v++) {
       const x = block[o + v] - mean[v];
       st[v] += x;
       qt[v] += x * x;
     }
   }
-  let whole = 0;
-  for (let v = 0; v < V; v++) whole += Math.max(0, qt[v] - (st[v] * st[v]) / m);
-  let bestSse = whole;
+}
+
+/**
+ * bestSplit given the bucket's statistics. With sl the left sums of the centred values (sr = st − sl),
+ * SSE(left) + SSE(right) = Σ qt − Σ sl²/nl − Σ sr²/nr, so each cut costs O(V).
+ */
+function scanSplit(
+  block: Float32Array,
+  V: number,
+  idx: Int32Array,
+  lo: number,
+  hi: number,
+  dim: number,
+  mean: Float64Array,
+  st: Float64Array,
+  qt: Float64Array,
+  w: SplitWorkspace,
+): Split {
+  const m = hi - lo;
+  if (m === 0) return { threshold: 0, sse: 0, left: 0 };
+  sortByDim(block, V, idx, lo, hi, dim, w);
+  const { sorted, vals, sl } = w;
+  let qtot = 0;
+  let stt = 0;
+  for (let v = 0; v < V; v++) {
+    qtot += qt[v];
+    stt += st[v] * st[v];
+  }
+  let bestSse = Math.max(0, qtot - stt / m);
   let bestLeft = m;
   sl.fill(0);
-  ql.fill(0);
   for (let t = 0; t < m - 1; t++) {
     const o = sorted[t] * V;
-    for (let v = 0; v < V; v++) {
-      const x = block[o + v] - mean[v];
-      sl[v] += x;
-      ql[v] += x * x;
-    }
+    for (let v = 0; v < V; v++) sl[v] += block[o + v] - mean[v];
     if (!(vals[t] < vals[t + 1])) continue; // no threshold separates equal values
     const nl = t + 1;
-    const nr = m - nl;
-    let sse = 0;
+    let a = 0;
+    let b = 0;
     for (let v = 0; v < V; v++) {
-      const sr = st[v] - sl[v];
-      sse += Math.max(0, ql[v] - (sl[v] * sl[v]) / nl) + Math.max(0, qt[v] - ql[v] - (sr * sr) / nr);
+      const l = sl[v];
+      const r = st[v] - l;
+      a += l * l;
+      b += r * r;
     }
+    const sse = Math.max(0, qtot - a / nl - b / (m - nl));
     if (sse < bestSse) {
       bestSse = sse;
       bestLeft = nl;
@@ -239,9 +265,19 @@ export function learnTree(block: Float32Array, n: number, V: number, candidates 
   const loss = new Float64Array(V);
   for (let level = 0; level < MADDNESS_DEPTH; level++) {
     const nb = 1 << level;
-    // Per-dim SSE summed over the buckets, to pick the candidates.
+    // Per-bucket statistics (shared by all candidate dims) and the per-dim SSE summed over the buckets.
+    const mean = new Float64Array(nb * V);
+    const st = new Float64Array(nb * V);
+    const qt = new Float64Array(nb * V);
     loss.fill(0);
-    for (let b = 0; b < nb; b++) bucketSse(block, V, order, starts[b], starts[b + 1], loss, w);
+    for (let b = 0; b < nb; b++) {
+      const mb = mean.subarray(b * V, b * V + V);
+      const sb = st.subarray(b * V, b * V + V);
+      const qb = qt.subarray(b * V, b * V + V);
+      bucketStats(block, V, order, starts[b], starts[b + 1], mb, sb, qb);
+      const m = starts[b + 1] - starts[b];
+      for (let v = 0; v < V; v++) if (m > 0) loss[v] += Math.max(0, qb[v] - (sb[v] * sb[v]) / m);
+    }
     const dims = Array.from({ length: V }, (_, v) => v).sort((x, y) => loss[y] - loss[x] || x - y);
     const tried = dims.slice(0, Math.min(candidates, V));
     let bestTotal = Infinity;
@@ -251,7 +287,8 @@ export function learnTree(block: Float32Array, n: number, V: number, candidates 
       const thr = new Float32Array(nb);
       let total = 0;
       for (let b = 0; b < nb; b++) {
-        const s = bestSplit(block, V, order, starts[b], starts[b + 1], d, w);
+        const o = b * V;
+        const s = scanSplit(block, V, order, starts[b], starts[b + 1], d, mean.subarray(o, o + V), st.subarray(o, o + V), qt.subarray(o, o + V), w);
         thr[b] = s.threshold;
         total += s.sse;
       }
@@ -278,22 +315,6 @@ export function learnTree(block: Float32Array, n: number, V: number, candidates 
     starts = ns;
   }
   return { splitDims, thresholds };
-}
-
-/** Adds each dim's SSE of the bucket order[lo..hi) to loss [V]. */
-function bucketSse(block: Float32Array, V: number, order: Int32Array, lo: number, hi: number, loss: Float64Array, ws: SplitWorkspace): void {
-  const m = hi - lo;
-  if (m === 0) return;
-  const mean = ws.mean;
-  mean.fill(0);
-  for (let p = lo; p < hi; p++) for (let v = 0; v < V; v++) mean[v] += block[order[p] * V + v];
-  for (let v = 0; v < V; v++) mean[v] /= m;
-  for (let p = lo; p < hi; p++) {
-    for (let v = 0; v < V; v++) {
-      const x = block[order[p] * V + v] - mean[v];
-      loss[v] += x * x;
-    }
-  }
 }
 
 /** Validates a model and returns D = C·V. */
@@ -328,9 +349,12 @@ export function maddnessEncode(rows: Float32Array, N: number, model: MaddnessMod
   intArg(fn, 'N', N, 0);
   if (!(rows instanceof Float32Array)) throw new ArgumentError(`${fn}: rows must be a Float32Array`);
   if (rows.length !== N * D) throw new ShapeError(`${fn}: rows length ${rows.length} vs expected N*D = ${N}*${D} = ${N * D}`);
-  const C = model.ncodebooks;
-  const V = model.subvecLen;
-  const { splitDims, thresholds } = model;
+  return routeRows(rows, N, model.ncodebooks, model.subvecLen, model.splitDims, model.thresholds, fn);
+}
+
+/** The tree walk of maddnessEncode on validated arguments. */
+function routeRows(rows: Float32Array, N: number, C: number, V: number, splitDims: Int32Array, thresholds: Float32Array, fn: string): Uint8Array {
+  const D = C * V;
   const codes = new Uint8Array(N * C);
   for (let i = 0; i < N; i++) {
     for (let c = 0; c < C; c++) {
