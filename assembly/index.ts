@@ -1,6 +1,6 @@
 // Entry point of the WebAssembly kernels: the layout constants, the scheduler and the pointer-level kernels.
 export * from './layout';
-export { MR, NR, KC, PANELS_PER_TASK } from './gemm';
+export { MR, NR, KC, PANELS_PER_TASK, packPanels } from './gemm';
 export { im2col, col2im } from './conv';
 export * from './elementwise';
 export { heapBase, openJob, work, finishJob } from './sched';

@@ -17,8 +17,6 @@ export const C_TICKET: i32 = 8;
 export const C_NTOTAL: i32 = 16;
 /** i32: number of phases in the current job. */
 export const C_NPHASES: i32 = 20;
-/** i32: workers that have instantiated the kernels. */
-export const C_READY: i32 = 24;
 
 // Everything below is a byte offset from CTRL.
 /** Phase table: MAX_PHASES entries of PHASE_BYTES (i32 kind, i32 cumulative task end). */
@@ -95,6 +93,8 @@ export const TILES: i32 = 1024;
 export const MAX_THREADS: i32 = 64;
 /** Per-thread i32 count of tasks run (diagnostics: shows the workers really share the work). */
 export const STATS: i32 = 9216;
+/** Per-thread i32 flag: 1 once that worker has instantiated the kernels. */
+export const READY: i32 = 9472;
 
 /** Phase kinds. */
 export const K_PACK_A: i32 = 1;

@@ -83,7 +83,7 @@ export const elementwiseRef: ElementwiseKernels = {
       for (let i = 0; i < cols; i++) m = Math.max(m, x[o + i]);
       let s = 0;
       for (let i = 0; i < cols; i++) {
-        const e = Math.exp(x[o + i] - m);
+        const e = Math.exp(f(x[o + i] - m));
         y[o + i] = e;
         s += e;
       }

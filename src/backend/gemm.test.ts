@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getWasmBackend } from './index.js';
-import { LAYOUT } from './layout.js';
-import { getNumThreads, setNumThreads } from './pool.js';
+import { getNumThreads, setNumThreads, startWorkers, takeTaskCounts } from './pool.js';
 import { gemmRef } from './reference.js';
+import { wasmRuntime } from './wasm.js';
 import { Rng } from '../tensor/rng.js';
+import { ShapeError } from '../errors.js';
 
 const be = getWasmBackend() ?? assert.fail('the wasm backend did not load; run npm run build:wasm');
 
@@ -39,7 +40,7 @@ function checkGemm(M: number, N: number, K: number, tA: boolean, tB: boolean, ac
 }
 
 test('gemm matches the reference on edge shapes for every transpose/accumulate combination', () => {
-  const { MR, NR, KC } = LAYOUT;
+  const { mr: MR, nr: NR, kc: KC } = (wasmRuntime() ?? assert.fail('no wasm runtime')).tiles;
   const shapes: [number, number, number][] = [
     [1, 1, 1], [1, 9, 1], [7, 1, 5], [MR, NR, 1], [MR + 1, NR - 1, 3], [3, 5, 7], [2 * MR - 1, 2 * NR + 3, KC + 1], [33, 17, 2 * KC + 5],
   ];
@@ -70,6 +71,13 @@ test('gemm with an empty dimension: M=0 or N=0 touch nothing, K=0 writes zeros u
   assert.deepEqual([...C], [0, 0, 7, 8]);
 });
 
+test('gemm rejects operands shorter than their dims instead of reading past them', () => {
+  assert.throws(() => be.gemm(new Float32Array(5), new Float32Array(6), new Float32Array(4), 2, 2, 3, false, false, false),
+    (e: Error) => e instanceof ShapeError && e.message === 'wasm gemm: A has 5 elements, needs 6 (M=2, N=2, K=3)');
+  assert.throws(() => be.gemm(new Float32Array(6), new Float32Array(6), new Float32Array(3), 2, 2, 3, false, false, false),
+    (e: Error) => e instanceof ShapeError && /C has 3 elements, needs 4/.test(e.message));
+});
+
 test('gemm reads only its M·K and K·N prefix and writes only the M·N prefix of C', () => {
   const A = new Float32Array([1, 2, 3, 4, 99]);
   const B = new Float32Array([1, 0, 0, 1, 99]);
@@ -78,22 +86,37 @@ test('gemm reads only its M·K and K·N prefix and writes only the M·N prefix o
   assert.deepEqual([...C], [1, 2, 3, 4, -1]);
 });
 
-test('gemm results are bit-identical for 1, 2 and 3 threads', () => {
+test('gemm results are bit-identical for 1, 2 and 3 threads, and the workers take part', async () => {
+  const rt = wasmRuntime() ?? assert.fail('no wasm runtime');
   const prev = getNumThreads();
   try {
+    setNumThreads(3);
+    await startWorkers(rt);
     const rng = new Rng(11);
     for (const [M, N, K, tA, tB] of [[190, 170, 300, false, false], [64, 700, 257, true, true]] as const) {
       const A = rand(M * K, rng);
       const B = rand(K * N, rng);
-      const outs = [1, 2, 3].map((t) => {
-        setNumThreads(t);
+      const run = (threads: number): { C: Float32Array; helpers: number } => {
+        setNumThreads(threads);
+        takeTaskCounts(rt);
         const C = new Float32Array(M * N);
         be.gemm(A, B, C, M, N, K, tA, tB, false);
-        return C;
-      });
-      assert.deepEqual(outs[1], outs[0]);
-      assert.deepEqual(outs[2], outs[0]);
-      assert.ok(outs[0].some((v) => v !== 0));
+        return { C, helpers: takeTaskCounts(rt).slice(1).filter((n) => n > 0).length };
+      };
+      const one = run(1);
+      assert.equal(one.helpers, 0);
+      assert.ok(one.C.some((v) => v !== 0));
+      // A busy machine can delay a worker's wake-up past the whole job; retry until one takes part.
+      let helped = 0;
+      for (let attempt = 0; attempt < 20; attempt++) {
+        for (const t of [2, 3]) {
+          const r = run(t);
+          assert.deepEqual(r.C, one.C);
+          helped = Math.max(helped, r.helpers);
+        }
+        if (helped > 0) break;
+      }
+      assert.ok(helped > 0, 'no worker ran a task');
     }
   } finally {
     setNumThreads(prev);

@@ -1,7 +1,8 @@
 // TypeScript mirror of assembly/layout.ts (shared-memory layout, descriptor fields) and the job writer.
 import { BackendError } from '../errors.js';
 
-/** Numbers the kernels export as globals; `checkLayout` verifies this copy at load time. */
+/** Numbers the kernels export as globals; `checkLayout` verifies this copy at load time. (Tile sizes are not
+ * mirrored: `readTiles` takes them from the kernels, which own them.) */
 export const LAYOUT = {
   CTRL: 16384,
   ARENA: 32768,
@@ -10,7 +11,6 @@ export const LAYOUT = {
   C_TICKET: 8,
   C_NTOTAL: 16,
   C_NPHASES: 20,
-  C_READY: 24,
   PHASES: 64,
   PHASE_BYTES: 8,
   MAX_PHASES: 16,
@@ -19,10 +19,7 @@ export const LAYOUT = {
   TILES: 1024,
   MAX_THREADS: 64,
   STATS: 9216,
-  MR: 4,
-  NR: 8,
-  KC: 256,
-  PANELS_PER_TASK: 16,
+  READY: 9472,
   K_PACK_A: 1,
   K_PACK_B: 2,
   K_TILES: 3,
@@ -46,13 +43,15 @@ const CONV_FIELDS = [
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
 export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
 
+function readGlobal(exportsObj: WebAssembly.Exports, name: string): number {
+  const g = exportsObj[name];
+  if (!(g instanceof WebAssembly.Global)) throw new BackendError(`wasm: kernels export no global ${name}; rebuild with npm run build:wasm`);
+  return g.value as number;
+}
+
 /** Throws BackendError when the loaded kernels disagree with this mirror (a stale build/kernels.wasm). */
 export function checkLayout(exportsObj: WebAssembly.Exports): void {
-  const read = (name: string): number => {
-    const g = exportsObj[name];
-    if (!(g instanceof WebAssembly.Global)) throw new BackendError(`wasm: kernels export no global ${name}; rebuild with npm run build:wasm`);
-    return g.value as number;
-  };
+  const read = (name: string): number => readGlobal(exportsObj, name);
   const expect = (name: string, want: number): void => {
     const got = read(name);
     if (got !== want) throw new BackendError(`wasm: layout ${name} is ${got} in the kernels but ${want} in src/backend/layout.ts`);
@@ -60,6 +59,21 @@ export function checkLayout(exportsObj: WebAssembly.Exports): void {
   for (const [k, v] of Object.entries(LAYOUT)) expect(k, v);
   GEMM_FIELDS.forEach((f, i) => expect(`G_${f}`, i));
   CONV_FIELDS.forEach((f, i) => expect(`V_${f}`, i));
+}
+
+/** The micro-kernel tile and blocking the kernels were built with. */
+export interface Tiles {
+  /** Rows and columns of the micro-kernel tile, and the depth of one pass over K. */
+  mr: number;
+  nr: number;
+  kc: number;
+  /** Panels one packing task handles. */
+  panelsPerTask: number;
+}
+
+export function readTiles(exportsObj: WebAssembly.Exports): Tiles {
+  const read = (name: string): number => readGlobal(exportsObj, name);
+  return { mr: read('MR'), nr: read('NR'), kc: read('KC'), panelsPerTask: read('PANELS_PER_TASK') };
 }
 
 /** Writes one job (phases and descriptors) into the control block of the shared memory. */

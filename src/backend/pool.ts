@@ -2,26 +2,31 @@
 // Workers sleep on a futex word; a job wakes as many as it wants, the main thread works too, then waits.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, BackendError } from '../errors.js';
 import { LAYOUT } from './layout.js';
 import type { WasmRuntime } from './wasm.js';
 
 /** Each worker instantiates the same compiled module on the same memory and runs `work(tid)` when woken. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, tid, wake } = workerData;
+const { module, memory, tid, wake, ready } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const word = new Int32Array(memory.buffer, wake, 1);
-let seen = Atomics.load(word, 0);
+const ctl = new Int32Array(memory.buffer);
+let seen = Atomics.load(ctl, wake);
+Atomics.store(ctl, ready + tid, 1);
 for (;;) {
-  Atomics.wait(word, 0, seen);
-  seen = Atomics.load(word, 0);
+  Atomics.wait(ctl, wake, seen);
+  seen = Atomics.load(ctl, wake);
   ex.work(tid);
 }
 `;
 
-/** Below this many multiply-adds a job runs on the calling thread alone (waking workers costs more). */
-export const PARALLEL_MIN_MACS = 1 << 21;
+/**
+ * Below this many multiply-adds a job runs on the calling thread alone (waking workers costs more). Measured by
+ * bench/gemm.ts on a shared 2-core Xeon: 2 threads lose at 64³ (262k MACs), break even between 96³ and 128³
+ * depending on the load on the other core, and win from 160³ (4M MACs).
+ */
+let parallelMinMacs = 1 << 20;
 
 function parseThreads(v: string | undefined): number {
   const fallback = Math.min(availableParallelism(), LAYOUT.MAX_THREADS);
@@ -33,6 +38,10 @@ function parseThreads(v: string | undefined): number {
   return n;
 }
 
+/** Int32 indices of the control words the workers use. */
+const WAKE = (LAYOUT.CTRL + LAYOUT.C_WAKE) >> 2;
+const READY = (LAYOUT.CTRL + LAYOUT.READY) >> 2;
+
 let numThreads = parseThreads(process.env.LUTNN_THREADS);
 const workers: Worker[] = [];
 let workersFailed = false;
@@ -42,21 +51,24 @@ export function getNumThreads(): number {
   return numThreads;
 }
 
-/** Sets the thread count (1 = no workers); extra workers are stopped. Results do not depend on it. */
+/**
+ * Sets the thread count (1 = the calling thread only). Results do not depend on it. Workers started for a
+ * larger count stay asleep rather than being stopped, so a thread id is never reused while its old owner runs.
+ */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > LAYOUT.MAX_THREADS) {
     throw new ArgumentError(`setNumThreads: expected an integer in [1, ${LAYOUT.MAX_THREADS}], got ${n}`);
   }
   numThreads = n;
-  while (workers.length > n - 1) void workers.pop()!.terminate();
 }
 
 function spawnWorkers(rt: WasmRuntime, count: number): void {
   while (workers.length < count) {
     const tid = workers.length + 1;
+    Atomics.store(new Int32Array(rt.memory.buffer), READY + tid, 0);
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module: rt.module, memory: rt.memory, tid, wake: LAYOUT.CTRL + LAYOUT.C_WAKE },
+      workerData: { module: rt.module, memory: rt.memory, tid, wake: WAKE, ready: READY },
     });
     w.unref();
     w.on('error', (e: Error) => {
@@ -68,9 +80,19 @@ function spawnWorkers(rt: WasmRuntime, count: number): void {
   }
 }
 
+/** Jobs smaller than this many multiply-adds stay on the calling thread (bench/gemm.ts measures the crossover). */
+export function getParallelMinMacs(): number {
+  return parallelMinMacs;
+}
+
+export function setParallelMinMacs(macs: number): void {
+  if (!(macs >= 0)) throw new ArgumentError(`setParallelMinMacs: expected a non-negative number, got ${macs}`);
+  parallelMinMacs = macs;
+}
+
 /** Threads worth using for a job of `macs` multiply-adds split into `tasks` tasks. */
 export function threadsFor(macs: number, tasks: number): number {
-  if (numThreads === 1 || workersFailed || macs < PARALLEL_MIN_MACS) return 1;
+  if (numThreads === 1 || workersFailed || macs < parallelMinMacs) return 1;
   return Math.max(1, Math.min(numThreads, tasks));
 }
 
@@ -80,10 +102,34 @@ export function runJob(rt: WasmRuntime, threads: number): void {
   rt.ex.openJob();
   if (threads > 1) {
     spawnWorkers(rt, threads - 1);
-    const word = new Int32Array(rt.memory.buffer, LAYOUT.CTRL + LAYOUT.C_WAKE, 1);
-    Atomics.add(word, 0, 1);
-    Atomics.notify(word, 0, threads - 1);
+    const ctl = new Int32Array(rt.memory.buffer, 0, WAKE + 1);
+    Atomics.add(ctl, WAKE, 1);
+    Atomics.notify(ctl, WAKE, threads - 1);
   }
   rt.ex.work(0);
   rt.ex.finishJob();
+}
+
+/**
+ * Starts the workers for the current thread count and resolves once they have all instantiated the kernels
+ * (jobs never wait for workers; benchmarks and tests call this so the first timed job has them).
+ */
+export async function startWorkers(rt: WasmRuntime, timeoutMs = 10000): Promise<void> {
+  spawnWorkers(rt, numThreads - 1);
+  const ctl = new Int32Array(rt.memory.buffer, 0, READY + LAYOUT.MAX_THREADS);
+  const t0 = Date.now();
+  const ready = (): boolean => workers.every((_, i) => Atomics.load(ctl, READY + i + 1) === 1);
+  while (!ready()) {
+    if (workersFailed) throw new BackendError('wasm: a worker failed to start');
+    if (Date.now() - t0 > timeoutMs) throw new BackendError(`wasm: workers not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Tasks each thread ran since the last call (index 0 = the calling thread); resets the counts. */
+export function takeTaskCounts(rt: WasmRuntime): number[] {
+  const stats = new Int32Array(rt.memory.buffer, LAYOUT.CTRL + LAYOUT.STATS, LAYOUT.MAX_THREADS);
+  const out = Array.from(stats.subarray(0, Math.max(numThreads, workers.length + 1)));
+  stats.fill(0);
+  return out;
 }

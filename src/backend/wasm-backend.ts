@@ -1,15 +1,38 @@
 // The WebAssembly Backend: copies operands into the arena, plans GEMM and conv jobs, runs them on the pool.
 // Every output element is summed by one thread in a fixed order, so results do not depend on the thread count.
+import { ArgumentError, ShapeError } from '../errors.js';
 import type { Backend, Conv2dGeom } from './types.js';
 import { LAYOUT, type ConvDesc, type GemmDesc } from './layout.js';
 import { runJob, threadsFor } from './pool.js';
 import type { WasmRuntime } from './wasm.js';
 
-const { MR, NR, PANELS_PER_TASK: PPT } = LAYOUT;
-/** Scratch budget for one chunk of images (patch matrices + packed panels); fixed, so chunks never depend on threads. */
-const CHUNK_BYTES = 32 << 20;
+/** Scratch budget for one chunk of images (patch matrices + packed panels); never depends on the threads. */
+let chunkBytes = 32 << 20;
+
+/**
+ * Sets the conv scratch budget per chunk of images (default 32 MiB; at least one image per chunk). The weight
+ * gradient sums chunks in order, so its rounding depends on this budget, never on the thread count.
+ */
+export function setConvChunkBytes(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 1) throw new ArgumentError(`setConvChunkBytes: expected a positive integer, got ${bytes}`);
+  chunkBytes = bytes;
+}
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+
+/** The kernels trust their sizes (an overrun would read other scratch or trap), so sizes are checked here. */
+function need(op: string, name: string, a: Float32Array | null, n: number, dims: string): void {
+  if (a && a.length < n) throw new ShapeError(`wasm ${op}: ${name} has ${a.length} elements, needs ${n} (${dims})`);
+}
+
+/** Geometry the conv kernels can run: positive strides/dilations, groups dividing the channels, consistent sizes. */
+function checkGeom(op: string, g: Conv2dGeom): void {
+  const ints = [g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.padH, g.padW, g.outH, g.outW];
+  if (!ints.every((v) => Number.isInteger(v) && v >= 0)) throw new ArgumentError(`wasm ${op}: sizes must be non-negative integers, got ${JSON.stringify(g)}`);
+  const pos = [g.strideH, g.strideW, g.dilH, g.dilW, g.groups];
+  if (!pos.every((v) => Number.isInteger(v) && v >= 1)) throw new ArgumentError(`wasm ${op}: strides, dilations and groups must be positive integers, got ${JSON.stringify(g)}`);
+  if (g.cin % g.groups !== 0 || g.cout % g.groups !== 0) throw new ArgumentError(`wasm ${op}: groups ${g.groups} must divide cin ${g.cin} and cout ${g.cout}`);
+}
 const roundUp = (a: number, b: number): number => ceilDiv(a, b) * b;
 
 /** Where op(A) or op(B) lives: element (lane p, step k) at base + 4·(p·sp + ⌊k/kl⌋·kbs + (k mod kl)·sk). */
@@ -34,13 +57,13 @@ interface GemmPlan {
 }
 
 /** Packed-panel sizes in bytes for A and for each B. */
-function packBytes(M: number, N: number, K: number): { a: number; b: number } {
-  return { a: roundUp(M, MR) * K * 4, b: roundUp(N, NR) * K * 4 };
+function packBytes(rt: WasmRuntime, M: number, N: number, K: number): { a: number; b: number } {
+  return { a: roundUp(M, rt.tiles.mr) * K * 4, b: roundUp(N, rt.tiles.nr) * K * 4 };
 }
 
 /** Output blocks: cache-sized by default, smaller when threads need more tasks to share. */
 function blocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
-  let mc = 64;
+  let mc = 256;
   let nc = 256;
   const tasks = (): number => nb * ceilDiv(M, mc) * ceilDiv(N, nc);
   while (threads > 1 && tasks() < 4 * threads && (nc > 32 || mc > 16)) {
@@ -50,26 +73,58 @@ function blocks(M: number, N: number, nb: number, threads: number): { mc: number
   return { mc, nc };
 }
 
-/** Appends the PACK_A, PACK_B and TILES phases of `p` (after any phases already written) and its descriptor. */
-function addGemm(rt: WasmRuntime, p: GemmPlan, threads: number, pa: number, pb: number): void {
+/** Appends the PACK_A, PACK_B (unless `prepacked`) and TILES phases of `p` and writes its descriptor. */
+function addGemm(rt: WasmRuntime, p: GemmPlan, threads: number, pa: number, pb: number, prepacked = false): void {
   const { mc, nc } = blocks(p.M, p.N, p.nb, threads);
   const d: GemmDesc = {
     M: p.M, N: p.N, K: p.K, ACC: p.accumulate ? 1 : 0, NB: p.nb, MC: mc, NC: nc,
     A: p.a.base, ASI: p.a.sp, ASK: p.a.sk, AKL: p.a.kl, AKBS: p.a.kbs,
     B: p.b.base, BSK: p.b.sk, BSJ: p.b.sp, BKL: p.b.kl, BKBS: p.b.kbs, BBATCH: p.b.batch,
     C: p.c.base, LDC: p.c.ldc, CBATCH: p.c.batch,
-    PA: pa, PB: pb, PBBATCH: packBytes(p.M, p.N, p.K).b,
+    PA: pa, PB: pb, PBBATCH: packBytes(rt, p.M, p.N, p.K).b,
   };
-  rt.job
-    .gemm(d)
-    .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(p.M, MR), PPT))
-    .phase(LAYOUT.K_PACK_B, p.nb * ceilDiv(ceilDiv(p.N, NR), PPT))
-    .phase(LAYOUT.K_TILES, p.nb * ceilDiv(p.M, mc) * ceilDiv(p.N, nc));
+  const { mr, nr, panelsPerTask } = rt.tiles;
+  rt.job.gemm(d);
+  if (!prepacked) {
+    rt.job
+      .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(p.M, mr), panelsPerTask))
+      .phase(LAYOUT.K_PACK_B, p.nb * ceilDiv(ceilDiv(p.N, nr), panelsPerTask));
+  }
+  rt.job.phase(LAYOUT.K_TILES, p.nb * ceilDiv(p.M, mc) * ceilDiv(p.N, nc));
 }
 
 /** Task count of a job's widest phase, to cap the threads. */
 function gemmTasks(p: GemmPlan): number {
   return p.nb * ceilDiv(p.M, 16) * ceilDiv(p.N, 32);
+}
+
+/** Staging band for streamPack: small enough to stay in L2 next to the panels being written. */
+const STAGE_BYTES = 256 << 10;
+
+/**
+ * Packs the row-major JS matrix X [rows, cols] into W-lane panels at `dst`, copying bands of rows through a
+ * small staging buffer so each value crosses main memory once (instead of a full copy, then a packing pass).
+ * Lanes run along X's rows (steps = columns) when `lanesAreRows`, else along its columns (steps = rows).
+ */
+function streamPack(rt: WasmRuntime, X: Float32Array, rows: number, cols: number, W: number, lanesAreRows: boolean, dst: number): void {
+  if (lanesAreRows) {
+    const panelBytes = W * cols * 4;
+    const band = Math.max(1, Math.floor(STAGE_BYTES / panelBytes)) * W;
+    const stage = rt.arena.alloc(Math.min(band, roundUp(rows, W)) * cols * 4);
+    for (let r0 = 0; r0 < rows; r0 += band) {
+      const r1 = Math.min(rows, r0 + band);
+      rt.f32(stage, (r1 - r0) * cols).set(X.subarray(r0 * cols, r1 * cols));
+      rt.ex.packPanels(stage, W, r1 - r0, cols, 1, cols, cols, 0, dst + r0 * cols * 4, panelBytes);
+    }
+  } else {
+    const band = Math.max(1, Math.floor(STAGE_BYTES / (cols * 4)));
+    const stage = rt.arena.alloc(Math.min(band, rows) * cols * 4);
+    for (let k0 = 0; k0 < rows; k0 += band) {
+      const k1 = Math.min(rows, k0 + band);
+      rt.f32(stage, (k1 - k0) * cols).set(X.subarray(k0 * cols, k1 * cols));
+      rt.ex.packPanels(stage, W, cols, 1, cols, k1 - k0, k1 - k0, 0, dst + k0 * W * 4, W * rows * 4);
+    }
+  }
 }
 
 function gemm(
@@ -84,34 +139,38 @@ function gemm(
   transB: boolean,
   accumulate: boolean,
 ): void {
+  const dims = `M=${M}, N=${N}, K=${K}`;
+  need('gemm', 'A', A, M * K, dims);
+  need('gemm', 'B', B, K * N, dims);
+  need('gemm', 'C', C, M * N, dims);
   if (M === 0 || N === 0) return;
   if (K === 0) {
     if (!accumulate) C.fill(0, 0, M * N);
     return;
   }
   rt.scoped(() => {
-    const a = rt.put(A.subarray(0, M * K));
-    const b = rt.put(B.subarray(0, K * N));
     const c = accumulate ? rt.put(C.subarray(0, M * N)) : rt.arena.alloc(M * N * 4);
-    const sizes = packBytes(M, N, K);
+    const sizes = packBytes(rt, M, N, K);
     const pa = rt.arena.alloc(sizes.a);
     const pb = rt.arena.alloc(sizes.b);
-    const plan: GemmPlan = {
-      M, N, K, accumulate, nb: 1,
-      a: transA ? { base: a, sp: 1, sk: M, kl: K, kbs: 0 } : { base: a, sp: K, sk: 1, kl: K, kbs: 0 },
-      b: transB ? { base: b, sp: K, sk: 1, kl: K, kbs: 0, batch: 0 } : { base: b, sp: 1, sk: N, kl: K, kbs: 0, batch: 0 },
-      c: { base: c, ldc: N, batch: 0 },
-    };
+    // op(A) lanes are its rows i: A's rows unless transposed. op(B) lanes are its columns j: B's rows if transposed.
+    if (transA) streamPack(rt, A, K, M, rt.tiles.mr, false, pa);
+    else streamPack(rt, A, M, K, rt.tiles.mr, true, pa);
+    if (transB) streamPack(rt, B, N, K, rt.tiles.nr, true, pb);
+    else streamPack(rt, B, K, N, rt.tiles.nr, false, pb);
+    const none = { base: 0, sp: 0, sk: 0, kl: K, kbs: 0 };
+    const plan: GemmPlan = { M, N, K, accumulate, nb: 1, a: none, b: { ...none, batch: 0 }, c: { base: c, ldc: N, batch: 0 } };
     const threads = threadsFor(M * N * K, gemmTasks(plan));
     rt.job.reset();
-    addGemm(rt, plan, threads, pa, pb);
+    addGemm(rt, plan, threads, pa, pb, true);
     runJob(rt, threads);
     rt.get(c, C.subarray(0, M * N));
   });
 }
 
-/** Shapes of one conv, per group. */
-function convDims(g: Conv2dGeom) {
+/** Shapes of one conv, per group (after checking the geometry). */
+function convDims(op: string, g: Conv2dGeom) {
+  checkGeom(op, g);
   const cinG = g.cin / g.groups;
   const coutG = g.cout / g.groups;
   const kc = cinG * g.kh * g.kw;
@@ -131,24 +190,35 @@ function convGeom(g: Conv2dGeom, c: number): ConvDesc {
   };
 }
 
-/** Images per chunk so that `perImage` bytes of scratch each stay within CHUNK_BYTES. */
+/** Images per chunk so that `perImage` bytes of scratch each stay within the budget. */
 function chunkImages(n: number, perImage: number): number {
-  return Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / Math.max(perImage, 1))));
+  return Math.max(1, Math.min(n, Math.floor(chunkBytes / Math.max(perImage, 1))));
+}
+
+/** Checks the lengths of the conv tensors x [n,cin,h,w], w [cout,cin/groups,kh,kw], y [n,cout,outH,outW], bias [cout]. */
+function needConv(op: string, g: Conv2dGeom, x: Float32Array | null, w: Float32Array | null, y: Float32Array | null, bias: Float32Array | null): void {
+  const dims = JSON.stringify(g);
+  need(op, 'x', x, g.n * g.cin * g.h * g.w, dims);
+  need(op, 'w', w, g.cout * (g.cin / g.groups) * g.kh * g.kw, dims);
+  need(op, 'y', y, g.n * g.cout * g.outH * g.outW, dims);
+  need(op, 'bias', bias, g.cout, dims);
 }
 
 function conv2dForward(rt: WasmRuntime, x: Float32Array, w: Float32Array, bias: Float32Array | null, g: Conv2dGeom, y: Float32Array): void {
-  const { cinG, coutG, kc, L, hw, pointwise } = convDims(g);
-  if (y.length === 0) return;
+  const { cinG, coutG, kc, L, hw, pointwise } = convDims('conv2dForward', g);
+  needConv('conv2dForward', g, x, w, y, bias);
+  const yv = y.subarray(0, g.n * g.cout * L);
+  if (yv.length === 0) return;
   if (kc === 0) {
-    for (let i = 0; i < y.length; i++) y[i] = bias ? bias[Math.floor(i / L) % g.cout] : 0;
+    for (let i = 0; i < yv.length; i++) yv[i] = bias ? bias[Math.floor(i / L) % g.cout] : 0;
     return;
   }
   rt.scoped(() => {
-    const xp = rt.put(x);
-    const wp = rt.put(w);
-    const bp = bias ? rt.put(bias) : 0;
-    const yp = rt.arena.alloc(y.length * 4);
-    const sizes = packBytes(coutG, L, kc);
+    const xp = rt.put(x.subarray(0, g.n * g.cin * hw));
+    const wp = rt.put(w.subarray(0, g.cout * kc));
+    const bp = bias ? rt.put(bias.subarray(0, g.cout)) : 0;
+    const yp = rt.arena.alloc(yv.length * 4);
+    const sizes = packBytes(rt, coutG, L, kc);
     const chunk = chunkImages(g.n, sizes.b + (pointwise ? 0 : kc * L * 4));
     const cols = pointwise ? 0 : rt.arena.alloc(chunk * kc * L * 4);
     const pa = rt.arena.alloc(sizes.a);
@@ -177,22 +247,24 @@ function conv2dForward(rt: WasmRuntime, x: Float32Array, w: Float32Array, bias: 
         runJob(rt, threads);
       }
     }
-    rt.get(yp, y);
+    rt.get(yp, yv);
   });
 }
 
 function conv2dBackwardInput(rt: WasmRuntime, dy: Float32Array, w: Float32Array, g: Conv2dGeom, dx: Float32Array): void {
-  const { cinG, coutG, kc, L, hw, pointwise } = convDims(g);
-  if (dx.length === 0) return;
+  const { cinG, coutG, kc, L, hw, pointwise } = convDims('conv2dBackwardInput', g);
+  needConv('conv2dBackwardInput', g, dx, w, dy, null);
+  const dxv = dx.subarray(0, g.n * g.cin * hw);
+  if (dxv.length === 0) return;
   if (coutG === 0 || L === 0) {
-    dx.fill(0);
+    dxv.fill(0);
     return;
   }
   rt.scoped(() => {
-    const dyp = rt.put(dy);
-    const wp = rt.put(w);
-    const dxp = rt.arena.alloc(dx.length * 4);
-    const sizes = packBytes(kc, L, coutG);
+    const dyp = rt.put(dy.subarray(0, g.n * g.cout * L));
+    const wp = rt.put(w.subarray(0, g.cout * kc));
+    const dxp = rt.arena.alloc(dxv.length * 4);
+    const sizes = packBytes(rt, kc, L, coutG);
     const chunk = chunkImages(g.n, sizes.b + (pointwise ? 0 : kc * L * 4));
     const cols = pointwise ? 0 : rt.arena.alloc(chunk * kc * L * 4);
     const pa = rt.arena.alloc(sizes.a);
@@ -215,7 +287,7 @@ function conv2dBackwardInput(rt: WasmRuntime, dy: Float32Array, w: Float32Array,
         runJob(rt, threads);
       }
     }
-    rt.get(dxp, dx);
+    rt.get(dxp, dxv);
   });
 }
 
@@ -227,28 +299,31 @@ function conv2dBackwardWeight(
   dw: Float32Array,
   dbias: Float32Array | null,
 ): void {
-  const { cinG, coutG, kc, L, hw, pointwise } = convDims(g);
+  const { cinG, coutG, kc, L, hw, pointwise } = convDims('conv2dBackwardWeight', g);
+  needConv('conv2dBackwardWeight', g, x, dw, dy, dbias);
+  const dwv = dw.subarray(0, g.cout * kc);
+  const dbv = dbias?.subarray(0, g.cout) ?? null;
   if (g.n === 0 || L === 0) {
-    dw.fill(0);
-    dbias?.fill(0);
+    dwv.fill(0);
+    dbv?.fill(0);
     return;
   }
   rt.scoped(() => {
-    const xp = rt.put(x);
-    const dyp = rt.put(dy);
-    const dwp = rt.arena.alloc(dw.length * 4);
-    if (dbias && g.cout > 0) {
+    const xp = rt.put(x.subarray(0, g.n * g.cin * hw));
+    const dyp = rt.put(dy.subarray(0, g.n * g.cout * L));
+    const dwp = rt.arena.alloc(dwv.length * 4);
+    if (dbv && g.cout > 0) {
       const dbp = rt.arena.alloc(g.cout * 4);
       rt.job.reset().conv({ ...convGeom(g, cinG), Y: dyp, YB: g.cout * L, BIAS: dbp, NB: g.n }).phase(LAYOUT.K_BIAS_GRAD, g.cout);
       runJob(rt, threadsFor(g.n * g.cout * L, g.cout));
-      rt.get(dbp, dbias);
+      rt.get(dbp, dbv);
     }
-    if (dw.length === 0) return;
+    if (dwv.length === 0) return;
     // dW_g [coutG, kc] = Σ_images dy_g [coutG, L] · cols [kc, L]ᵀ: one GEMM per chunk with K running over
     // the chunk's images; chunks add up in order, so the sum order is fixed.
-    const perImage = (roundUp(coutG, MR) + roundUp(kc, NR)) * L * 4 + (pointwise ? 0 : kc * L * 4);
+    const perImage = (roundUp(coutG, rt.tiles.mr) + roundUp(kc, rt.tiles.nr)) * L * 4 + (pointwise ? 0 : kc * L * 4);
     const chunk = chunkImages(g.n, perImage);
-    const sizes = packBytes(coutG, kc, chunk * L);
+    const sizes = packBytes(rt, coutG, kc, chunk * L);
     const cols = pointwise ? 0 : rt.arena.alloc(chunk * kc * L * 4);
     const pa = rt.arena.alloc(sizes.a);
     const pb = rt.arena.alloc(sizes.b);
@@ -271,22 +346,29 @@ function conv2dBackwardWeight(
         runJob(rt, threads);
       }
     }
-    rt.get(dwp, dw);
+    rt.get(dwp, dwv);
   });
 }
 
 function im2col(rt: WasmRuntime, x: Float32Array, g: Conv2dGeom, cin: number, cols: Float32Array): void {
-  if (cols.length === 0) return;
+  checkGeom('im2col', g);
+  need('im2col', 'x', x, cin * g.h * g.w, `cin=${cin}`);
+  need('im2col', 'cols', cols, cin * g.kh * g.kw * g.outH * g.outW, `cin=${cin}`);
+  const cv = cols.subarray(0, cin * g.kh * g.kw * g.outH * g.outW);
+  if (cv.length === 0) return;
   rt.scoped(() => {
     const xp = rt.put(x.subarray(0, cin * g.h * g.w));
-    const cp = rt.arena.alloc(cols.length * 4);
+    const cp = rt.arena.alloc(cv.length * 4);
     rt.job.conv(convGeom(g, cin));
     rt.ex.im2col(xp, cp);
-    rt.get(cp, cols);
+    rt.get(cp, cv);
   });
 }
 
 function col2im(rt: WasmRuntime, cols: Float32Array, g: Conv2dGeom, cin: number, dx: Float32Array): void {
+  checkGeom('col2im', g);
+  need('col2im', 'cols', cols, cin * g.kh * g.kw * g.outH * g.outW, `cin=${cin}`);
+  need('col2im', 'dx', dx, cin * g.h * g.w, `cin=${cin}`);
   if (cols.length === 0) return;
   rt.scoped(() => {
     const cp = rt.put(cols.subarray(0, cin * g.kh * g.kw * g.outH * g.outW));

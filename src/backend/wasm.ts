@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendError } from '../errors.js';
-import { JobWriter, LAYOUT, checkLayout } from './layout.js';
+import { JobWriter, LAYOUT, checkLayout, readTiles, type Tiles } from './layout.js';
 
 /** The kernels' exports (pointers and sizes are plain numbers; see assembly/index.ts). */
 export interface KernelExports {
@@ -13,6 +13,7 @@ export interface KernelExports {
   finishJob(): void;
   im2col(x: number, cols: number): void;
   col2im(cols: number, dx: number): void;
+  packPanels(src: number, W: number, n: number, sp: number, sk: number, K: number, kl: number, kbs: number, dst: number, panelBytes: number): void;
   relu(x: number, y: number, n: number): void;
   reluBackward(x: number, dy: number, dx: number, n: number): void;
   add(a: number, b: number, y: number, n: number): void;
@@ -70,6 +71,7 @@ export class Arena {
 export class WasmRuntime {
   readonly arena: Arena;
   readonly job: JobWriter;
+  readonly tiles: Tiles;
 
   constructor(
     readonly module: WebAssembly.Module,
@@ -80,6 +82,7 @@ export class WasmRuntime {
   ) {
     this.arena = new Arena(memory);
     this.job = new JobWriter(memory.buffer);
+    this.tiles = readTiles(ex as unknown as WebAssembly.Exports);
   }
 
   /** Float32 view of `n` elements at byte pointer `ptr` (take a fresh one after any allocation). */
@@ -124,7 +127,7 @@ function findBuildFile(file: string): string {
 
 /** Picks the relaxed build when this engine validates it (or LUTNN_SIMD says so), else the plain one. */
 function chooseVariant(): { variant: SimdVariant; bytes: Uint8Array<ArrayBuffer>; path: string } {
-  const forced = process.env.LUTNN_SIMD;
+  const forced = process.env.LUTNN_SIMD || undefined;
   if (forced !== undefined && forced !== 'plain' && forced !== 'relaxed') {
     throw new BackendError(`wasm: LUTNN_SIMD must be plain or relaxed, got ${forced}`);
   }
