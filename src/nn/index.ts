@@ -15,7 +15,7 @@ export {
   ReLU,
   Sequential,
   uniformInit,
-  type BatchNormOptions,
+  type BatchNorm2dOptions,
   type Conv2dLayerOptions,
   type LinearOptions,
   type Pair,

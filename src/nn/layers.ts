@@ -130,7 +130,7 @@ export class Conv2d extends Module {
   }
 }
 
-export interface BatchNormOptions {
+export interface BatchNorm2dOptions {
   eps?: number;
   /** Running-stat update weight; null uses the cumulative average 1/numBatchesTracked (PyTorch's momentum=None). */
   momentum?: number | null;
@@ -150,7 +150,7 @@ export class BatchNorm2d extends Module {
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
 
-  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+  constructor(numFeatures: number, opts: BatchNorm2dOptions = {}) {
     super();
     this.numFeatures = posInt('BatchNorm2d', 'numFeatures', numFeatures);
     const eps = opts.eps ?? 1e-5;
