@@ -1,5 +1,6 @@
 // Scalar TypeScript twins of every kernel: the oracle the SIMD kernels are tested against.
-import type { Backend, Conv2dGeom } from './types.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import type { Backend, Conv2dGeom, PackedMatrix, ResidentArray } from './types.js';
 
 export function gemmRef(
   A: Float32Array,
@@ -23,6 +24,66 @@ export function gemmRef(
       C[i * N + j] = accumulate ? C[i * N + j] + s : s;
     }
   }
+}
+
+/** Checks that a size argument is a non-negative integer. */
+export function checkDim(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new ArgumentError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+}
+
+/** The reference "packed" B: a plain K×N copy of op(B). */
+class RefPacked implements PackedMatrix {
+  readonly backend = 'reference';
+  private data: Float32Array | null;
+
+  constructor(B: Float32Array, readonly K: number, readonly N: number, transB: boolean) {
+    const d = new Float32Array(K * N);
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) d[k * N + j] = transB ? B[j * K + k] : B[k * N + j];
+    this.data = d;
+  }
+
+  get disposed(): boolean {
+    return this.data === null;
+  }
+
+  /** The copy, or ArgumentError once disposed. */
+  values(op: string): Float32Array {
+    if (!this.data) throw new ArgumentError(`${op}: the packed matrix was disposed`);
+    return this.data;
+  }
+
+  dispose(): void {
+    this.data = null;
+  }
+}
+
+export function packGemmBRef(B: Float32Array, K: number, N: number, transB: boolean): PackedMatrix {
+  checkDim('packGemmB', 'K', K);
+  checkDim('packGemmB', 'N', N);
+  if (B.length < K * N) throw new ShapeError(`packGemmB: B has ${B.length} elements, needs ${K * N} (K=${K}, N=${N})`);
+  return new RefPacked(B, K, N, transB);
+}
+
+export function gemmPackedRef(A: Float32Array, packed: PackedMatrix, C: Float32Array, M: number, transA: boolean, accumulate: boolean): void {
+  if (!(packed instanceof RefPacked)) throw new ArgumentError(`gemmPacked: expected a matrix packed by the reference backend, got one from ${packed.backend}`);
+  checkDim('gemmPacked', 'M', M);
+  const B = packed.values('gemmPacked');
+  gemmRef(A, B, C, M, packed.N, packed.K, transA, false, accumulate);
+}
+
+export function allocResidentRef(length: number): ResidentArray {
+  checkDim('allocResident', 'length', length);
+  let disposed = false;
+  return {
+    view: new Float32Array(length),
+    ptr: -1,
+    get disposed() {
+      return disposed;
+    },
+    dispose() {
+      disposed = true;
+    },
+  };
 }
 
 export function im2colRef(x: Float32Array, g: Conv2dGeom, cin: number, cols: Float32Array): void {
@@ -169,6 +230,9 @@ export function conv2dBackwardWeightRef(
 export const referenceBackend: Backend = {
   name: 'reference',
   gemm: gemmRef,
+  packGemmB: packGemmBRef,
+  gemmPacked: gemmPackedRef,
+  allocResident: allocResidentRef,
   im2col: im2colRef,
   col2im: col2imRef,
   conv2dForward: conv2dForwardRef,

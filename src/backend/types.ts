@@ -21,6 +21,33 @@ export interface Conv2dGeom {
   outW: number;
 }
 
+/**
+ * op(B) (K×N) prepared once by `packGemmB` for many `gemmPacked` calls (constant weights): the wasm backend keeps
+ * it packed in its memory, the reference backend keeps a plain copy. It owns that memory until `dispose()`
+ * (a finalizer frees it if the object is dropped undisposed, but weights should be disposed explicitly).
+ */
+export interface PackedMatrix {
+  readonly backend: 'reference' | 'wasm';
+  readonly K: number;
+  readonly N: number;
+  readonly disposed: boolean;
+  /** Frees the packed copy; idempotent. Using the matrix afterwards throws. */
+  dispose(): void;
+}
+
+/**
+ * A Float32Array allocated in the backend's memory. Passing `view` itself as A or C of `gemm`/`gemmPacked` lets
+ * the wasm backend read or write it in place instead of copying (an inference runtime writes activations into
+ * it directly). The view stays valid until `dispose()`; do not use it afterwards.
+ */
+export interface ResidentArray {
+  readonly view: Float32Array;
+  /** Byte address of view[0] in the kernels' memory (wasm), or -1 (reference). */
+  readonly ptr: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
 export interface Backend {
   readonly name: 'reference' | 'wasm';
   /**
@@ -38,6 +65,12 @@ export interface Backend {
     transB: boolean,
     accumulate: boolean,
   ): void;
+  /** Prepares op(B) (K×N; B stored K×N, or N×K when transB) for `gemmPacked`; the copy does not alias B. */
+  packGemmB(B: Float32Array, K: number, N: number, transB: boolean): PackedMatrix;
+  /** C = op(A)·packed (+ C when `accumulate`), op(A) M×K as in `gemm`; same results as `gemm` on the unpacked B. */
+  gemmPacked(A: Float32Array, packed: PackedMatrix, C: Float32Array, M: number, transA: boolean, accumulate: boolean): void;
+  /** A zero-filled array of `length` floats in the backend's memory (see ResidentArray). */
+  allocResident(length: number): ResidentArray;
   /**
    * One image's patches: x is [cin, h, w] (the group's channels), cols is [cin·kh·kw, outH·outW].
    * `cin` here is the channel count of the slice passed in.

@@ -1,9 +1,10 @@
-// Loads build/kernels(-relaxed).wasm synchronously into one shared memory and manages its scratch arena.
+// Loads build/kernels(-relaxed).wasm synchronously into one shared memory, with its heap and scratch arena.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendError } from '../errors.js';
 import { JobWriter, LAYOUT, checkLayout, readTiles, type Tiles } from './layout.js';
+import { Arena, Heap, MAX_PAGES } from './memory.js';
 
 /** The kernels' exports (pointers and sizes are plain numbers; see assembly/index.ts). */
 export interface KernelExports {
@@ -29,47 +30,10 @@ export interface KernelExports {
 
 export type SimdVariant = 'plain' | 'relaxed';
 
-const PAGE = 65536;
-const MAX_PAGES = 65536;
-const ALIGN = 64;
-
-/** Bump allocator over the shared memory above LAYOUT.ARENA; callers release with `reset(mark)` in finally. */
-export class Arena {
-  private top: number = LAYOUT.ARENA;
-
-  constructor(private readonly memory: WebAssembly.Memory) {}
-
-  mark(): number {
-    return this.top;
-  }
-
-  reset(mark: number): void {
-    this.top = mark;
-  }
-
-  /** Byte pointer to `bytes` fresh bytes (64-byte aligned, contents undefined); grows the memory on demand. */
-  alloc(bytes: number): number {
-    const ptr = Math.ceil(this.top / ALIGN) * ALIGN;
-    const end = ptr + Math.max(bytes, 0);
-    if (end > MAX_PAGES * PAGE) {
-      throw new BackendError(`wasm: out of memory: ${end} bytes needed, WebAssembly memory holds at most 4 GiB`);
-    }
-    const have = this.memory.buffer.byteLength;
-    if (end > have) {
-      try {
-        this.memory.grow(Math.ceil((end - have) / PAGE));
-      } catch (e) {
-        throw new BackendError(`wasm: out of memory growing to ${end} bytes: ${(e as Error).message}`);
-      }
-    }
-    this.top = end;
-    return ptr;
-  }
-}
-
-/** One loaded instance: exports, memory, arena and the job writer over the control block. */
+/** One loaded instance: exports, memory, long-lived heap, scratch arena and the job writer over the control block. */
 export class WasmRuntime {
   readonly arena: Arena;
+  readonly heap: Heap;
   readonly job: JobWriter;
   readonly tiles: Tiles;
 
@@ -80,7 +44,8 @@ export class WasmRuntime {
     readonly variant: SimdVariant,
     readonly path: string,
   ) {
-    this.arena = new Arena(memory);
+    this.heap = new Heap(memory, () => this.arena.depth > 0);
+    this.arena = new Arena(memory, () => this.heap.frontier);
     this.job = new JobWriter(memory.buffer);
     this.tiles = readTiles(ex as unknown as WebAssembly.Exports);
   }
@@ -102,12 +67,14 @@ export class WasmRuntime {
     dst.set(this.f32(ptr, dst.length));
   }
 
-  /** Runs `fn` with arena allocations released afterwards, whatever happens. */
+  /** Runs `fn` with arena allocations released afterwards, whatever happens (arena blocks are valid only inside). */
   scoped<T>(fn: () => T): T {
     const m = this.arena.mark();
+    this.arena.depth++;
     try {
       return fn();
     } finally {
+      this.arena.depth--;
       this.arena.reset(m);
     }
   }

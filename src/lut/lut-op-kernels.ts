@@ -11,6 +11,7 @@
 // L2 distances use ‖x−p‖² = ‖x‖² + ‖p‖² − 2·x·p (x·p by GEMM). A pair whose expanded value is below
 // NEAR·(‖x‖² + ‖p‖²) is recomputed directly and its gradient taken directly, so the expansion's rounding costs at most
 // ~V·2⁻²⁴/NEAR relative error in any distance and none near zero. L1 and Chebyshev use direct loops.
+import { elementwiseWasm } from '../backend/elementwise.js';
 import { getBackend } from '../backend/index.js';
 import { NonFiniteError } from '../errors.js';
 import type { Metric } from './distance.js';
@@ -72,10 +73,8 @@ export interface Work {
   XT: Float32Array;
   xsq: Float64Array; // [C][Rc] ‖x‖² (l2)
   S: Float32Array;
-  /** Per-(row, codebook) locals of length K. */
-  dl: Float64Array;
-  el: Float64Array;
-  nl: Uint8Array;
+  /** [C][Rc][K]: 1 where an l2 distance was recomputed directly (cleared again by chunkSoft's backward step). */
+  nearFlag: Uint8Array;
 }
 
 export function newWork(R: number, d: Dims): Work {
@@ -84,9 +83,7 @@ export function newWork(R: number, d: Dims): Work {
     XT: new Float32Array(R * C * V),
     xsq: new Float64Array(R * C),
     S: new Float32Array(R * C * K),
-    dl: new Float64Array(K),
-    el: new Float64Array(K),
-    nl: new Uint8Array(K),
+    nearFlag: new Uint8Array(R * C * K),
   };
 }
 
@@ -215,11 +212,33 @@ export function chunkArgmin(metric: Metric, P: Float32Array, psq: Float64Array, 
   }
 }
 
+/** Row-wise softmax of x [rows, K] in place: the SIMD kernel when the wasm backend is active, else plain loops. */
+function softmaxRowsInPlace(x: Float32Array, rows: number, K: number): void {
+  const simd = getBackend().name === 'wasm' ? elementwiseWasm() : null;
+  if (simd) {
+    simd.softmaxRows(x, x, rows, K);
+    return;
+  }
+  for (let o = 0; o < rows * K; o += K) {
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) if (x[o + k] > m) m = x[o + k];
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      const t = m - x[o + k];
+      const e = t > CUT ? 0 : expNeg(t);
+      x[o + k] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let k = 0; k < K; k++) x[o + k] *= inv;
+  }
+}
+
 /**
- * The fused soft pass of one chunk (after chunkDots): per (row, codebook) the distances, a = softmax_k(−β·dist)
- * into A, and when `DA` is non-empty the softmax backward dz = a·(da − Σ a·da), the sum Σ dz·(−dist) (returned,
- * for dβ), and the distance weights in S: ddist/dist for l2 (0 at dist = 0; near pairs go to `near` and get 0
- * in S) with their sums over k (rowsum [C][Rc]) and over rows (colsum [C·K]), or ddist itself for l1/Chebyshev.
+ * The soft pass of one chunk (after chunkDots): the distances (into S), a = softmax_k(−β·dist) into A, and when
+ * `DA` is non-empty the softmax backward dz = a·(da − Σ a·da), the sum Σ dz·(−dist) (returned, for dβ), and the
+ * distance weights in S: ddist/dist for l2 (0 at dist = 0; near pairs go to `near` and get 0 in S) with their sums
+ * over k (rowsum [C][Rc]) and over rows (colsum [C·K]), or ddist itself for l1/Chebyshev.
  */
 export function chunkSoft(
   metric: Metric,
@@ -237,9 +256,45 @@ export function chunkSoft(
   near: NearList,
 ): number {
   const { C, K, V } = d;
-  const { XT, S, xsq, dl, el, nl } = w;
+  const { XT, S, xsq, nearFlag } = w;
   const l2 = metric === 'l2';
   const withDz = DA.length > 0;
+  // 1. Distances into S [C][Rc][K] and the logits −β·dist into A [Rc][C·K].
+  for (let c = 0; c < C; c++) {
+    const ck = c * K;
+    for (let r = 0; r < Rc; r++) {
+      const cr = c * Rc + r;
+      const so = cr * K;
+      const ao = (r * C + c) * K;
+      let dmin = Infinity;
+      if (l2) {
+        const xs = xsq[cr];
+        for (let k = 0; k < K; k++) {
+          const ps = psq[ck + k];
+          let d2 = xs + ps - 2 * S[so + k];
+          if (d2 <= NEAR * (xs + ps)) {
+            d2 = directSq(XT, c * V * Rc + r, Rc, P, (ck + k) * V, V);
+            if (withDz) nearFlag[so + k] = 1;
+          }
+          const dist = Math.sqrt(d2);
+          S[so + k] = dist;
+          A[ao + k] = -beta * dist;
+          if (dist < dmin) dmin = dist;
+        }
+      } else {
+        for (let k = 0; k < K; k++) {
+          const dist = S[so + k];
+          A[ao + k] = -beta * dist;
+          if (dist < dmin) dmin = dist;
+        }
+      }
+      if (!(dmin < Infinity)) throw nonFinite(r0 + r, c);
+    }
+  }
+  // 2. a = softmax over each K-row of A.
+  softmaxRowsInPlace(A, Rc * C, K);
+  if (!withDz) return 0;
+  // 3. Softmax backward and the distance weights.
   const withCol = colsum.length > 0;
   let dBeta = 0;
   for (let c = 0; c < C; c++) {
@@ -248,53 +303,12 @@ export function chunkSoft(
       const cr = c * Rc + r;
       const so = cr * K;
       const ao = (r * C + c) * K;
-      // Distances of this sub-vector to the K centroids, and their minimum.
-      let dmin = Infinity;
-      if (l2) {
-        const xs = xsq[cr];
-        for (let k = 0; k < K; k++) {
-          const ps = psq[ck + k];
-          let d2 = xs + ps - 2 * S[so + k];
-          let isNear = 0;
-          if (d2 <= NEAR * (xs + ps)) {
-            d2 = directSq(XT, c * V * Rc + r, Rc, P, (ck + k) * V, V);
-            isNear = 1;
-          }
-          const dist = Math.sqrt(d2);
-          dl[k] = dist;
-          nl[k] = isNear;
-          if (dist < dmin) dmin = dist;
-        }
-      } else {
-        for (let k = 0; k < K; k++) {
-          const dist = S[so + k];
-          dl[k] = dist;
-          if (dist < dmin) dmin = dist;
-        }
-      }
-      if (!(dmin < Infinity)) throw nonFinite(r0 + r, c);
-      // a = e / Σe with e = exp(−β·(dist − dmin)); s = Σ a·da.
-      let sum = 0;
-      let sda = 0;
-      for (let k = 0; k < K; k++) {
-        const t = beta * (dl[k] - dmin);
-        const e = t > CUT ? 0 : expNeg(t);
-        el[k] = e;
-        sum += e;
-        if (withDz) sda += e * DA[ao + k];
-      }
-      const inv = 1 / sum;
-      if (!withDz) {
-        for (let k = 0; k < K; k++) A[ao + k] = el[k] * inv;
-        continue;
-      }
-      const s = sda * inv;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[ao + k] * DA[ao + k];
       let rs = 0;
       for (let k = 0; k < K; k++) {
-        const a = el[k] * inv;
-        A[ao + k] = a;
-        const dz = a * (DA[ao + k] - s);
-        const dist = dl[k];
+        const dz = A[ao + k] * (DA[ao + k] - s);
+        const dist = S[so + k];
         dBeta -= dz * dist;
         const dd = -beta * dz; // dL/ddist
         if (!l2) {
@@ -302,7 +316,8 @@ export function chunkSoft(
           continue;
         }
         const wk = dist > 0 ? dd / dist : 0; // d dist/dx = (x − p)/dist, 0 at dist = 0
-        if (nl[k] !== 0) {
+        if (nearFlag[so + k] !== 0) {
+          nearFlag[so + k] = 0;
           if (wk !== 0) near.push(so + k, wk);
           S[so + k] = 0;
         } else {

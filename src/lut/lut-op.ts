@@ -149,14 +149,10 @@ function lutInto(P: Float32Array, W: Float32Array, lut: Float32Array, C: number,
   }
 }
 
-/** Round half to even (as torch.round). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+const ROUND_MAGIC = 6755399441055744; // 1.5·2⁵²
 
-/** Per-tensor symmetric int8 quantization: scale = max|lut|/127 (1 for an all-zero table), q = round(lut/scale). */
-function quantizeInto(op: string, lut: Float32Array, q: Int8Array | null, deq: Float32Array | null): number {
+/** Per-tensor symmetric int8 scale: max|lut|/127 in float32 (1 for an all-zero table); throws on non-finite entries. */
+function lutScale(op: string, lut: Float32Array): number {
   let maxAbs = 0;
   for (let i = 0; i < lut.length; i++) {
     const a = Math.abs(lut[i]);
@@ -165,12 +161,24 @@ function quantizeInto(op: string, lut: Float32Array, q: Int8Array | null, deq: F
       maxAbs = a;
     }
   }
-  const scale = maxAbs > 0 ? Math.fround(maxAbs / 127) : 1;
-  for (let i = 0; i < lut.length; i++) {
-    // Float32 arithmetic throughout, as a float32 framework computes round(lut / scale) · scale.
-    const v = Math.max(-127, Math.min(127, roundHalfEven(Math.fround(lut[i] / scale))));
-    if (q) q[i] = v;
-    if (deq) deq[i] = v * scale;
+  return maxAbs > 0 ? Math.fround(maxAbs / 127) : 1;
+}
+
+/**
+ * q = round(lut/scale) with float32 division and round half to even (as torch.round on float32), so |q| <= 127.
+ * Writes q (when `q` is non-empty) and q·scale in float32 (when `deq` is non-empty); returns the scale.
+ */
+function quantizeInto(op: string, lut: Float32Array, q: Int8Array, deq: Float32Array): number {
+  const scale = lutScale(op, lut);
+  const n = lut.length;
+  const withQ = q.length > 0;
+  const withDeq = deq.length > 0;
+  for (let i = 0; i < n; i++) {
+    // x + 1.5·2⁵² rounds x (|x| <= 127) to an integer, half to even, in the default rounding mode; much faster
+    // here than Math.round, which rounds half up.
+    const r = Math.fround(lut[i] / scale) + ROUND_MAGIC - ROUND_MAGIC;
+    if (withQ) q[i] = r;
+    if (withDeq) deq[i] = r * scale;
   }
   return scale;
 }
@@ -179,7 +187,7 @@ function quantizeInto(op: string, lut: Float32Array, q: Int8Array | null, deq: F
 export function quantizeLut(lut: Tensor): { table: Tensor; scale: number } {
   const L = checkTensorF32('quantizeLut', 'lut', lut);
   const q = new Int8Array(L.length);
-  const scale = quantizeInto('quantizeLut', L, q, null);
+  const scale = quantizeInto('quantizeLut', L, q, new Float32Array(0));
   return { table: new Tensor(q, lut.shape, 'int8'), scale };
 }
 
@@ -187,7 +195,7 @@ export function quantizeLut(lut: Tensor): { table: Tensor; scale: number } {
 export function dequantizedLut(lut: Tensor): { lutQ: Tensor; scale: number } {
   const L = checkTensorF32('dequantizedLut', 'lut', lut);
   const deq = new Float32Array(L.length);
-  const scale = quantizeInto('dequantizedLut', L, null, deq);
+  const scale = quantizeInto('dequantizedLut', L, new Int8Array(0), deq);
   return { lutQ: new Tensor(deq, lut.shape), scale };
 }
 
@@ -515,7 +523,7 @@ function run(op: string, x: Tensor, src: Source, outShape: number[], centroids: 
   let table = lut;
   if (k.quantize) {
     table = new Float32Array(lut.length);
-    quantizeInto(op, lut, null, table);
+    quantizeInto(op, lut, new Int8Array(0), table);
   }
   const Y = src.N > 0 ? forwardSource(src, k.metric, P, table, bias ? bias.f32 : null, d) : new Float32Array(0);
   const out = new Tensor(Y, outShape);

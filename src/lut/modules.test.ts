@@ -10,7 +10,7 @@ import { conv2dGeom } from '../ops/index.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { encodeRows, lutForward } from './lut-op.js';
+import { encodeRows, lutConv2d, lutForward, thetaForTemperature } from './lut-op.js';
 import { LutConv2d, LutLinear, im2colRows } from './modules.js';
 
 function assertNear(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol: number): void {
@@ -126,6 +126,36 @@ test('LutConv2d: gradients reach x, centroids, weight, bias and theta; x gradien
     assert.ok(p.grad && p.grad.f32.some((v) => v !== 0), `${p.name} has a gradient`);
   }
 });
+
+for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
+  test(`lutConv2d (${metric}) on NCHW, one or several images per chunk, = lutForward on im2colRows`, () => {
+    const rng = new Rng(7);
+    const x0 = randn([3, 2, 5, 4], 1, rng);
+    const g = conv2dGeom(x0.shape, [4, 2, 3, 3], { stride: 1, padding: 1 });
+    const P0 = randn([2, 6, 9], 0.7, rng);
+    const W0 = randn([2, 9, 4], 1, rng);
+    const b0 = randn([4], 1, rng);
+    const th0 = new Tensor(Float32Array.of(thetaForTemperature(0.4)), []);
+    const gy = randn([3, 4, 5, 4], 1, rng);
+    // Reference: rows → lutForward → [N, M, H, W] by hand.
+    const xr = x0.clone().requireGrad();
+    const ref = [P0, W0, b0, th0].map((t) => t.clone().requireGrad());
+    const yr = lutForward(im2colRows(xr, g), ref[0], ref[1], ref[2], ref[3], { metric }); // [N·H·W, M]
+    const Pn = 20;
+    const gr = new Float32Array(yr.size);
+    for (let n = 0; n < 3; n++) for (let m = 0; m < 4; m++) for (let p = 0; p < Pn; p++) gr[(n * Pn + p) * 4 + m] = gy.f32[(n * 4 + m) * Pn + p];
+    backward(yr, new Tensor(gr, yr.shape));
+    for (const chunkRows of [undefined, 1, 40, 45, 60]) {
+      const x = x0.clone().requireGrad();
+      const ps = [P0, W0, b0, th0].map((t) => t.clone().requireGrad());
+      const y = lutConv2d(x, ps[0], ps[1], ps[2], ps[3], { kernel: [3, 3], padding: 1, metric, chunkRows });
+      for (let n = 0; n < 3; n++) for (let m = 0; m < 4; m++) for (let p = 0; p < Pn; p++) assert.equal(y.f32[(n * 4 + m) * Pn + p], yr.f32[(n * Pn + p) * 4 + m]);
+      backward(y, gy);
+      assertNear(`dx (chunkRows ${chunkRows})`, x.grad!.f32, xr.grad!.f32, 1e-5);
+      ps.forEach((t, i) => assertNear(`param ${i} (chunkRows ${chunkRows})`, t.grad!.f32, ref[i].grad!.f32, 1e-5));
+    }
+  });
+}
 
 test('temperature starts at 0.065; describeModel/buildModel and state dicts round-trip both layers', () => {
   const rng = new Rng(5);

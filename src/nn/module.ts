@@ -72,6 +72,28 @@ export abstract class Module {
     return m;
   }
 
+  /** Swap the existing child `name` for `m` (same position, so Sequential order is kept); returns the old one. */
+  replaceModule(name: string, m: Module): Module {
+    const old = this._modules.get(name);
+    if (!old) throw new ArgumentError(`replaceModule: no child named '${name}'`);
+    if (!(m instanceof Module)) throw new ArgumentError(`replaceModule: '${name}' must be a Module`);
+    this._modules.set(name, m);
+    for (const [n, t] of m.namedParameters()) t.name = `${name}.${n}`;
+    for (const [n, t] of m.namedBuffers()) t.name = `${name}.${n}`;
+    return old;
+  }
+
+  /** The descendant at a dotted path ('' is this module). */
+  getModule(path: string): Module {
+    let m: Module = this;
+    for (const part of path === '' ? [] : path.split('.')) {
+      const next = m._modules.get(part);
+      if (!next) throw new ArgumentError(`getModule: no module at '${path}' (missing '${part}')`);
+      m = next;
+    }
+    return m;
+  }
+
   private checkName(op: string, name: string, own: Map<string, unknown>): void {
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
       throw new ArgumentError(`${op}: name must be letters, digits or '_' (no dots), got '${String(name)}'`);
