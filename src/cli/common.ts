@@ -85,3 +85,8 @@ export function loadDatasetWithProgress(
   (bar as Progress | null)?.stop();
   return splits;
 }
+
+/** 0.9321 → "93.21%" (n/a for null). */
+export function fmtPct(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? 'n/a' : `${(100 * v).toFixed(2)}%`;
+}

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalCommand } from './eval.js';
 import { trainCommand } from './train.js';
+import { convertCommand } from './convert.js';
+import { finetuneCommand } from './finetune.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
 function packageVersion(): string {
@@ -20,6 +22,8 @@ const program = new Command('lutnn')
   .description('lookup-table neural networks: train, convert, evaluate and run on CPUs')
   .version(packageVersion())
   .addCommand(trainCommand())
-  .addCommand(evalCommand());
+  .addCommand(evalCommand())
+  .addCommand(convertCommand())
+  .addCommand(finetuneCommand());
 
 await program.parseAsync(process.argv);

@@ -1,17 +1,15 @@
 // `lutnn train`: train a zoo model on a dataset with progress, per-epoch evaluation, checkpoints and resume.
 import { Command } from 'commander';
-import { DataLoader } from '../data/loader.js';
-import { NORMALIZATION, takeDataset, type DatasetName } from '../data/dataset.js';
-import { ArgumentError } from '../errors.js';
+import { NORMALIZATION, type DatasetName } from '../data/dataset.js';
 import { saveModel } from '../io/model-file.js';
 import { createModel } from '../nn/zoo.js';
 import { Adam, AdamW, SGD } from '../optim/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { constant, cosine, step } from '../optim/schedule.js';
 import { manualSeed, globalRng } from '../tensor/rng.js';
-import { fit } from '../train/fit.js';
+import { prepareLoaders, runFit } from './fit-command.js';
 import { setNumThreads } from '../backend/index.js';
-import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, floatArg, fmtPct, intArg, machineInfo, printJson, runCommand } from './common.js';
 
 interface TrainCliOptions {
   model: string;
@@ -79,23 +77,9 @@ function makeOptimizer(o: TrainCliOptions, params: ReturnType<ReturnType<typeof 
 
 async function train(o: TrainCliOptions): Promise<void> {
   if (o.threads !== undefined) setNumThreads(o.threads);
-  const t0 = performance.now();
-  const splits = loadDatasetWithProgress(o.dataset, o.dataDir, o.quiet);
-  let { train: trainSet, test: testSet } = splits;
-  if (o.limitTrain) trainSet = takeDataset(trainSet, Math.min(o.limitTrain, trainSet.n));
-  if (o.limitTest) testSet = takeDataset(testSet, Math.min(o.limitTest, testSet.n));
-  const augList = (o.augment ?? '').split(',').filter(Boolean);
-  for (const a of augList) if (a !== 'crop' && a !== 'flip') throw new ArgumentError(`train: --augment takes crop and/or flip, got '${a}'`);
+  const loaders = prepareLoaders(o);
+  const { train: trainSet, trainLoader } = loaders;
   const norm = NORMALIZATION[o.dataset];
-  const trainLoader = new DataLoader(trainSet, {
-    batchSize: o.batchSize,
-    seed: o.seed,
-    shuffle: true,
-    augment: { pad: augList.includes('crop') ? 2 : 0, flip: augList.includes('flip') },
-  });
-  const testLoader = new DataLoader(testSet, { batchSize: 256, shuffle: false });
-  const loadSeconds = (performance.now() - t0) / 1000;
-
   manualSeed(o.seed);
   const model = createModel(o.model, { rng: globalRng });
   const optimizer = makeOptimizer(o, model.parameters());
@@ -109,27 +93,14 @@ async function train(o: TrainCliOptions): Promise<void> {
   const config = {
     model: o.model, dataset: o.dataset, dataDir: o.dataDir ?? null, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr,
     optimizer: o.optimizer, weightDecay: o.weightDecay, schedule: o.schedule, warmup: o.warmup, seed: o.seed,
-    augment: augList, limitTrain: o.limitTrain ?? null,
+    augment: loaders.augment, limitTrain: o.limitTrain ?? null,
   };
   const checkpoint = o.checkpoint ?? `${o.out}.ckpt`;
-  const result = fit({
-    model, optimizer, schedule, train: trainLoader, test: testLoader, epochs: o.epochs,
-    checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, label: 'train',
-    onEpoch: (s) => {
-      if (!o.json) {
-        process.stderr.write(
-          `epoch ${s.epoch}: train loss ${s.trainLoss.toFixed(4)} acc ${(100 * s.trainAccuracy).toFixed(2)}% | ` +
-            `test loss ${s.testLoss?.toFixed(4)} acc ${s.testAccuracy !== null ? (100 * s.testAccuracy).toFixed(2) : 'n/a'}% | ` +
-            `${Math.round(s.imagesPerSecond)} img/s\n`,
-        );
-      }
-    },
+  const result = runFit({
+    label: 'train', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery,
+    config, resume: o.resume, quiet: o.quiet, json: o.json,
   });
-  if (result.interrupted) {
-    process.stderr.write(`train: stopped at step ${result.steps}; checkpoint saved to ${checkpoint}; rerun with --resume to continue\n`);
-    process.exitCode = 130;
-    return;
-  }
+  if (!result) return;
   const last = result.epochs[result.epochs.length - 1];
   saveModel(o.out, model, {
     dataset: { name: o.dataset, mean: norm.mean, std: norm.std, classes: trainSet.classes, inputShape: [trainSet.channels, trainSet.height, trainSet.width] },
@@ -139,7 +110,7 @@ async function train(o: TrainCliOptions): Promise<void> {
     command: 'train',
     model: o.model,
     dataset: o.dataset,
-    dataSource: splits.source,
+    dataSource: loaders.splits.source,
     out: o.out,
     checkpoint,
     seed: o.seed,
@@ -150,10 +121,10 @@ async function train(o: TrainCliOptions): Promise<void> {
     trainSeconds: result.trainSeconds,
     imagesPerSecond: result.imagesPerSecond,
     resumedFrom: result.resumedFrom,
-    dataLoadSeconds: loadSeconds,
+    dataLoadSeconds: loaders.loadSeconds,
     threads: o.threads ?? null,
     machine: machineInfo(),
   };
   if (o.json) printJson(summary);
-  else process.stdout.write(`saved ${o.out}: test accuracy ${last?.testAccuracy !== null && last ? (100 * last.testAccuracy!).toFixed(2) : 'n/a'}% after ${result.epochs.length} epochs (${Math.round(result.imagesPerSecond)} img/s)\n`);
+  else process.stdout.write(`saved ${o.out}: test accuracy ${fmtPct(last?.testAccuracy ?? null)} after ${result.epochs.length} epochs (${Math.round(result.imagesPerSecond)} img/s)\n`);
 }

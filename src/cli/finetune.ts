@@ -1,0 +1,111 @@
+// `lutnn finetune`: end-to-end centroid learning of a LUT model with the LUT-NN recipe, progress, resume, --json.
+import { Command } from 'commander';
+import type { DatasetName } from '../data/dataset.js';
+import { ArgumentError } from '../errors.js';
+import { loadModel, saveModel } from '../io/model-file.js';
+import { LutConv2d, LutLinear } from '../lut/modules.js';
+import { Adam } from '../optim/index.js';
+import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
+import { cosine } from '../optim/schedule.js';
+import { manualSeed } from '../tensor/rng.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { setNumThreads } from '../backend/index.js';
+import type { Module } from '../nn/module.js';
+import { prepareLoaders, runFit } from './fit-command.js';
+import { floatArg, fmtPct, intArg, machineInfo, printJson, runCommand } from './common.js';
+
+interface FinetuneCliOptions {
+  out?: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  temperatureLr: number;
+  weightDecay: number;
+  dataDir?: string;
+  seed: number;
+  threads?: number;
+  augment?: string;
+  checkpoint?: string;
+  checkpointEvery: number;
+  resume: boolean;
+  limitTrain?: number;
+  limitTest?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function finetuneCommand(): Command {
+  return new Command('finetune')
+    .description('fine-tune a LUT model end to end (LUT-NN recipe: Adam, cosine lr, learned temperatures)')
+    .argument('<model>', 'LUT model file written by `lutnn convert`')
+    .option('--out <file>', 'output file (default: <model> with -ft before .safetensors)')
+    .option('--epochs <n>', 'epochs', intArg('--epochs', 1), 3)
+    .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 128)
+    .option('--lr <lr>', 'learning rate (cosine decay per iteration)', floatArg('--lr', 0), 1e-3)
+    .option('--temperature-lr <lr>', 'learning rate of the temperature logits', floatArg('--temperature-lr', 0), 0.1)
+    .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0)
+    .option('--data-dir <dir>', 'IDX directory; default: the embedded Fashion-MNIST')
+    .option('--seed <n>', 'seed for shuffling', intArg('--seed', 0), 0)
+    .option('--threads <n>', 'compute threads', intArg('--threads', 1))
+    .option('--augment <list>', 'comma list: crop, flip')
+    .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
+    .option('--checkpoint-every <steps>', 'steps between checkpoints', intArg('--checkpoint-every', 1), 50)
+    .option('--resume', 'continue from the checkpoint if it exists', false)
+    .option('--limit-train <n>', 'use only the first n training images', intArg('--limit-train', 1))
+    .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--quiet', 'no progress output', false)
+    .action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
+}
+
+/** Temperatures of the LUT layers by name. */
+export function lutTemperatures(model: Module): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, m] of model.namedModules()) if (m instanceof LutConv2d || m instanceof LutLinear) out[name] = m.temperature;
+  return out;
+}
+
+/** Param groups of the LUT-NN recipe: temperatures at their own lr, no weight decay on centroids or temperatures. */
+export function lutParamGroups(model: Module, lr: number, temperatureLr: number, weightDecay: number): { params: Tensor[]; lr: number; weightDecay: number }[] {
+  const theta: Tensor[] = [];
+  const centroids: Tensor[] = [];
+  const rest: Tensor[] = [];
+  for (const [name, p] of model.namedParameters()) {
+    if (name.endsWith('.theta')) theta.push(p);
+    else if (name.endsWith('.centroids')) centroids.push(p);
+    else rest.push(p);
+  }
+  if (theta.length === 0) throw new ArgumentError('finetune: the model has no LUT-NN layers (convert it with `lutnn convert --method lutnn` first)');
+  return [
+    { params: rest, lr, weightDecay },
+    { params: centroids, lr, weightDecay: 0 },
+    { params: theta, lr: temperatureLr, weightDecay: 0 },
+  ].filter((g) => g.params.length > 0);
+}
+
+async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
+  if (o.threads !== undefined) setNumThreads(o.threads);
+  const { model, meta } = loadModel(file);
+  model.train();
+  const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
+  const loaders = prepareLoaders({ ...o, dataset: name, mean: meta.dataset?.mean, std: meta.dataset?.std });
+  manualSeed(o.seed);
+  const optimizer = new Adam(lutParamGroups(model, o.lr, o.temperatureLr, o.weightDecay)) as unknown as Optimizer<BaseHyper>;
+  const schedule = cosine({ baseLr: o.lr, totalSteps: o.epochs * loaders.trainLoader.numBatches });
+  const out = o.out ?? file.replace(/(\.safetensors)?$/, '-ft.safetensors');
+  const checkpoint = o.checkpoint ?? `${out}.ckpt`;
+  const config = { from: file, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, temperatureLr: o.temperatureLr, weightDecay: o.weightDecay, seed: o.seed, augment: loaders.augment, limitTrain: o.limitTrain ?? null, dataDir: o.dataDir ?? null };
+  const temperaturesBefore = lutTemperatures(model);
+  const result = runFit({ label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
+  if (!result) return;
+  const last = result.epochs[result.epochs.length - 1];
+  const temperatures = lutTemperatures(model);
+  saveModel(out, model, { dataset: meta.dataset, info: { ...(meta.info ?? {}), finetune: { ...config, epochs: result.epochs, temperatures }, testAccuracy: last?.testAccuracy ?? null } });
+  const summary = {
+    command: 'finetune', model: file, out, checkpoint, epochs: result.epochs, steps: result.steps,
+    testAccuracy: last?.testAccuracy ?? null, testLoss: last?.testLoss ?? null, trainSeconds: result.trainSeconds,
+    imagesPerSecond: result.imagesPerSecond, temperaturesBefore, temperatures, resumedFrom: result.resumedFrom, machine: machineInfo(),
+  };
+  if (o.json) printJson(summary);
+  else process.stdout.write(`saved ${out}: test accuracy ${fmtPct(last?.testAccuracy ?? null)} after ${result.epochs.length} epochs (${Math.round(result.imagesPerSecond)} img/s)\n`);
+}
