@@ -1,16 +1,13 @@
 // `lutnn finetune`: end-to-end centroid learning of a LUT model with the LUT-NN recipe, progress, resume, --json.
 import { Command } from 'commander';
 import type { DatasetName } from '../data/dataset.js';
-import { ArgumentError } from '../errors.js';
 import { loadModel, saveModel } from '../io/model-file.js';
-import { LutConv2d, LutLinear } from '../lut/modules.js';
+import { lutParamGroups, lutTemperatures } from '../lut/recipe.js';
 import { Adam } from '../optim/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
 import { manualSeed } from '../tensor/rng.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { setNumThreads } from '../backend/index.js';
-import type { Module } from '../nn/module.js';
 import { prepareLoaders, runFit } from './fit-command.js';
 import { floatArg, fmtPct, intArg, machineInfo, printJson, runCommand } from './common.js';
 
@@ -56,31 +53,6 @@ export function finetuneCommand(): Command {
     .option('--json', 'print one JSON object on stdout', false)
     .option('--quiet', 'no progress output', false)
     .action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
-}
-
-/** Temperatures of the LUT layers by name. */
-export function lutTemperatures(model: Module): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, m] of model.namedModules()) if (m instanceof LutConv2d || m instanceof LutLinear) out[name] = m.temperature;
-  return out;
-}
-
-/** Param groups of the LUT-NN recipe: temperatures at their own lr, no weight decay on centroids or temperatures. */
-export function lutParamGroups(model: Module, lr: number, temperatureLr: number, weightDecay: number): { params: Tensor[]; lr: number; weightDecay: number }[] {
-  const theta: Tensor[] = [];
-  const centroids: Tensor[] = [];
-  const rest: Tensor[] = [];
-  for (const [name, p] of model.namedParameters()) {
-    if (name.endsWith('.theta')) theta.push(p);
-    else if (name.endsWith('.centroids')) centroids.push(p);
-    else rest.push(p);
-  }
-  if (theta.length === 0) throw new ArgumentError('finetune: the model has no LUT-NN layers (convert it with `lutnn convert --method lutnn` first)');
-  return [
-    { params: rest, lr, weightDecay },
-    { params: centroids, lr, weightDecay: 0 },
-    { params: theta, lr: temperatureLr, weightDecay: 0 },
-  ].filter((g) => g.params.length > 0);
 }
 
 async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {

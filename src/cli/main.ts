@@ -5,9 +5,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalCommand } from './eval.js';
+import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
 import { convertCommand } from './convert.js';
 import { finetuneCommand } from './finetune.js';
+import { compareCommand, demoCommand } from './compare.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
 function packageVersion(): string {
@@ -23,7 +25,10 @@ const program = new Command('lutnn')
   .version(packageVersion())
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(infoCommand())
   .addCommand(convertCommand())
-  .addCommand(finetuneCommand());
+  .addCommand(finetuneCommand())
+  .addCommand(compareCommand())
+  .addCommand(demoCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,135 @@
+// `lutnn compare` and `lutnn demo`: dense vs LUT-NN (k-means, fine-tuned; L2/L1/Chebyshev) vs MADDNESS in one table.
+import { Command } from 'commander';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DatasetName } from '../data/dataset.js';
+import { ArgumentError } from '../errors.js';
+import { loadModel, saveModel, type ModelMeta } from '../io/model-file.js';
+import { runComparison, type CompareOptions, type CompareRow } from '../lut/compare.js';
+import type { Metric } from '../lut/distance.js';
+import { setNumThreads } from '../backend/index.js';
+import { floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
+
+interface CompareCliOptions {
+  epochs: number;
+  metrics: string;
+  maddness: boolean;
+  batchSize: number;
+  calib: number;
+  maxRows: number;
+  iters: number;
+  dataDir?: string;
+  seed: number;
+  threads?: number;
+  limitTrain?: number;
+  limitTest?: number;
+  outDir?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+function parseMetrics(s: string): Metric[] {
+  const list = s.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of list) if (m !== 'l2' && m !== 'l1' && m !== 'chebyshev') throw new ArgumentError(`compare: --metrics takes l2, l1, chebyshev; got '${m}'`);
+  return list as Metric[];
+}
+
+function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number }): Command {
+  return cmd
+    .option('--epochs <n>', 'fine-tuning epochs per metric (fractions allowed, 0 = k-means only)', floatArg('--epochs', 0), defaults.epochs)
+    .option('--metrics <list>', 'distance metrics to convert with', 'l2,l1,chebyshev')
+    .option('--no-maddness', 'skip the MADDNESS row')
+    .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
+    .option('--calib <n>', 'calibration images', intArg('--calib', 1), 1024)
+    .option('--max-rows <n>', 'calibration rows per layer for k-means', intArg('--max-rows', 16), 65536)
+    .option('--iters <n>', 'k-means iterations', intArg('--iters', 0), 25)
+    .option('--data-dir <dir>', 'IDX directory; default: the embedded Fashion-MNIST')
+    .option('--seed <n>', 'seed', intArg('--seed', 0), 0)
+    .option('--threads <n>', 'compute threads', intArg('--threads', 1))
+    .option('--limit-train <n>', 'fine-tune on the first n training images', intArg('--limit-train', 1), defaults.limitTrain)
+    .option('--limit-test <n>', 'evaluate on the first n test images', intArg('--limit-test', 1))
+    .option('--out-dir <dir>', 'also save every model of the table here')
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--quiet', 'no progress output', false);
+}
+
+export function compareCommand(): Command {
+  return addOptions(
+    new Command('compare')
+      .description('dense vs LUT-NN (k-means only and fine-tuned, per metric) vs MADDNESS: accuracy, MACs, bytes, temperatures')
+      .argument('<model>', 'dense model file'),
+    { epochs: 3 },
+  ).action((file: string, opts: CompareCliOptions) => runCommand(() => compare(file, opts, 'compare')));
+}
+
+/** The dense fmnist-cnn shipped with lutnn (trained by lutnn itself on the embedded Fashion-MNIST split). */
+export function shippedModelPath(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const p = join(dir, 'models', 'fmnist-cnn.safetensors');
+    if (existsSync(p)) return p;
+  }
+  throw new ArgumentError('demo: models/fmnist-cnn.safetensors is missing from the package');
+}
+
+export function demoCommand(): Command {
+  return addOptions(
+    new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
+    { epochs: 0.2, limitTrain: undefined },
+  ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
+}
+
+const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+export function formatTable(rows: CompareRow[]): string {
+  const dense = rows.find((r) => r.method === 'dense');
+  const head = ['method', 'metric', 'test acc', 'vs dense', 'MACs/img', 'model bytes', 'temperatures', 'ft img/s'];
+  const body = rows.map((r) => {
+    const temps = r.temperatures ? Object.values(r.temperatures) : [];
+    return [
+      r.method,
+      r.metric ?? '-',
+      pct(r.testAccuracy),
+      dense && r !== dense ? `${(100 * (r.testAccuracy - dense.testAccuracy)).toFixed(2)}` : '-',
+      `${(r.macs / 1e6).toFixed(2)}M`,
+      `${(r.modelBytes / 1024).toFixed(0)} KiB`,
+      temps.length ? `${Math.min(...temps).toFixed(4)}–${Math.max(...temps).toFixed(4)}` : '-',
+      r.finetuneImagesPerSecond !== null ? r.finetuneImagesPerSecond.toFixed(0) : '-',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+}
+
+async function compare(file: string, o: CompareCliOptions, command: 'compare' | 'demo'): Promise<void> {
+  if (o.threads !== undefined) setNumThreads(o.threads);
+  const t0 = performance.now();
+  const { model, meta } = loadModel(file);
+  const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
+  const splits = loadDatasetWithProgress(name, o.dataDir, o.quiet || o.json);
+  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+  const opts: CompareOptions = {
+    metrics: parseMetrics(o.metrics), maddness: o.maddness, epochs: o.epochs, batchSize: o.batchSize, lr: 1e-3, temperatureLr: 0.1,
+    calib: o.calib, convert: { k: 16, maxRows: o.maxRows, kmeansIters: o.iters }, seed: o.seed,
+    limitTrain: o.limitTrain, limitTest: o.limitTest, quiet: o.quiet || o.json,
+    log: (line) => {
+      if (!o.quiet && !o.json) process.stderr.write(`${command}: ${line}\n`);
+    },
+    onRow: (row, m) => {
+      if (!o.quiet && !o.json) process.stderr.write(`${command}: ${row.method}${row.metric ? ` ${row.metric}` : ''}: test accuracy ${pct(row.testAccuracy)}\n`);
+      if (o.outDir) {
+        const fileName = `${row.method}${row.metric ? `-${row.metric}` : ''}.safetensors`;
+        saveModel(join(o.outDir, fileName), m, { dataset: meta.dataset, info: { ...(meta.info ?? {}), comparisonRow: { ...row, finetuneHistory: undefined } } as ModelMeta['info'] });
+      }
+    },
+  };
+  const rows = runComparison(model, meta, splits, opts);
+  const seconds = (performance.now() - t0) / 1000;
+  if (o.json) {
+    printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });
+  } else {
+    process.stdout.write(formatTable(rows));
+    process.stdout.write(`(${seconds.toFixed(0)} s; test set ${o.limitTest ?? splits.test.n} images of ${splits.source})\n`);
+  }
+}

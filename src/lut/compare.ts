@@ -1,0 +1,130 @@
+// The LUT-NN comparison: dense vs k-means-only vs fine-tuned LUT-NN (per metric) vs MADDNESS, on one dataset.
+import { DataLoader } from '../data/loader.js';
+import { subsetDataset, takeDataset, type DatasetSplits } from '../data/dataset.js';
+import type { ModelMeta } from '../io/model-file.js';
+import type { Module } from '../nn/module.js';
+import { buildModel, describeModel } from '../nn/spec.js';
+import { Adam } from '../optim/index.js';
+import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
+import { cosine } from '../optim/schedule.js';
+import { Rng } from '../tensor/rng.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { fit, type EpochSummary } from '../train/fit.js';
+import { evaluate } from '../train/metrics.js';
+import { convertModel, type ConvertOptions } from './convert.js';
+import { modelCost } from './cost.js';
+import type { Metric } from './distance.js';
+import { lutParamGroups, lutTemperatures } from './recipe.js';
+
+export interface CompareOptions {
+  metrics: Metric[];
+  maddness: boolean;
+  /** Fine-tuning epochs (fractions allowed: 0.25 runs a quarter of an epoch's batches). 0 skips fine-tuning. */
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  temperatureLr: number;
+  calib: number;
+  convert: Pick<ConvertOptions, 'k' | 'v' | 'maxRows' | 'kmeansIters' | 'kmeansRestarts' | 'include' | 'exclude'>;
+  seed: number;
+  limitTrain?: number;
+  limitTest?: number;
+  quiet: boolean;
+  /** Called when a row is done (for progress lines and saving models). */
+  onRow?: (row: CompareRow, model: Module) => void;
+  /** Called with a line of what is being done. */
+  log?: (line: string) => void;
+}
+
+export interface CompareRow {
+  /** dense | lutnn-kmeans | lutnn-finetuned | maddness */
+  method: 'dense' | 'lutnn-kmeans' | 'lutnn-finetuned' | 'maddness';
+  metric: Metric | null;
+  testAccuracy: number;
+  testLoss: number;
+  /** Multiply-adds per image (LUT layers: encoding + lookups). */
+  macs: number;
+  /** Bytes needed at inference: dense fp32 weights, LUT int8 tables + centroids + biases. */
+  modelBytes: number;
+  /** Learned temperature per LUT layer (after fine-tuning; 0.065 at k-means init). */
+  temperatures: Record<string, number> | null;
+  /** Fine-tuning epochs run (0 for the others) and their throughput. */
+  finetuneEpochs: number;
+  finetuneImagesPerSecond: number | null;
+  finetuneHistory: EpochSummary[] | null;
+  seconds: number;
+}
+
+function cloneModel(model: Module): Module {
+  const copy = buildModel(describeModel(model));
+  copy.loadStateDict(model.stateDict());
+  return copy;
+}
+
+/** A source of the first `limit` batches of each epoch of `loader` (for fractional epochs). */
+function limitBatches(loader: DataLoader, limit: number): { numBatches: number; epoch(e: number, start?: number): Iterable<ReturnType<DataLoader['batch']>> } {
+  return {
+    numBatches: Math.min(limit, loader.numBatches),
+    *epoch(e: number, start = 0) {
+      for (let b = start; b < Math.min(limit, loader.numBatches); b++) yield loader.batch(e, b);
+    },
+  };
+}
+
+export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSplits, o: CompareOptions): CompareRow[] {
+  const log = o.log ?? (() => {});
+  const norm = { mean: meta.dataset?.mean, std: meta.dataset?.std };
+  const train = o.limitTrain ? takeDataset(splits.train, o.limitTrain) : splits.train;
+  const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
+  const testLoader = new DataLoader(test, { batchSize: 256, shuffle: false, ...norm });
+  const inputShape = meta.dataset?.inputShape ?? [1, 28, 28];
+  const pick = new Rng(o.seed).permutation(splits.train.n).subarray(0, Math.min(o.calib, splits.train.n));
+  const calibLoader = new DataLoader(subsetDataset(splits.train, pick), { batchSize: 128, shuffle: false, ...norm });
+  const calibration = (): Iterable<Tensor> => (function* () {
+    for (const b of calibLoader.epoch(0)) yield b.x;
+  })();
+  const rows: CompareRow[] = [];
+  const row = (method: CompareRow['method'], metric: Metric | null, model: Module, t0: number, extra: Partial<CompareRow> = {}): void => {
+    log(`evaluating ${method}${metric ? ` (${metric})` : ''} on ${test.n} test images`);
+    const ev = evaluate(model, testLoader.epoch(0));
+    const cost = modelCost(model, inputShape);
+    const r: CompareRow = {
+      method, metric, testAccuracy: ev.accuracy, testLoss: ev.loss, macs: cost.total.macs, modelBytes: cost.total.deployBytes,
+      temperatures: method.startsWith('lutnn') ? lutTemperatures(model) : null, finetuneEpochs: 0, finetuneImagesPerSecond: null,
+      finetuneHistory: null, seconds: (performance.now() - t0) / 1000, ...extra,
+    };
+    rows.push(r);
+    o.onRow?.(r, model);
+  };
+
+  row('dense', null, dense, performance.now());
+  for (const metric of o.metrics) {
+    const t0 = performance.now();
+    log(`converting with k-means (${metric})`);
+    const lut = cloneModel(dense);
+    convertModel(lut, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed });
+    row('lutnn-kmeans', metric, lut, t0);
+    if (o.epochs <= 0) continue;
+    const t1 = performance.now();
+    const loader = new DataLoader(train, { batchSize: o.batchSize, seed: o.seed, ...norm });
+    const whole = Math.floor(o.epochs);
+    const perEpoch = whole >= 1 ? loader.numBatches : Math.max(1, Math.round(o.epochs * loader.numBatches));
+    const epochs = Math.max(1, whole);
+    const groups = lutParamGroups(lut, o.lr, o.temperatureLr);
+    const opt = new Adam(groups) as unknown as Optimizer<BaseHyper>;
+    log(`fine-tuning (${metric}) for ${o.epochs} epoch(s) of ${train.n} images`);
+    const res = fit({
+      model: lut, optimizer: opt, schedule: cosine({ baseLr: o.lr, totalSteps: epochs * perEpoch }),
+      train: limitBatches(loader, perEpoch), epochs, quiet: o.quiet, label: `finetune ${metric}`,
+    });
+    row('lutnn-finetuned', metric, lut, t1, { finetuneEpochs: o.epochs, finetuneImagesPerSecond: res.imagesPerSecond, finetuneHistory: res.epochs });
+  }
+  if (o.maddness) {
+    const t0 = performance.now();
+    log('converting with MADDNESS');
+    const m = cloneModel(dense);
+    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', seed: o.seed });
+    row('maddness', null, m, t0);
+  }
+  return rows;
+}
