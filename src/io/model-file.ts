@@ -2,6 +2,9 @@
 import { FormatError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { buildModel, describeModel, type ArchSpec } from '../nn/spec.js';
+// LUT layer types register themselves on import, so buildModel can rebuild converted models.
+import '../lut/modules.js';
+import '../lut/maddness-modules.js';
 import { LUTNN_METADATA_KEY, loadSafetensors, parseSafetensors, readJsonMetadata, requireFinite, saveSafetensors } from './safetensors.js';
 
 /** What a model file says about itself besides the weights. */
