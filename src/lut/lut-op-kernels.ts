@@ -1,16 +1,19 @@
 // Chunk kernels of the fused LUT-NN op: distances, argmin, soft assignment and its backward, on GEMMs plus one fused loop.
 //
-// Layouts of one chunk of Rc rows (all reused across chunks):
-//   XT  [D, Rc]      the chunk's rows transposed, so codebook c's sub-vectors are the block XT_c [V, Rc]
-//                    (im2col produces this layout directly for a conv; a rows input is transposed into it)
-//   S   [C][Rc][K]   dots x·p from GEMMs, then distances, then the weights of the distance backward
+// Layouts of one chunk of Rc rows (all reused across chunks), with Va = V + 1:
+//   XT  [C·Va, Rc]   the chunk's rows transposed, codebook c's sub-vectors in the block XT_c [Va, Rc] whose last
+//                    row is all ones (so GEMMs against augmented centroids also give ‖p‖² terms and plain sums)
+//   S   [C][Rc][K]   ‖p‖² − 2·x·p from GEMMs, then distances, then the weights of the distance backward
 //   A   [Rc][C·K]    soft assignments a = softmax_k(−β·dist)
 //   DA  [Rc][C·K]    dL/da = G·lutᵀ
 // G and the output are [Rc, M] (rows) or [M, Rc] (a conv image's NCHW plane) per the `mMajor` flag of the caller.
 //
-// L2 distances use ‖x−p‖² = ‖x‖² + ‖p‖² − 2·x·p (x·p by GEMM). A pair whose expanded value is below
-// NEAR·(‖x‖² + ‖p‖²) is recomputed directly and its gradient taken directly, so the expansion's rounding costs at most
-// ~V·2⁻²⁴/NEAR relative error in any distance and none near zero. L1 and Chebyshev use direct loops.
+// L2 distances use ‖x−p‖² = ‖x‖² + (‖p‖² − 2·x·p), the bracket by one GEMM per codebook against [−2p, ‖p‖²].
+// A pair whose expanded value is below NEAR·(‖x‖² + ‖p‖²) is recomputed directly and its gradient taken
+// directly, so the expansion's rounding costs at most ~V·2⁻²⁴/NEAR relative error in any distance and none near
+// zero. L1 and Chebyshev use direct loops. The softmax runs on the backend's SIMD softmaxRows kernel when the wasm
+// backend is active (exp to ~2e-7 relative), else on the plain loop below (expNeg, 1e-8).
+// These scalar loops dominate the op's time; they are written so that a SIMD kernel can take each one over.
 import { elementwiseWasm } from '../backend/elementwise.js';
 import { getBackend } from '../backend/index.js';
 import { NonFiniteError } from '../errors.js';
@@ -80,40 +83,75 @@ export interface Work {
 export function newWork(R: number, d: Dims): Work {
   const { C, K, V } = d;
   return {
-    XT: new Float32Array(R * C * V),
+    XT: new Float32Array(R * C * (V + 1)),
     xsq: new Float64Array(R * C),
     S: new Float32Array(R * C * K),
     nearFlag: new Uint8Array(R * C * K),
   };
 }
 
-/** ‖p‖² per centroid, [C·K]. */
-export function centroidSq(P: Float32Array, CK: number, V: number): Float64Array {
-  const out = new Float64Array(CK);
+/** Centroid tables: ‖p‖² [C·K]; Pa [C][K][Va] = (−2p, ‖p‖²) for the distance GEMM; Pb [C][K][Va] = (p, 1). */
+export interface Tables {
+  psq: Float64Array;
+  Pa: Float32Array;
+  Pb: Float32Array;
+}
+
+export function centroidTables(P: Float32Array, d: Dims): Tables {
+  const { C, K, V } = d;
+  const Va = V + 1;
+  const CK = C * K;
+  const psq = new Float64Array(CK);
+  const Pa = new Float32Array(CK * Va);
+  const Pb = new Float32Array(CK * Va);
   for (let i = 0; i < CK; i++) {
     let s = 0;
     for (let v = 0; v < V; v++) {
       const t = P[i * V + v];
       s += t * t;
+      Pa[i * Va + v] = -2 * t;
+      Pb[i * Va + v] = t;
     }
-    out[i] = s;
+    psq[i] = s;
+    Pa[i * Va + V] = s;
+    Pb[i * Va + V] = 1;
   }
-  return out;
+  return { psq, Pa, Pb };
 }
 
-/** XT [D, Rc] = rows r0..r0+Rc of X [N, D], transposed. */
-export function transposeRows(X: Float32Array, XT: Float32Array, r0: number, Rc: number, D: number): void {
+/** Sets the ones rows of XT [C·Va, Rc]. */
+export function onesRows(XT: Float32Array, Rc: number, C: number, V: number): void {
+  for (let c = 0; c < C; c++) XT.fill(1, (c * (V + 1) + V) * Rc, (c * (V + 1) + V + 1) * Rc);
+}
+
+/** Row of XT [C·Va, Rc] holding input column dIdx (of D = C·V). */
+export function augRow(dIdx: number, V: number): number {
+  const c = Math.floor(dIdx / V);
+  return dIdx + c;
+}
+
+/** XT [C·Va, Rc] = rows r0..r0+Rc of X [N, D], transposed, with the ones rows. */
+export function transposeRows(X: Float32Array, XT: Float32Array, r0: number, Rc: number, C: number, V: number): void {
+  const D = C * V;
   for (let r = 0; r < Rc; r++) {
     let src = (r0 + r) * D;
-    for (let d = 0; d < D; d++) XT[d * Rc + r] = X[src++];
+    for (let c = 0; c < C; c++) {
+      let dst = c * (V + 1) * Rc + r;
+      for (let v = 0; v < V; v++, dst += Rc) XT[dst] = X[src++];
+    }
   }
+  onesRows(XT, Rc, C, V);
 }
 
-/** dx rows r0..r0+Rc of [N, D] = dXT [D, Rc] transposed. */
-export function untransposeRows(dXT: Float32Array, dx: Float32Array, r0: number, Rc: number, D: number): void {
+/** dx rows r0..r0+Rc of [N, D] = dXT [C·Va, Rc] transposed (ones rows skipped). */
+export function untransposeRows(dXT: Float32Array, dx: Float32Array, r0: number, Rc: number, C: number, V: number): void {
+  const D = C * V;
   for (let r = 0; r < Rc; r++) {
     let dst = (r0 + r) * D;
-    for (let d = 0; d < D; d++) dx[dst++] = dXT[d * Rc + r];
+    for (let c = 0; c < C; c++) {
+      let src = c * (V + 1) * Rc + r;
+      for (let v = 0; v < V; v++, src += Rc) dx[dst++] = dXT[src];
+    }
   }
 }
 
@@ -131,23 +169,24 @@ function directSq(XT: Float32Array, xo: number, Rc: number, P: Float32Array, po:
 }
 
 /**
- * Prepares the chunk's distances in w.S: for l2 the GEMM dots x·p (and ‖x‖² in w.xsq), for l1/Chebyshev the
- * distances themselves (direct loops).
+ * Prepares the chunk's distances in w.S: for l2 the GEMM terms ‖p‖² − 2·x·p (and ‖x‖² in w.xsq), for
+ * l1/Chebyshev the distances themselves (direct loops).
  */
-export function chunkDots(metric: Metric, P: Float32Array, w: Work, Rc: number, d: Dims): void {
+export function chunkDots(metric: Metric, P: Float32Array, tb: Tables, w: Work, Rc: number, d: Dims): void {
   const { C, K, V } = d;
+  const Va = V + 1;
   const { XT, S, xsq } = w;
   if (metric === 'l2') {
     const be = getBackend();
     for (let c = 0; c < C; c++) {
-      // S_c [Rc, K] = XT_c [V, Rc]ᵀ · P_c [K, V]ᵀ
-      be.gemm(XT.subarray(c * V * Rc), P.subarray(c * K * V), S.subarray(c * Rc * K), Rc, K, V, true, true, false);
+      // S_c [Rc, K] = XT_c [Va, Rc]ᵀ · Pa_c [K, Va]ᵀ = ‖p‖² − 2·x·p
+      be.gemm(XT.subarray(c * Va * Rc), tb.Pa.subarray(c * K * Va), S.subarray(c * Rc * K), Rc, K, Va, true, true, false);
     }
     xsq.fill(0, 0, C * Rc);
     for (let c = 0; c < C; c++) {
       const o = c * Rc;
       for (let v = 0; v < V; v++) {
-        const xo = (c * V + v) * Rc;
+        const xo = (c * Va + v) * Rc;
         for (let r = 0; r < Rc; r++) {
           const t = XT[xo + r];
           xsq[o + r] += t * t;
@@ -163,7 +202,7 @@ export function chunkDots(metric: Metric, P: Float32Array, w: Work, Rc: number, 
       acc.fill(0, 0, Rc);
       for (let v = 0; v < V; v++) {
         const p = P[(c * K + k) * V + v];
-        const xo = (c * V + v) * Rc;
+        const xo = (c * Va + v) * Rc;
         if (cheb) {
           for (let r = 0; r < Rc; r++) {
             const t = Math.abs(XT[xo + r] - p);
@@ -197,8 +236,8 @@ export function chunkArgmin(metric: Metric, P: Float32Array, psq: Float64Array, 
         let d2 = S[so + k];
         if (l2) {
           const ps = psq[c * K + k];
-          d2 = xs + ps - 2 * d2;
-          if (d2 <= NEAR * (xs + ps)) d2 = directSq(XT, c * V * Rc + r, Rc, P, (c * K + k) * V, V);
+          d2 += xs;
+          if (d2 <= NEAR * (xs + ps)) d2 = directSq(XT, c * (V + 1) * Rc + r, Rc, P, (c * K + k) * V, V);
         }
         if (d2 < best) {
           best = d2;
@@ -237,8 +276,8 @@ function softmaxRowsInPlace(x: Float32Array, rows: number, K: number): void {
 /**
  * The soft pass of one chunk (after chunkDots): the distances (into S), a = softmax_k(−β·dist) into A, and when
  * `DA` is non-empty the softmax backward dz = a·(da − Σ a·da), the sum Σ dz·(−dist) (returned, for dβ), and the
- * distance weights in S: ddist/dist for l2 (0 at dist = 0; near pairs go to `near` and get 0 in S) with their sums
- * over k (rowsum [C][Rc]) and over rows (colsum [C·K]), or ddist itself for l1/Chebyshev.
+ * distance weights in S: ddist/dist for l2 (0 at dist = 0; near pairs go to `near` and get 0 in S), or ddist
+ * itself for l1/Chebyshev. (The sums of the l2 weights over k and over rows come out of the backward GEMMs.)
  */
 export function chunkSoft(
   metric: Metric,
@@ -251,8 +290,6 @@ export function chunkSoft(
   beta: number,
   A: Float32Array,
   DA: Float32Array,
-  rowsum: Float64Array,
-  colsum: Float64Array,
   near: NearList,
 ): number {
   const { C, K, V } = d;
@@ -271,9 +308,9 @@ export function chunkSoft(
         const xs = xsq[cr];
         for (let k = 0; k < K; k++) {
           const ps = psq[ck + k];
-          let d2 = xs + ps - 2 * S[so + k];
+          let d2 = xs + S[so + k];
           if (d2 <= NEAR * (xs + ps)) {
-            d2 = directSq(XT, c * V * Rc + r, Rc, P, (ck + k) * V, V);
+            d2 = directSq(XT, c * (V + 1) * Rc + r, Rc, P, (ck + k) * V, V);
             if (withDz) nearFlag[so + k] = 1;
           }
           const dist = Math.sqrt(d2);
@@ -295,17 +332,13 @@ export function chunkSoft(
   softmaxRowsInPlace(A, Rc * C, K);
   if (!withDz) return 0;
   // 3. Softmax backward and the distance weights.
-  const withCol = colsum.length > 0;
   let dBeta = 0;
   for (let c = 0; c < C; c++) {
-    const ck = c * K;
     for (let r = 0; r < Rc; r++) {
-      const cr = c * Rc + r;
-      const so = cr * K;
+      const so = (c * Rc + r) * K;
       const ao = (r * C + c) * K;
       let s = 0;
       for (let k = 0; k < K; k++) s += A[ao + k] * DA[ao + k];
-      let rs = 0;
       for (let k = 0; k < K; k++) {
         const dz = A[ao + k] * (DA[ao + k] - s);
         const dist = S[so + k];
@@ -322,51 +355,42 @@ export function chunkSoft(
           S[so + k] = 0;
         } else {
           S[so + k] = wk;
-          rs += wk;
-          if (withCol) colsum[ck + k] += wk;
         }
       }
-      rowsum[cr] = rs;
     }
   }
   return dBeta;
 }
 
 /**
- * L2 distance backward of one chunk (after chunkSoft): dXT [D, Rc] (overwritten, when non-empty) and the GEMM part
- * xwT [C·K, V] += Σ_r W·x (when non-empty); near pairs add W·(x − p) to dXT and subtract it from dPdist.
+ * L2 distance backward of one chunk (after chunkSoft, W = S): dXT [C·Va, Rc] (overwritten, when non-empty) and
+ * xwT [C·K, Va] += Σ_r W·(x, 1) (when non-empty; the last column is Σ_r W). Near pairs add W·(x − p) to dXT and
+ * subtract it from dPdist.
  */
-export function chunkL2Backward(
-  P: Float32Array,
-  w: Work,
-  Rc: number,
-  d: Dims,
-  rowsum: Float64Array,
-  near: NearList,
-  dXT: Float32Array,
-  xwT: Float32Array,
-  dPdist: Float64Array,
-): void {
+export function chunkL2Backward(P: Float32Array, tb: Tables, w: Work, Rc: number, d: Dims, near: NearList, dXT: Float32Array, xwT: Float32Array, dPdist: Float64Array): void {
   const { C, K, V } = d;
+  const Va = V + 1;
   const { S, XT } = w;
   const be = getBackend();
   const withDx = dXT.length > 0;
   const withDp = dPdist.length > 0;
   if (withDx) {
     for (let c = 0; c < C; c++) {
-      // dXT_c [V, Rc] = −P_cᵀ [V, K] · W_cᵀ [K, Rc], then + rowsum ⊙ XT_c
-      const o = c * V * Rc;
-      be.gemm(P.subarray(c * K * V), S.subarray(c * Rc * K), dXT.subarray(o), V, Rc, K, true, true, false);
+      // dXT_c [Va, Rc] = Pb_cᵀ [Va, K] · W_cᵀ [K, Rc]: rows v < V are Σ_k W·p, row V is Σ_k W.
+      // Then dx = Σ_k W·(x − p) = (Σ_k W)·x − Σ_k W·p.
+      const o = c * Va * Rc;
+      be.gemm(tb.Pb.subarray(c * K * Va), S.subarray(c * Rc * K), dXT.subarray(o), Va, Rc, K, true, true, false);
+      const rs = o + V * Rc;
       for (let v = 0; v < V; v++) {
         const b = o + v * Rc;
-        for (let r = 0; r < Rc; r++) dXT[b + r] = rowsum[c * Rc + r] * XT[b + r] - dXT[b + r];
+        for (let r = 0; r < Rc; r++) dXT[b + r] = dXT[rs + r] * XT[b + r] - dXT[b + r];
       }
     }
   }
   if (xwT.length > 0) {
     for (let c = 0; c < C; c++) {
-      // xwT_c [K, V] += W_cᵀ [K, Rc] · XT_c [V, Rc]ᵀ
-      be.gemm(S.subarray(c * Rc * K), XT.subarray(c * V * Rc), xwT.subarray(c * K * V), K, V, Rc, true, true, true);
+      // xwT_c [K, Va] += W_cᵀ [K, Rc] · XT_c [Va, Rc]ᵀ
+      be.gemm(S.subarray(c * Rc * K), XT.subarray(c * Va * Rc), xwT.subarray(c * K * Va), K, Va, Rc, true, true, true);
     }
   }
   for (let i = 0; i < near.n; i++) {
@@ -378,7 +402,7 @@ export function chunkL2Backward(
     const c = (cr - r) / Rc;
     const po = (c * K + k) * V;
     for (let v = 0; v < V; v++) {
-      const xo = (c * V + v) * Rc + r;
+      const xo = (c * Va + v) * Rc + r;
       const t = wk * (XT[xo] - P[po + v]);
       if (withDx) dXT[xo] += t;
       if (withDp) dPdist[po + v] -= t;
@@ -386,18 +410,18 @@ export function chunkL2Backward(
   }
 }
 
-/** L1 / Chebyshev distance backward of one chunk: S holds ddist; dXT [D, Rc] (zeroed here) and dPdist accumulate. */
+/** L1 / Chebyshev distance backward of one chunk: S holds ddist; dXT [C·Va, Rc] (zeroed here) and dPdist accumulate. */
 export function chunkDirectBackward(metric: Metric, P: Float32Array, w: Work, Rc: number, d: Dims, dXT: Float32Array, dPdist: Float64Array): void {
   const { C, K, V } = d;
   const { S, XT } = w;
   const withDx = dXT.length > 0;
   const withDp = dPdist.length > 0;
-  if (withDx) dXT.fill(0, 0, C * V * Rc);
+  if (withDx) dXT.fill(0, 0, C * (V + 1) * Rc);
   const cheb = metric === 'chebyshev';
   for (let c = 0; c < C; c++) {
     for (let r = 0; r < Rc; r++) {
       const so = (c * Rc + r) * K;
-      const xb = c * V * Rc + r;
+      const xb = c * (V + 1) * Rc + r;
       for (let k = 0; k < K; k++) {
         const dd = S[so + k];
         if (dd === 0) continue;

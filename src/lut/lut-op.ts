@@ -19,13 +19,15 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkMetric, type Metric } from './distance.js';
 import {
   NearList,
-  centroidSq,
+  augRow,
+  centroidTables,
   chunkArgmin,
   chunkDirectBackward,
   chunkDots,
   chunkL2Backward,
   chunkSoft,
   newWork,
+  onesRows,
   transposeRows,
   untransposeRows,
   type Dims,
@@ -41,12 +43,12 @@ export interface LutForwardOptions {
   metric?: Metric;
   /** Hard path on the int8-quantized, dequantized table (default true); false uses the float table. */
   quantize?: boolean;
-  /** Rows per chunk (default: sized so one chunk's N×C×K buffers hold about 2M floats). */
+  /** Rows per chunk (default: sized so one chunk's N×C×K buffers hold about 1M floats). */
   chunkRows?: number;
 }
 
 /** Target size of one chunk's [rows, C, K] buffers, in floats. */
-const CHUNK_FLOATS = 1 << 21;
+const CHUNK_FLOATS = 1 << 20;
 
 // ---------------------------------------------------------------- scalars: softplus, temperature
 
@@ -202,7 +204,8 @@ export function dequantizedLut(lut: Tensor): { lutQ: Tensor; scale: number } {
 // ---------------------------------------------------------------- row sources: plain rows and conv images
 
 /**
- * Where a chunk's rows come from and where its results go. Rows: x [N, D] row-major, G and out [N, M].
+ * Where a chunk's rows come from and where its results go (XT and dXT are [C·(V+1), Rc], see lut-op-kernels.ts).
+ * Rows: x [N, D] row-major, G and out [N, M].
  * Conv: rows are im2col patches of whole images (row = (n, oy, ox)); G and out are NCHW, so a chunk's G and out
  * are [M, Rc] ("mMajor"), one [M, outH·outW] plane per image side by side.
  */
@@ -211,19 +214,19 @@ interface Source {
   readonly mMajor: boolean;
   /** Chunk starts, in rows, followed by N. */
   readonly bounds: number[];
-  /** XT [D, Rc] for rows r0..r0+Rc. */
+  /** XT [C·(V+1), Rc] for rows r0..r0+Rc. */
   loadX(r0: number, Rc: number, XT: Float32Array): void;
   /** The chunk of G = dL/dout in the chunk layout (a view or a copy into buf). */
   gradChunk(G: Float32Array, r0: number, Rc: number, buf: Float32Array): Float32Array;
   /** Where the chunk's output goes: a view of Y or buf (then commitOut copies it). */
   outChunk(Y: Float32Array, r0: number, Rc: number, buf: Float32Array): Float32Array;
   commitOut(Y: Float32Array, r0: number, Rc: number, chunk: Float32Array): void;
-  /** dx for the chunk's rows from dXT [D, Rc] (written or accumulated into dx). */
+  /** dx for the chunk's rows from dXT [C·(V+1), Rc] (written or accumulated into dx). */
   storeDx(dXT: Float32Array, dx: Float32Array, r0: number, Rc: number): void;
 }
 
 function rowSource(X: Float32Array, d: Dims, R: number): Source {
-  const { N, D, M } = d;
+  const { N, C, V, M } = d;
   const bounds: number[] = [];
   for (let r = 0; r < N; r += R) bounds.push(r);
   bounds.push(N);
@@ -231,16 +234,16 @@ function rowSource(X: Float32Array, d: Dims, R: number): Source {
     N,
     mMajor: false,
     bounds,
-    loadX: (r0, Rc, XT) => transposeRows(X, XT, r0, Rc, D),
+    loadX: (r0, Rc, XT) => transposeRows(X, XT, r0, Rc, C, V),
     gradChunk: (G, r0, Rc) => G.subarray(r0 * M, (r0 + Rc) * M),
     outChunk: (Y, r0, Rc) => Y.subarray(r0 * M, (r0 + Rc) * M),
     commitOut: () => {},
-    storeDx: (dXT, dx, r0, Rc) => untransposeRows(dXT, dx, r0, Rc, D),
+    storeDx: (dXT, dx, r0, Rc) => untransposeRows(dXT, dx, r0, Rc, C, V),
   };
 }
 
 function convSource(X: Float32Array, g: Conv2dGeom, d: Dims, rowsPerChunk: number): Source {
-  const { D, M } = d;
+  const { D, C, V, M } = d;
   const Pn = g.outH * g.outW;
   const img = g.cin * g.h * g.w;
   const per = Math.max(1, Math.floor(rowsPerChunk / Pn)); // images per chunk
@@ -248,7 +251,8 @@ function convSource(X: Float32Array, g: Conv2dGeom, d: Dims, rowsPerChunk: numbe
   for (let n = 0; n < g.n; n += per) bounds.push(n * Pn);
   bounds.push(g.n * Pn);
   const be = getBackend();
-  const cols = new Float32Array(per > 1 ? D * Pn : 0); // one image's patches [D, P] when chunks hold several
+  const cols = new Float32Array(D * Pn); // one image's patches [D, P]
+  const rowOf = Int32Array.from({ length: D }, (_, i) => augRow(i, V)); // row of XT for patch column i
   // Copies between a chunk buffer [rowsOfBlock, Rc] and per-image planes [rowsOfBlock, P] (image i at column i·P).
   const gather = (src: Float32Array, n0: number, ni: number, rowsOfBlock: number, dst: Float32Array): void => {
     const Rc = ni * Pn;
@@ -266,14 +270,11 @@ function convSource(X: Float32Array, g: Conv2dGeom, d: Dims, rowsPerChunk: numbe
     loadX: (r0, Rc, XT) => {
       const n0 = r0 / Pn;
       const ni = Rc / Pn;
-      if (ni === 1) {
-        be.im2col(X.subarray(n0 * img, (n0 + 1) * img), g, g.cin, XT); // [D, P]
-        return;
-      }
       for (let i = 0; i < ni; i++) {
-        be.im2col(X.subarray((n0 + i) * img, (n0 + i + 1) * img), g, g.cin, cols);
-        for (let dd = 0; dd < D; dd++) XT.set(cols.subarray(dd * Pn, (dd + 1) * Pn), dd * Rc + i * Pn);
+        be.im2col(X.subarray((n0 + i) * img, (n0 + i + 1) * img), g, g.cin, cols); // [D, P]
+        for (let dd = 0; dd < D; dd++) XT.set(cols.subarray(dd * Pn, (dd + 1) * Pn), rowOf[dd] * Rc + i * Pn);
       }
+      onesRows(XT, Rc, C, V);
     },
     gradChunk: (G, r0, Rc, buf) => {
       const n0 = r0 / Pn;
@@ -295,12 +296,8 @@ function convSource(X: Float32Array, g: Conv2dGeom, d: Dims, rowsPerChunk: numbe
       const n0 = r0 / Pn;
       const ni = Rc / Pn;
       for (let i = 0; i < ni; i++) {
-        let c = dXT;
-        if (ni > 1) {
-          for (let dd = 0; dd < D; dd++) cols.set(dXT.subarray(dd * Rc + i * Pn, dd * Rc + (i + 1) * Pn), dd * Pn);
-          c = cols;
-        }
-        be.col2im(c, g, g.cin, dx.subarray((n0 + i) * img, (n0 + i + 1) * img));
+        for (let dd = 0; dd < D; dd++) cols.set(dXT.subarray(rowOf[dd] * Rc + i * Pn, rowOf[dd] * Rc + (i + 1) * Pn), dd * Pn);
+        be.col2im(cols, g, g.cin, dx.subarray((n0 + i) * img, (n0 + i + 1) * img));
       }
     },
   };
@@ -318,13 +315,13 @@ function maxChunk(src: Source): number {
 function encodeSource(src: Source, metric: Metric, P: Float32Array, d: Dims): Uint8Array {
   const codes = new Uint8Array(src.N * d.C);
   const w = newWork(maxChunk(src), d);
-  const psq = metric === 'l2' ? centroidSq(P, d.C * d.K, d.V) : new Float64Array(0);
+  const tb = centroidTables(P, d);
   for (let i = 0; i + 1 < src.bounds.length; i++) {
     const r0 = src.bounds[i];
     const Rc = src.bounds[i + 1] - r0;
     src.loadX(r0, Rc, w.XT);
-    chunkDots(metric, P, w, Rc, d);
-    chunkArgmin(metric, P, psq, w, Rc, r0, d, null, codes);
+    chunkDots(metric, P, tb, w, Rc, d);
+    chunkArgmin(metric, P, tb.psq, w, Rc, r0, d, null, codes);
   }
   return codes;
 }
@@ -336,7 +333,7 @@ function forwardSource(src: Source, metric: Metric, P: Float32Array, table: Floa
   const Y = new Float32Array(src.N * M);
   const R = maxChunk(src);
   const w = newWork(R, d);
-  const psq = metric === 'l2' ? centroidSq(P, CK, d.V) : new Float64Array(0);
+  const tb = centroidTables(P, d);
   const onehot = new Float32Array(R * CK); // [Rc][C·K]
   const buf = new Float32Array(src.mMajor ? R * M : 0);
   const be = getBackend();
@@ -344,9 +341,9 @@ function forwardSource(src: Source, metric: Metric, P: Float32Array, table: Floa
     const r0 = src.bounds[i];
     const Rc = src.bounds[i + 1] - r0;
     src.loadX(r0, Rc, w.XT);
-    chunkDots(metric, P, w, Rc, d);
+    chunkDots(metric, P, tb, w, Rc, d);
     onehot.fill(0, 0, Rc * CK);
-    chunkArgmin(metric, P, psq, w, Rc, r0, d, onehot, null);
+    chunkArgmin(metric, P, tb.psq, w, Rc, r0, d, onehot, null);
     const out = src.outChunk(Y, r0, Rc, buf);
     if (B) {
       if (src.mMajor) for (let m = 0; m < M; m++) out.fill(B[m], m * Rc, (m + 1) * Rc);
@@ -394,17 +391,15 @@ function backwardSource(src: Source, G: Float32Array, metric: Metric, P: Float32
   const dx = want.x ? new Float32Array(xLen) : null;
   const dlut = needLut ? new Float32Array(CK * M) : null;
   const dPdist = want.centroids ? new Float64Array(CK * V) : EMPTY64; // direct (non-GEMM) distance terms of dP
-  const xwT = want.centroids && l2 ? new Float32Array(CK * V) : EMPTY32; // Σ_r W_cᵀ·x_c (GEMM part of dP)
-  const colsum = want.centroids && l2 ? new Float64Array(CK) : EMPTY64; // Σ_r W[c,r,k]
+  const xwT = want.centroids && l2 ? new Float32Array(CK * (V + 1)) : EMPTY32; // Σ_r W·(x, 1) [C·K, V+1] (GEMM part of dP)
   const beta = softplus(theta) + 1;
   let dBeta = 0;
   if (needDz || needLut) {
     const w = newWork(R, d);
-    const psq = l2 ? centroidSq(P, CK, V) : EMPTY64;
+    const tb = centroidTables(P, d);
     const A = new Float32Array(R * CK);
     const DA = needDz ? new Float32Array(R * CK) : EMPTY32;
-    const rowsum = new Float64Array(R * C);
-    const dXT = want.x ? new Float32Array(R * C * V) : EMPTY32;
+    const dXT = want.x ? new Float32Array(R * C * (V + 1)) : EMPTY32;
     const near = new NearList();
     for (let i = 0; i + 1 < src.bounds.length; i++) {
       const r0 = src.bounds[i];
@@ -412,15 +407,15 @@ function backwardSource(src: Source, G: Float32Array, metric: Metric, P: Float32
       const Gc = src.gradChunk(G, r0, Rc, gbuf);
       if (dbias) sumGrad(Gc, Rc, M, src.mMajor, dbias);
       src.loadX(r0, Rc, w.XT);
-      chunkDots(metric, P, w, Rc, d);
+      chunkDots(metric, P, tb, w, Rc, d);
       // DA [Rc, C·K] = G [Rc, M] · lut [C·K, M]ᵀ
       if (needDz) be.gemm(Gc, lut, DA, Rc, CK, M, src.mMajor, true, false);
       near.n = 0;
-      dBeta += chunkSoft(metric, P, psq, w, Rc, r0, d, beta, A, needDz ? DA : EMPTY32, rowsum, colsum, near);
+      dBeta += chunkSoft(metric, P, tb.psq, w, Rc, r0, d, beta, A, needDz ? DA : EMPTY32, near);
       // dlut [C·K, M] += A [Rc, C·K]ᵀ · G [Rc, M]
       if (dlut) be.gemm(A, Gc, dlut, CK, M, Rc, true, src.mMajor, true);
       if (!(want.x || want.centroids)) continue;
-      if (l2) chunkL2Backward(P, w, Rc, d, rowsum, near, dXT, xwT, dPdist);
+      if (l2) chunkL2Backward(P, tb, w, Rc, d, near, dXT, xwT, dPdist);
       else chunkDirectBackward(metric, P, w, Rc, d, dXT, dPdist);
       if (dx) src.storeDx(dXT, dx, r0, Rc);
     }
@@ -437,7 +432,8 @@ function backwardSource(src: Source, G: Float32Array, metric: Metric, P: Float32
     for (let i = 0; i < CK; i++) {
       for (let v = 0; v < V; v++) {
         const j = i * V + v;
-        dP[j] = l2 ? dPdist[j] + colsum[i] * P[j] - xwT[j] : dPdist[j]; // l2: Σ_r W·(p − x)
+        // l2: Σ_r W·(p − x) = (Σ_r W)·p − Σ_r W·x, from xwT [C·K, V+1]
+        dP[j] = l2 ? dPdist[j] + xwT[i * (V + 1) + V] * P[j] - xwT[i * (V + 1) + v] : dPdist[j];
       }
     }
     for (let c = 0; c < C; c++) {
