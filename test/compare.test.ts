@@ -1,0 +1,52 @@
+// The comparison pipeline end to end on synthetic data: every row is produced and fine-tuning helps a weak start.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataLoader } from '../src/data/loader.js';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/layers.js';
+import { Adam } from '../src/optim/index.js';
+import type { BaseHyper, Optimizer } from '../src/optim/optimizer.js';
+import { constant } from '../src/optim/schedule.js';
+import { Rng } from '../src/tensor/rng.js';
+import { fit } from '../src/train/fit.js';
+import { runComparison } from '../src/lut/compare.js';
+import { describeModel } from '../src/nn/spec.js';
+import { bandDataset } from './helpers.js';
+
+test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with costs', () => {
+  const rng = new Rng(1);
+  const model = Sequential.named([
+    ['conv1', new Conv2d(1, 4, 3, { padding: 1, rng })],
+    ['relu1', new ReLU()],
+    ['pool1', new MaxPool2d(4)], // [N,4,7,7]
+    ['conv2', new Conv2d(4, 4, 3, { padding: 1, rng })],
+    ['relu2', new ReLU()],
+    ['flatten', new Flatten(1)], // [N,196]
+    ['fc1', new Linear(196, 16, { rng })],
+    ['relu3', new ReLU()],
+    ['fc2', new Linear(16, 10, { rng })],
+  ]);
+  const train = bandDataset(512, 3);
+  const testSet = bandDataset(200, 4);
+  fit({
+    model, optimizer: new Adam(model.parameters(), { lr: 3e-3 }) as unknown as Optimizer<BaseHyper>, schedule: constant({ baseLr: 3e-3 }),
+    train: new DataLoader(train, { batchSize: 32, seed: 1 }), epochs: 3, quiet: true,
+  });
+  const meta = { format: 'lutnn-model' as const, version: 1 as const, arch: describeModel(model), dataset: { name: 'fashion-mnist', mean: 0.286, std: 0.353, inputShape: [1, 28, 28] } };
+  const rows = runComparison(model, meta, { train, test: testSet, source: 'synthetic' }, {
+    metrics: ['l2', 'chebyshev'], maddness: true, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
+    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true,
+  });
+  assert.deepEqual(rows.map((r) => `${r.method}:${r.metric}`), [
+    'dense:null', 'lutnn-kmeans:l2', 'lutnn-finetuned:l2', 'lutnn-kmeans:chebyshev', 'lutnn-finetuned:chebyshev', 'maddness:null',
+  ]);
+  const dense = rows[0];
+  assert.ok(dense.testAccuracy > 0.9, `dense accuracy ${dense.testAccuracy}`);
+  for (const r of rows.slice(1)) {
+    assert.ok(r.macs > 0 && r.macs !== dense.macs, `${r.method} macs ${r.macs}`);
+    assert.ok(Number.isFinite(r.testAccuracy));
+  }
+  const ft = rows[2];
+  assert.ok(ft.temperatures && Object.keys(ft.temperatures).length === 2, 'conv2 and fc1 have temperatures');
+  assert.ok(ft.finetuneImagesPerSecond! > 0);
+  assert.ok(ft.testAccuracy >= rows[1].testAccuracy - 0.05, `fine-tuning kept accuracy: ${rows[1].testAccuracy} → ${ft.testAccuracy}`);
+});
