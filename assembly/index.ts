@@ -2,5 +2,7 @@
 export * from './layout';
 export { MR, NR, KC, PANELS_PER_TASK, packPanels } from './gemm';
 export { im2col, col2im } from './conv';
+export { depthwiseScratch } from './depthwise';
 export * from './elementwise';
 export { heapBase, openJob, work, finishJob } from './sched';
+export * from './lut-train';

@@ -87,6 +87,8 @@ export const V_YB: i32 = 18;
 export const V_CH: i32 = 19;
 export const V_BIAS: i32 = 20;
 export const V_NB: i32 = 21;
+/** Depthwise weights [C·CH, KH, KW] (byte pointer); for DEPTHWISE, CH is the channel multiplier. */
+export const V_WT: i32 = 22;
 
 /** Per-thread MR×NR scratch tiles for edge blocks. */
 export const TILES: i32 = 1024;
@@ -104,6 +106,7 @@ export const K_IM2COL: i32 = 4;
 export const K_COL2IM: i32 = 5;
 export const K_BIAS_ADD: i32 = 6;
 export const K_BIAS_GRAD: i32 = 7;
+export const K_DEPTHWISE: i32 = 8;
 
 /** Field f of the GEMM descriptor. */
 @inline export function gemmField(f: i32): i32 {

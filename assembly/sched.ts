@@ -4,10 +4,11 @@
 // of a finished job or of one being written.
 import {
   CTRL, C_DONE, C_TICKET, C_NTOTAL, C_NPHASES, PHASES, PHASE_BYTES, STATS,
-  K_PACK_A, K_PACK_B, K_TILES, K_IM2COL, K_COL2IM, K_BIAS_ADD, K_BIAS_GRAD,
+  K_PACK_A, K_PACK_B, K_TILES, K_IM2COL, K_COL2IM, K_BIAS_ADD, K_BIAS_GRAD, K_DEPTHWISE,
 } from './layout';
 import { packATask, packBTask, tilesTask } from './gemm';
 import { im2colTask, col2imTask, biasAddTask, biasGradTask } from './conv';
+import { depthwiseTask } from './depthwise';
 
 /** Task index of a closed ticket: larger than any job's task count. */
 const CLOSED: i64 = 0x7fffffff;
@@ -70,6 +71,7 @@ function runTask(idx: i32, tid: i32): void {
         case K_COL2IM: col2imTask(t); break;
         case K_BIAS_ADD: biasAddTask(t); break;
         case K_BIAS_GRAD: biasGradTask(t); break;
+        case K_DEPTHWISE: depthwiseTask(t, tid); break;
         default: break;
       }
       return;

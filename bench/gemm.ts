@@ -1,4 +1,4 @@
-// GEMM benchmark: lutnn's wasm GEMM (1 and 2 threads) beside tfjs-backend-wasm and onnxruntime-web, one process.
+// GEMM benchmark: lutnn's wasm GEMM (1 and 2 threads, per call and with B prepacked) beside tfjs-wasm and ORT-web.
 // Usage: node --import tsx bench/gemm.ts [--json] [--reps N]   (--part ort2 is the internal second process)
 // Methods are interleaved within each repetition (in a fresh shuffled order) and reported as medians. In the
 // process where ORT runs 2 threads a short idle gap before each call lets its spinning pool go quiet.
@@ -123,9 +123,21 @@ async function runPart(ortThreads: number): Promise<{ shapes: { M: number; K: nu
       setNumThreads(threads);
       be.gemm(A, B, C, M, N, K, false, false, false);
     };
+    // B packed once into wasm memory, as tfjs caches its packed B; "-resident" also keeps A in wasm memory
+    // (written once, like tfjs's uploaded A tensor), so it does exactly the per-call work of tfjs-wasm-1t.
+    const packed = be.packGemmB(B, K, N, false);
+    const resA = be.allocResident(M * K);
+    resA.view.set(A);
+    const lutnnPacked = (threads: number, a: Float32Array) => () => {
+      setNumThreads(threads);
+      be.gemmPacked(a, packed, C, M, false, false);
+    };
     const methods: Method[] = [
       { name: 'lutnn-1t', run: lutnn(1) },
       { name: 'lutnn-2t', run: lutnn(2) },
+      { name: 'lutnn-1t-packed', run: lutnnPacked(1, A) },
+      { name: 'lutnn-2t-packed', run: lutnnPacked(2, A) },
+      { name: 'lutnn-1t-resident', run: lutnnPacked(1, resA.view) },
       { name: `ort-web-${ortThreads}t`, run: async () => void (await session.run(feeds)) },
     ];
     const tensors: tf.Tensor[] = [];
@@ -148,6 +160,8 @@ async function runPart(ortThreads: number): Promise<{ shapes: { M: number; K: nu
     }
     const med = await measure(methods, reps, rng, ortThreads > 1 ? GAP_MS : 0);
     tf.dispose(tensors);
+    packed.dispose();
+    resA.dispose();
     await session.release();
     const flop = 2 * M * N * K;
     const results: Results = Object.fromEntries([...med].map(([k, t]) => [k, {
@@ -211,13 +225,17 @@ async function main(): Promise<void> {
     return {
       M: s.M, K: s.K, N: s.N,
       results: { ...s.results, 'ort-web-2t': r2['ort-web-2t'] },
-      ortProcessLutnn: { 'lutnn-1t': r2['lutnn-1t'], 'lutnn-2t': r2['lutnn-2t'] },
+      ortProcessLutnn: Object.fromEntries(Object.entries(r2).filter(([k]) => k.startsWith('lutnn'))),
       ratios: {
         'lutnn-1t/tfjs-wasm': +(g(s.results, 'lutnn-1t') / g(s.results, tfName)).toFixed(2),
         'lutnn-1t/tfjs-wasm-fresh': +(g(s.results, 'lutnn-1t') / g(s.results, `${tfName}-fresh`)).toFixed(2),
         'lutnn-1t/ort-web-1t': +(g(s.results, 'lutnn-1t') / g(s.results, 'ort-web-1t')).toFixed(2),
+        'lutnn-1t-packed/tfjs-wasm': +(g(s.results, 'lutnn-1t-packed') / g(s.results, tfName)).toFixed(2),
+        'lutnn-1t-resident/tfjs-wasm': +(g(s.results, 'lutnn-1t-resident') / g(s.results, tfName)).toFixed(2),
+        'lutnn-1t-packed/lutnn-1t': +(g(s.results, 'lutnn-1t-packed') / g(s.results, 'lutnn-1t')).toFixed(2),
         'lutnn-2t/ort-web-2t': +(g(r2, 'lutnn-2t') / g(r2, 'ort-web-2t')).toFixed(2),
         'lutnn-2t/lutnn-1t': +(g(s.results, 'lutnn-2t') / g(s.results, 'lutnn-1t')).toFixed(2),
+        'lutnn-2t-packed/lutnn-1t-packed': +(g(s.results, 'lutnn-2t-packed') / g(s.results, 'lutnn-1t-packed')).toFixed(2),
       },
     };
   });
@@ -233,7 +251,9 @@ async function main(): Promise<void> {
       ort: 'onnxruntime-web wasm; env.wasm.numThreads = 1 in this process, = 2 in a second process (ort-web-2t, compared with that process\'s lutnn-2t)',
     },
     timing: 'C = A·B from Float32Array inputs to a Float32Array result: lutnn and ORT copy both inputs in and pack per call; '
-      + 'tfjs-wasm reuses uploaded tensors (and its packed B), tfjs-wasm-fresh makes both tensors per call',
+      + 'tfjs-wasm reuses uploaded tensors (and its packed B), tfjs-wasm-fresh makes both tensors per call; '
+      + 'lutnn-*-packed packs B once (packGemmB) and copies A in per call, lutnn-1t-resident also keeps A in wasm memory '
+      + '(allocResident); every lutnn row copies C out to a Float32Array',
     shapes,
     crossover: one.crossover,
   };

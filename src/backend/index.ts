@@ -46,4 +46,4 @@ export function setBackend(b: Backend): Backend {
 
 export { referenceBackend } from './reference.js';
 export { getNumThreads, setNumThreads } from './pool.js';
-export type { Backend, Conv2dGeom } from './types.js';
+export type { Backend, Conv2dGeom, PackedMatrix, ResidentArray } from './types.js';

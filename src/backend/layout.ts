@@ -27,6 +27,7 @@ export const LAYOUT = {
   K_COL2IM: 5,
   K_BIAS_ADD: 6,
   K_BIAS_GRAD: 7,
+  K_DEPTHWISE: 8,
 } as const;
 
 /** GEMM descriptor fields, in assembly/layout.ts order (G_M = 0 ...). */
@@ -37,7 +38,7 @@ const GEMM_FIELDS = [
 /** Convolution descriptor fields, in assembly/layout.ts order (V_C = 0 ...). */
 const CONV_FIELDS = [
   'C', 'H', 'W', 'KH', 'KW', 'SH', 'SW', 'PH', 'PW', 'DH', 'DW', 'OH', 'OW',
-  'X', 'XB', 'COLS', 'COLSB', 'Y', 'YB', 'CH', 'BIAS', 'NB',
+  'X', 'XB', 'COLS', 'COLSB', 'Y', 'YB', 'CH', 'BIAS', 'NB', 'WT',
 ] as const;
 
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;

@@ -80,6 +80,11 @@ function spawnWorkers(rt: WasmRuntime, count: number): void {
   }
 }
 
+/** Thread ids a job can see now (the calling thread and every started worker): per-thread scratch needs this many. */
+export function threadSlots(): number {
+  return workers.length + 1;
+}
+
 /** Jobs smaller than this many multiply-adds stay on the calling thread (bench/gemm.ts measures the crossover). */
 export function getParallelMinMacs(): number {
   return parallelMinMacs;

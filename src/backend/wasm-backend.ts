@@ -1,10 +1,11 @@
-// The WebAssembly Backend: copies operands into the arena, plans GEMM and conv jobs, runs them on the pool.
+// The WebAssembly Backend: copies operands into the arena, plans conv jobs (GEMMs in wasm-gemm.ts), runs them on the pool.
 // Every output element is summed by one thread in a fixed order, so results do not depend on the thread count.
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import type { Backend, Conv2dGeom } from './types.js';
-import { LAYOUT, type ConvDesc, type GemmDesc } from './layout.js';
-import { runJob, threadsFor } from './pool.js';
+import { LAYOUT, type ConvDesc } from './layout.js';
+import { runJob, threadSlots, threadsFor } from './pool.js';
 import type { WasmRuntime } from './wasm.js';
+import { addGemm, gemmTasks, need, packBytes, roundUp, wasmGemmEntries, type GemmPlan } from './wasm-gemm.js';
 
 /** Scratch budget for one chunk of images (patch matrices + packed panels); never depends on the threads. */
 let chunkBytes = 32 << 20;
@@ -18,13 +19,6 @@ export function setConvChunkBytes(bytes: number): void {
   chunkBytes = bytes;
 }
 
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-
-/** The kernels trust their sizes (an overrun would read other scratch or trap), so sizes are checked here. */
-function need(op: string, name: string, a: Float32Array | null, n: number, dims: string): void {
-  if (a && a.length < n) throw new ShapeError(`wasm ${op}: ${name} has ${a.length} elements, needs ${n} (${dims})`);
-}
-
 /** Geometry the conv kernels can run: positive strides/dilations, groups dividing the channels, consistent sizes. */
 function checkGeom(op: string, g: Conv2dGeom): void {
   const ints = [g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.padH, g.padW, g.outH, g.outW];
@@ -32,140 +26,6 @@ function checkGeom(op: string, g: Conv2dGeom): void {
   const pos = [g.strideH, g.strideW, g.dilH, g.dilW, g.groups];
   if (!pos.every((v) => Number.isInteger(v) && v >= 1)) throw new ArgumentError(`wasm ${op}: strides, dilations and groups must be positive integers, got ${JSON.stringify(g)}`);
   if (g.cin % g.groups !== 0 || g.cout % g.groups !== 0) throw new ArgumentError(`wasm ${op}: groups ${g.groups} must divide cin ${g.cin} and cout ${g.cout}`);
-}
-const roundUp = (a: number, b: number): number => ceilDiv(a, b) * b;
-
-/** Where op(A) or op(B) lives: element (lane p, step k) at base + 4·(p·sp + ⌊k/kl⌋·kbs + (k mod kl)·sk). */
-interface Operand {
-  base: number;
-  sp: number;
-  sk: number;
-  kl: number;
-  kbs: number;
-}
-
-interface GemmPlan {
-  M: number;
-  N: number;
-  K: number;
-  accumulate: boolean;
-  /** Number of (B, C) pairs sharing A, with their strides in elements. */
-  nb: number;
-  a: Operand;
-  b: Operand & { batch: number };
-  c: { base: number; ldc: number; batch: number };
-}
-
-/** Packed-panel sizes in bytes for A and for each B. */
-function packBytes(rt: WasmRuntime, M: number, N: number, K: number): { a: number; b: number } {
-  return { a: roundUp(M, rt.tiles.mr) * K * 4, b: roundUp(N, rt.tiles.nr) * K * 4 };
-}
-
-/** Output blocks: cache-sized by default, smaller when threads need more tasks to share. */
-function blocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
-  let mc = 256;
-  let nc = 256;
-  const tasks = (): number => nb * ceilDiv(M, mc) * ceilDiv(N, nc);
-  while (threads > 1 && tasks() < 4 * threads && (nc > 32 || mc > 16)) {
-    if (nc > 32 && (ceilDiv(N, nc) <= ceilDiv(M, mc) || mc <= 16)) nc /= 2;
-    else mc /= 2;
-  }
-  return { mc, nc };
-}
-
-/** Appends the PACK_A, PACK_B (unless `prepacked`) and TILES phases of `p` and writes its descriptor. */
-function addGemm(rt: WasmRuntime, p: GemmPlan, threads: number, pa: number, pb: number, prepacked = false): void {
-  const { mc, nc } = blocks(p.M, p.N, p.nb, threads);
-  const d: GemmDesc = {
-    M: p.M, N: p.N, K: p.K, ACC: p.accumulate ? 1 : 0, NB: p.nb, MC: mc, NC: nc,
-    A: p.a.base, ASI: p.a.sp, ASK: p.a.sk, AKL: p.a.kl, AKBS: p.a.kbs,
-    B: p.b.base, BSK: p.b.sk, BSJ: p.b.sp, BKL: p.b.kl, BKBS: p.b.kbs, BBATCH: p.b.batch,
-    C: p.c.base, LDC: p.c.ldc, CBATCH: p.c.batch,
-    PA: pa, PB: pb, PBBATCH: packBytes(rt, p.M, p.N, p.K).b,
-  };
-  const { mr, nr, panelsPerTask } = rt.tiles;
-  rt.job.gemm(d);
-  if (!prepacked) {
-    rt.job
-      .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(p.M, mr), panelsPerTask))
-      .phase(LAYOUT.K_PACK_B, p.nb * ceilDiv(ceilDiv(p.N, nr), panelsPerTask));
-  }
-  rt.job.phase(LAYOUT.K_TILES, p.nb * ceilDiv(p.M, mc) * ceilDiv(p.N, nc));
-}
-
-/** Task count of a job's widest phase, to cap the threads. */
-function gemmTasks(p: GemmPlan): number {
-  return p.nb * ceilDiv(p.M, 16) * ceilDiv(p.N, 32);
-}
-
-/** Staging band for streamPack: small enough to stay in L2 next to the panels being written. */
-const STAGE_BYTES = 256 << 10;
-
-/**
- * Packs the row-major JS matrix X [rows, cols] into W-lane panels at `dst`, copying bands of rows through a
- * small staging buffer so each value crosses main memory once (instead of a full copy, then a packing pass).
- * Lanes run along X's rows (steps = columns) when `lanesAreRows`, else along its columns (steps = rows).
- */
-function streamPack(rt: WasmRuntime, X: Float32Array, rows: number, cols: number, W: number, lanesAreRows: boolean, dst: number): void {
-  if (lanesAreRows) {
-    const panelBytes = W * cols * 4;
-    const band = Math.max(1, Math.floor(STAGE_BYTES / panelBytes)) * W;
-    const stage = rt.arena.alloc(Math.min(band, roundUp(rows, W)) * cols * 4);
-    for (let r0 = 0; r0 < rows; r0 += band) {
-      const r1 = Math.min(rows, r0 + band);
-      rt.f32(stage, (r1 - r0) * cols).set(X.subarray(r0 * cols, r1 * cols));
-      rt.ex.packPanels(stage, W, r1 - r0, cols, 1, cols, cols, 0, dst + r0 * cols * 4, panelBytes);
-    }
-  } else {
-    const band = Math.max(1, Math.floor(STAGE_BYTES / (cols * 4)));
-    const stage = rt.arena.alloc(Math.min(band, rows) * cols * 4);
-    for (let k0 = 0; k0 < rows; k0 += band) {
-      const k1 = Math.min(rows, k0 + band);
-      rt.f32(stage, (k1 - k0) * cols).set(X.subarray(k0 * cols, k1 * cols));
-      rt.ex.packPanels(stage, W, cols, 1, cols, k1 - k0, k1 - k0, 0, dst + k0 * W * 4, W * rows * 4);
-    }
-  }
-}
-
-function gemm(
-  rt: WasmRuntime,
-  A: Float32Array,
-  B: Float32Array,
-  C: Float32Array,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
-  accumulate: boolean,
-): void {
-  const dims = `M=${M}, N=${N}, K=${K}`;
-  need('gemm', 'A', A, M * K, dims);
-  need('gemm', 'B', B, K * N, dims);
-  need('gemm', 'C', C, M * N, dims);
-  if (M === 0 || N === 0) return;
-  if (K === 0) {
-    if (!accumulate) C.fill(0, 0, M * N);
-    return;
-  }
-  rt.scoped(() => {
-    const c = accumulate ? rt.put(C.subarray(0, M * N)) : rt.arena.alloc(M * N * 4);
-    const sizes = packBytes(rt, M, N, K);
-    const pa = rt.arena.alloc(sizes.a);
-    const pb = rt.arena.alloc(sizes.b);
-    // op(A) lanes are its rows i: A's rows unless transposed. op(B) lanes are its columns j: B's rows if transposed.
-    if (transA) streamPack(rt, A, K, M, rt.tiles.mr, false, pa);
-    else streamPack(rt, A, M, K, rt.tiles.mr, true, pa);
-    if (transB) streamPack(rt, B, N, K, rt.tiles.nr, true, pb);
-    else streamPack(rt, B, K, N, rt.tiles.nr, false, pb);
-    const none = { base: 0, sp: 0, sk: 0, kl: K, kbs: 0 };
-    const plan: GemmPlan = { M, N, K, accumulate, nb: 1, a: none, b: { ...none, batch: 0 }, c: { base: c, ldc: N, batch: 0 } };
-    const threads = threadsFor(M * N * K, gemmTasks(plan));
-    rt.job.reset();
-    addGemm(rt, plan, threads, pa, pb, true);
-    runJob(rt, threads);
-    rt.get(c, C.subarray(0, M * N));
-  });
 }
 
 /** Shapes of one conv, per group (after checking the geometry). */
@@ -186,7 +46,7 @@ function convGeom(g: Conv2dGeom, c: number): ConvDesc {
   return {
     C: c, H: g.h, W: g.w, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW,
     DH: g.dilH, DW: g.dilW, OH: g.outH, OW: g.outW,
-    X: 0, XB: 0, COLS: 0, COLSB: 0, Y: 0, YB: 0, CH: 0, BIAS: 0, NB: 0,
+    X: 0, XB: 0, COLS: 0, COLSB: 0, Y: 0, YB: 0, CH: 0, BIAS: 0, NB: 0, WT: 0,
   };
 }
 
@@ -211,6 +71,10 @@ function conv2dForward(rt: WasmRuntime, x: Float32Array, w: Float32Array, bias: 
   if (yv.length === 0) return;
   if (kc === 0) {
     for (let i = 0; i < yv.length; i++) yv[i] = bias ? bias[Math.floor(i / L) % g.cout] : 0;
+    return;
+  }
+  if (g.groups > 1 && g.groups === g.cin) {
+    depthwiseForward(rt, x, w, bias, g, yv);
     return;
   }
   rt.scoped(() => {
@@ -247,6 +111,31 @@ function conv2dForward(rt: WasmRuntime, x: Float32Array, w: Float32Array, bias: 
         runJob(rt, threads);
       }
     }
+    rt.get(yp, yv);
+  });
+}
+
+/**
+ * Depthwise conv (groups = cin, cout = cin·mult) by the direct kernel: one task per (image, channel) plane,
+ * SIMD over output pixels, each thread with its own zero-padded copy of the plane.
+ */
+function depthwiseForward(rt: WasmRuntime, x: Float32Array, w: Float32Array, bias: Float32Array | null, g: Conv2dGeom, yv: Float32Array): void {
+  const taps = g.kh * g.kw;
+  const L = g.outH * g.outW;
+  rt.scoped(() => {
+    const xp = rt.put(x.subarray(0, g.n * g.cin * g.h * g.w));
+    const wp = rt.put(w.subarray(0, g.cout * taps));
+    const bp = bias ? rt.put(bias.subarray(0, g.cout)) : 0;
+    const yp = rt.arena.alloc(yv.length * 4);
+    const threads = threadsFor(g.n * g.cout * L * taps, g.n * g.cin);
+    const per = rt.ex.depthwiseScratch(g.outH, g.strideH, g.kh, g.dilH, g.outW, g.strideW, g.kw, g.dilW);
+    // Any started worker may claim a task, so every thread id gets a scratch plane.
+    const scratch = rt.arena.alloc(Math.max(threads, threadSlots()) * per * 4);
+    rt.job.reset().conv({
+      ...convGeom(g, g.cin), X: xp, XB: g.cin * g.h * g.w, COLS: scratch, COLSB: per,
+      Y: yp, YB: g.cout * L, CH: g.cout / g.cin, BIAS: bp, NB: g.n, WT: wp,
+    }).phase(LAYOUT.K_DEPTHWISE, g.n * g.cin);
+    runJob(rt, threads);
     rt.get(yp, yv);
   });
 }
@@ -384,7 +273,7 @@ function col2im(rt: WasmRuntime, cols: Float32Array, g: Conv2dGeom, cin: number,
 export function createWasmBackend(rt: WasmRuntime): Backend {
   return {
     name: 'wasm',
-    gemm: (A, B, C, M, N, K, tA, tB, acc) => gemm(rt, A, B, C, M, N, K, tA, tB, acc),
+    ...wasmGemmEntries(rt),
     im2col: (x, g, cin, cols) => im2col(rt, x, g, cin, cols),
     col2im: (cols, g, cin, dx) => col2im(rt, cols, g, cin, dx),
     conv2dForward: (x, w, bias, g, y) => conv2dForward(rt, x, w, bias, g, y),

@@ -14,6 +14,7 @@ export interface KernelExports {
   finishJob(): void;
   im2col(x: number, cols: number): void;
   col2im(cols: number, dx: number): void;
+  depthwiseScratch(oh: number, sh: number, kh: number, dh: number, ow: number, sw: number, kw: number, dw: number): number;
   packPanels(src: number, W: number, n: number, sp: number, sk: number, K: number, kl: number, kbs: number, dst: number, panelBytes: number): void;
   relu(x: number, y: number, n: number): void;
   reluBackward(x: number, dy: number, dx: number, n: number): void;
