@@ -8,7 +8,7 @@ import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
 import { manualSeed } from '../tensor/rng.js';
 import { setNumThreads } from '../backend/index.js';
-import { prepareLoaders, runFit } from './fit-command.js';
+import { addFitOptions, prepareLoaders, runFit } from './fit-command.js';
 import { floatArg, fmtPct, intArg, machineInfo, printJson, runCommand } from './common.js';
 
 interface FinetuneCliOptions {
@@ -32,7 +32,7 @@ interface FinetuneCliOptions {
 }
 
 export function finetuneCommand(): Command {
-  return new Command('finetune')
+  const cmd = new Command('finetune')
     .description('fine-tune a LUT model end to end (LUT-NN recipe: Adam, cosine lr, learned temperatures)')
     .argument('<model>', 'LUT model file written by `lutnn convert`')
     .option('--out <file>', 'output file (default: <model> with -ft before .safetensors)')
@@ -40,19 +40,8 @@ export function finetuneCommand(): Command {
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 128)
     .option('--lr <lr>', 'learning rate (cosine decay per iteration)', floatArg('--lr', 0), 1e-3)
     .option('--temperature-lr <lr>', 'learning rate of the temperature logits', floatArg('--temperature-lr', 0), 0.1)
-    .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0)
-    .option('--data-dir <dir>', 'IDX directory; default: the embedded Fashion-MNIST')
-    .option('--seed <n>', 'seed for shuffling', intArg('--seed', 0), 0)
-    .option('--threads <n>', 'compute threads', intArg('--threads', 1))
-    .option('--augment <list>', 'comma list: crop, flip')
-    .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
-    .option('--checkpoint-every <steps>', 'steps between checkpoints', intArg('--checkpoint-every', 1), 50)
-    .option('--resume', 'continue from the checkpoint if it exists', false)
-    .option('--limit-train <n>', 'use only the first n training images', intArg('--limit-train', 1))
-    .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
-    .option('--json', 'print one JSON object on stdout', false)
-    .option('--quiet', 'no progress output', false)
-    .action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
+    .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0);
+  return addFitOptions(cmd).action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
 }
 
 async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {

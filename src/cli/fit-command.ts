@@ -6,7 +6,8 @@ import type { Module } from '../nn/module.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { fit, type EpochSummary, type FitResult } from '../train/fit.js';
-import { loadDatasetWithProgress } from './common.js';
+import type { Command } from 'commander';
+import { intArg, loadDatasetWithProgress } from './common.js';
 
 export interface DataCliOptions {
   dataset: DatasetName;
@@ -87,4 +88,20 @@ export function runFit(o: FitCommandOptions): FitResult | null {
     return null;
   }
   return result;
+}
+
+/** The options every training command shares: data, seed, threads, augmentation, checkpoints, limits, output. */
+export function addFitOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'directory with IDX files (train-images-idx3-ubyte[.gz], ...); default: the embedded Fashion-MNIST')
+    .option('--seed <n>', 'seed for init, shuffling and augmentation', intArg('--seed', 0), 0)
+    .option('--threads <n>', 'compute threads (default: all cores)', intArg('--threads', 1))
+    .option('--augment <list>', 'comma list: crop (pad 2 + random crop), flip')
+    .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
+    .option('--checkpoint-every <steps>', 'steps between checkpoints', intArg('--checkpoint-every', 1), 50)
+    .option('--resume', 'continue from the checkpoint if it exists', false)
+    .option('--limit-train <n>', 'use only the first n training images (quick runs)', intArg('--limit-train', 1))
+    .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
+    .option('--json', 'print one JSON object with the results on stdout', false)
+    .option('--quiet', 'no progress output', false);
 }

@@ -7,7 +7,7 @@ import { Adam, AdamW, SGD } from '../optim/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { constant, cosine, step } from '../optim/schedule.js';
 import { manualSeed, globalRng } from '../tensor/rng.js';
-import { prepareLoaders, runFit } from './fit-command.js';
+import { addFitOptions, prepareLoaders, runFit } from './fit-command.js';
 import { setNumThreads } from '../backend/index.js';
 import { choiceArg, floatArg, fmtPct, intArg, machineInfo, printJson, runCommand } from './common.js';
 
@@ -37,11 +37,10 @@ interface TrainCliOptions {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  const cmd = new Command('train')
     .description('train a zoo model (e.g. fmnist-cnn) and save it as safetensors')
     .option('--model <name>', 'zoo model', 'fmnist-cnn')
     .option('--dataset <name>', 'fashion-mnist | mnist', choiceArg('--dataset', ['fashion-mnist', 'mnist'] as const), 'fashion-mnist')
-    .option('--data-dir <dir>', 'directory with IDX files (train-images-idx3-ubyte[.gz], ...); default: the embedded Fashion-MNIST')
     .option('--epochs <n>', 'epochs', intArg('--epochs', 1), 4)
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 128)
     .option('--lr <lr>', 'base learning rate', floatArg('--lr', 0), 1e-3)
@@ -50,18 +49,8 @@ export function trainCommand(): Command {
     .option('--weight-decay <wd>', 'weight decay', floatArg('--weight-decay', 0), 0)
     .option('--schedule <name>', 'cosine (per iteration) | constant | step', choiceArg('--schedule', ['cosine', 'constant', 'step'] as const), 'cosine')
     .option('--warmup <steps>', 'linear warm-up steps', intArg('--warmup', 0), 0)
-    .option('--seed <n>', 'seed for init, shuffling and augmentation', intArg('--seed', 0), 0)
-    .option('--threads <n>', 'compute threads (default: all cores)', intArg('--threads', 1))
-    .option('--augment <list>', 'comma list: crop (pad 2 + random crop), flip')
-    .requiredOption('--out <file>', 'output model file (.safetensors)')
-    .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
-    .option('--checkpoint-every <steps>', 'steps between checkpoints', intArg('--checkpoint-every', 1), 50)
-    .option('--resume', 'continue from the checkpoint if it exists', false)
-    .option('--limit-train <n>', 'use only the first n training images (quick runs)', intArg('--limit-train', 1))
-    .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
-    .option('--json', 'print one JSON object with the results on stdout', false)
-    .option('--quiet', 'no progress output', false)
-    .action((opts: TrainCliOptions) => runCommand(() => train(opts)));
+    .requiredOption('--out <file>', 'output model file (.safetensors)');
+  return addFitOptions(cmd).action((opts: TrainCliOptions) => runCommand(() => train(opts)));
 }
 
 function makeOptimizer(o: TrainCliOptions, params: ReturnType<ReturnType<typeof createModel>['parameters']>): Optimizer<BaseHyper> {
