@@ -3,13 +3,14 @@ import { noGrad } from '../autograd/engine.js';
 import { ArgumentError } from '../errors.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { conv2dGeom } from '../ops/index.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Metric } from './distance.js';
 import { trainCodebooks } from './kmeans.js';
 import { trainMaddness } from './maddness.js';
 import { MaddnessConv2d, MaddnessLinear } from './maddness-modules.js';
-import { LutConv2d, LutLinear } from './modules.js';
+import { LutConv2d, LutLinear, im2colRows } from './modules.js';
 
 export type ConvertMethod = 'lutnn' | 'maddness';
 
@@ -80,9 +81,9 @@ function subvecLenFor(m: Module, v: SubvecLens): number {
 function denseInputRows(m: Module, x: Tensor): Tensor {
   if (m instanceof Linear) return new Tensor(x.f32, [x.size / m.inFeatures, m.inFeatures]);
   const c = m as Conv2d;
-  // A throwaway LutConv2d with the same geometry gives the exact im2col row layout the LUT layer will use.
-  const probe = new LutConv2d({ cin: c.inChannels, cout: 1, kernel: c.kernelSize, stride: c.stride, padding: c.padding, dilation: c.dilation, subvecLen: 1, k: 1, bias: false });
-  return probe.inputRows(x);
+  // The same im2col row layout (cin, ki, kj) the LUT layer encodes.
+  const g = conv2dGeom(x.shape, c.weight.shape, { stride: c.stride, padding: c.padding, dilation: c.dilation });
+  return noGrad(() => im2colRows(x, g));
 }
 
 /**
