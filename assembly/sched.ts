@@ -29,10 +29,11 @@ export function heapBase(): usize {
 }
 
 /** Starts the job whose phases and descriptors were just written: new generation, task 0 next. */
-export function openJob(): void {
+export function openJob(): i32 {
   atomic.store<i32>(donePtr(), 0);
   const gen = (atomic.load<i64>(ticketPtr()) >>> 32) + 1;
   atomic.store<i64>(ticketPtr(), gen << 32);
+  return <i32>(gen & 0x7fffffff);
 }
 
 /** Blocks until `target` tasks of the current job are done (spin first, then futex waits). */
@@ -81,10 +82,12 @@ function runTask(idx: i32, tid: i32): void {
 }
 
 /** Claims and runs tasks of the current job until none is left; `tid` picks the thread's scratch tile. */
-export function work(tid: i32): void {
+export function work(tid: i32, gen: i32): void {
   const total = <usize>(CTRL + C_NTOTAL);
   for (;;) {
     const w = atomic.load<i64>(ticketPtr());
+    // A worker that woke late for an earlier job must not join a later one it was not woken for.
+    if (<i32>((w >>> 32) & 0x7fffffff) != gen) return;
     const idx = <i32>(w & 0xffffffff);
     const n = atomic.load<i32>(total);
     if (idx >= n) return;

@@ -6,7 +6,7 @@ import { ArgumentError, BackendError } from '../errors.js';
 import { LAYOUT } from './layout.js';
 import type { WasmRuntime } from './wasm.js';
 
-/** Each worker instantiates the same compiled module on the same memory and runs `work(tid)` when woken. */
+/** Each worker instantiates the same compiled module on the same memory and runs `work(tid, gen)` for the job whose generation woke it. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, tid, wake, ready } = workerData;
@@ -17,7 +17,7 @@ Atomics.store(ctl, ready + tid, 1);
 for (;;) {
   Atomics.wait(ctl, wake, seen);
   seen = Atomics.load(ctl, wake);
-  ex.work(tid);
+  ex.work(tid, seen);
 }
 `;
 
@@ -104,14 +104,15 @@ export function threadsFor(macs: number, tasks: number): number {
 /** Runs the job just written with `threads` threads (1 = the calling thread only) and waits for it. */
 export function runJob(rt: WasmRuntime, threads: number): void {
   rt.job.seal();
-  rt.ex.openJob();
+  const gen = rt.ex.openJob();
   if (threads > 1) {
     spawnWorkers(rt, threads - 1);
     const ctl = new Int32Array(rt.memory.buffer, 0, WAKE + 1);
-    Atomics.add(ctl, WAKE, 1);
+    // The wake word carries the job's generation: a worker only works on the job it was woken for.
+    Atomics.store(ctl, WAKE, gen);
     Atomics.notify(ctl, WAKE, threads - 1);
   }
-  rt.ex.work(0);
+  rt.ex.work(0, gen);
   rt.ex.finishJob();
 }
 

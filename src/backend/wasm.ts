@@ -9,8 +9,9 @@ import { Arena, Heap, MAX_PAGES } from './memory.js';
 /** The kernels' exports (pointers and sizes are plain numbers; see assembly/index.ts). */
 export interface KernelExports {
   heapBase(): number;
-  openJob(): void;
-  work(tid: number): void;
+  /** Opens the written job; returns its generation (what `work` and the wake word carry). */
+  openJob(): number;
+  work(tid: number, gen: number): void;
   finishJob(): void;
   im2col(x: number, cols: number): void;
   col2im(cols: number, dx: number): void;
