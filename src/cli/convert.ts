@@ -10,7 +10,7 @@ import { setNumThreads } from '../backend/index.js';
 import { Rng } from '../tensor/rng.js';
 import { evaluate } from '../train/metrics.js';
 import { createProgress, type Progress } from './progress.js';
-import { choiceArg, fmtPct, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, floatArg, fmtPct, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface ConvertCliOptions {
   out: string;
@@ -22,6 +22,9 @@ interface ConvertCliOptions {
   maxRows: number;
   iters: number;
   restarts: number;
+  calibMode: 'sequential' | 'parallel';
+  refit: boolean;
+  ridge: number;
   layers?: string;
   dataDir?: string;
   seed: number;
@@ -65,6 +68,9 @@ export function convertCommand(): Command {
     .option('--max-rows <n>', 'calibration rows per layer kept for k-means (seeded sample)', intArg('--max-rows', 16), 65536)
     .option('--iters <n>', 'k-means iterations', intArg('--iters', 0), 25)
     .option('--restarts <n>', 'k-means restarts (best inertia kept)', intArg('--restarts', 1), 1)
+    .option('--calib-mode <m>', 'parallel: all layers through the dense model (official); sequential: each layer behind the already converted ones', choiceArg('--calib-mode', ['parallel', 'sequential'] as const), 'parallel')
+    .option('--no-refit', 'keep the dense weight instead of refitting weight and bias by least squares to the dense output (LUT-NN only)')
+    .option('--ridge <x>', 'ridge strength of the refit, relative to the mean diagonal of ZᵀZ', floatArg('--ridge', 0), 1e-3)
     .option('--layers <list>', 'layers to convert, comma-separated; "-name" keeps a layer dense (default: all but the first conv and last Linear)')
     .option('--data-dir <dir>', 'IDX directory for calibration and evaluation data; default: the embedded Fashion-MNIST')
     .option('--seed <n>', 'seed for the calibration sample and k-means', intArg('--seed', 0), 0)
@@ -94,7 +100,7 @@ async function convert(file: string, o: ConvertCliOptions): Promise<void> {
     for (const b of calibLoader.epoch(0)) yield b.x;
   })(), {
     method: o.method, k: o.k, v: parseV(o.v), metric: o.metric, include, exclude, maxRows: o.maxRows,
-    kmeansIters: o.iters, kmeansRestarts: o.restarts, seed: o.seed,
+    kmeansIters: o.iters, kmeansRestarts: o.restarts, calibration: o.calibMode, refit: o.refit, ridge: o.ridge, seed: o.seed,
     onProgress: (stage, done, total) => {
       if (stage !== barStage) {
         bar?.stop();
@@ -113,7 +119,7 @@ async function convert(file: string, o: ConvertCliOptions): Promise<void> {
     test = evaluate(model, new DataLoader(testSet, { batchSize: 256, shuffle: false, ...norm }).epoch(0), (d) => ev.update(d));
     ev.stop();
   }
-  const settings = { method: o.method, k: o.k, v: parseV(o.v), metric: o.metric, calib: calibSet.n, maxRows: o.maxRows, iters: o.iters, restarts: o.restarts, seed: o.seed, from: file };
+  const settings = { method: o.method, k: o.k, v: parseV(o.v), metric: o.metric, calib: calibSet.n, maxRows: o.maxRows, iters: o.iters, restarts: o.restarts, calibMode: o.calibMode, refit: o.method === 'lutnn' && o.refit, ridge: o.ridge, seed: o.seed, from: file };
   saveModel(o.out, model, { dataset: meta.dataset, info: { ...(meta.info ?? {}), conversion: { ...settings, layers }, testAccuracy: test?.accuracy ?? null } });
   const out = {
     command: 'convert', model: file, out: o.out, ...settings, layers, convertSeconds,

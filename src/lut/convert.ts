@@ -3,11 +3,15 @@ import { noGrad } from '../autograd/engine.js';
 import { ArgumentError } from '../errors.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { buildModel, describeModel } from '../nn/spec.js';
+import { getBackend } from '../backend/index.js';
 import { conv2dGeom } from '../ops/index.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Metric } from './distance.js';
+import { encode } from './distance.js';
 import { trainCodebooks } from './kmeans.js';
+import { refitWeights } from './refit.js';
 import { trainMaddness } from './maddness.js';
 import { MaddnessConv2d, MaddnessLinear } from './maddness-modules.js';
 import { LutConv2d, LutLinear, im2colRows } from './modules.js';
@@ -36,6 +40,20 @@ export interface ConvertOptions {
   maxRows?: number;
   kmeansIters?: number;
   kmeansRestarts?: number;
+  /**
+   * LUT-NN only. 'parallel' (default, as the official recipe): every layer calibrates through the dense model in
+   * one pass. 'sequential': layers are converted in order, and each one calibrates on the rows it sees with the
+   * earlier layers already converted (and is refitted to the dense model's output on the clean rows); slower, and
+   * on fmnist-cnn no more accurate (see BENCHMARKS.md).
+   */
+  calibration?: 'sequential' | 'parallel';
+  /**
+   * LUT-NN only (default true): after k-means, refit each layer's weight and bias by ridge least squares so
+   * that its hard output on the calibration rows matches the dense model's output on the clean rows.
+   */
+  refit?: boolean;
+  /** Ridge strength of the refit, relative to the mean diagonal of ZᵀZ (default 1e-3). */
+  ridge?: number;
   seed?: number;
   /** Called as work proceeds: (stage, done, total). */
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -49,6 +67,11 @@ export interface ConvertedLayer {
   k: number;
   rows: number;
   seconds: number;
+  /**
+   * Relative output error ||y − y_dense||²/||y_dense||² on the calibration rows (dense output on the clean rows
+   * as the reference): with the dense weight after k-means, and after the refit (null without a refit).
+   */
+  outputError: { kmeans: number; refit: number } | null;
 }
 
 /** Names of the layers a conversion replaces: the defaults of LUT-NN, or `include`, minus `exclude`. */
@@ -142,8 +165,81 @@ export function collectCalibrationRows(model: Module, names: string[], batches: 
 }
 
 /**
- * Convert `model` in place: each selected layer becomes a LutLinear/LutConv2d (k-means centroids on its
- * calibration rows, weights copied) or a MADDNESS layer. Returns what was replaced.
+ * One layer's input rows in several models run on the same batches (e.g. the dense model and a partly converted
+ * one), sampled at the same positions: rows[j] comes from models[j]. Reservoir sampling as collectCalibrationRows.
+ */
+export function collectPairedRows(models: Module[], name: string, batches: Iterable<Tensor>, maxRows: number, seed: number): { rows: Float32Array[]; n: number; D: number; seen: number } {
+  const rng = new Rng(seed);
+  let slots = new Int32Array(0);
+  let store: Float32Array[] = [];
+  let n = 0;
+  let seen = 0;
+  let D = 0;
+  const restore: (() => void)[] = [];
+  const was = models.map((m) => m.training);
+  try {
+    models.forEach((model, j) => {
+      const layer = model.getModule(name);
+      const orig = layer.forward;
+      layer.forward = (x: Tensor): Tensor => {
+        const r = denseInputRows(layer, x);
+        const R = r.shape[0];
+        if (store.length === 0) {
+          D = r.shape[1];
+          store = models.map(() => new Float32Array(Math.min(maxRows, 4096) * D));
+        }
+        if (r.shape[1] !== D) throw new ArgumentError(`convert: layer '${name}' rows of ${r.shape[1]} vs ${D} across models`);
+        if (j === 0) {
+          // The first model draws the sample positions for this batch; the others reuse them.
+          slots = new Int32Array(R);
+          for (let i = 0; i < R; i++, seen++) {
+            const slot = n < maxRows ? n++ : rng.int(seen + 1);
+            slots[i] = slot < maxRows ? slot : -1;
+          }
+          if (n * D > store[0].length) {
+            store = store.map((s) => {
+              const grown = new Float32Array(Math.min(maxRows * D, Math.max(n * D, 2 * s.length)));
+              grown.set(s);
+              return grown;
+            });
+          }
+        } else if (slots.length !== R) throw new ArgumentError(`convert: layer '${name}' saw ${R} rows in model ${j} vs ${slots.length} in model 0`);
+        const dst = store[j];
+        for (let i = 0; i < R; i++) if (slots[i] >= 0) dst.set(r.f32.subarray(i * D, (i + 1) * D), slots[i] * D);
+        return orig.call(layer, x);
+      };
+      restore.push(() => {
+        layer.forward = orig;
+      });
+    });
+    models.forEach((m) => m.eval());
+    noGrad(() => {
+      for (const x of batches) for (const m of models) m.forward(x);
+    });
+  } finally {
+    restore.forEach((r) => r());
+    models.forEach((m, j) => m.train(was[j]));
+  }
+  return { rows: store.map((s) => s.subarray(0, n * D)), n, D, seen };
+}
+
+/** The dense layer's output on rows [n, D]: rows·Wᵀ + b → [n, M] (W viewed as [M, D]). */
+function denseOutput(layer: Conv2d | Linear, rows: Float32Array, n: number, D: number): Float32Array {
+  const M = layer instanceof Linear ? layer.outFeatures : layer.outChannels;
+  const y = new Float32Array(n * M);
+  getBackend().gemm(rows, layer.weight.f32, y, n, M, D, false, true, false);
+  if (layer.bias) {
+    const b = layer.bias.f32;
+    for (let i = 0; i < n; i++) for (let m = 0; m < M; m++) y[i * M + m] += b[m];
+  }
+  return y;
+}
+
+/**
+ * Convert `model` in place: each selected layer becomes a LutLinear/LutConv2d or a MADDNESS layer. Returns what
+ * was replaced. LUT-NN layers get k-means centroids and the dense weight; by default (see ConvertOptions) they
+ * are converted in order on the rows they really see, and their weight and bias are refitted by least squares
+ * to the dense model's output. MADDNESS calibrates every layer through the dense model in one pass.
  */
 export function convertModel(model: Module, calibration: Iterable<Tensor>, opts: ConvertOptions = {}): ConvertedLayer[] {
   const method = opts.method ?? 'lutnn';
@@ -152,6 +248,12 @@ export function convertModel(model: Module, calibration: Iterable<Tensor>, opts:
   const v: SubvecLens = { ...DEFAULT_V, ...opts.v };
   const metric = opts.metric ?? 'l2';
   const seed = opts.seed ?? 0;
+  const maxRows = opts.maxRows ?? 65536;
+  const sequential = method === 'lutnn' && (opts.calibration ?? 'parallel') === 'sequential';
+  if (opts.calibration !== undefined && opts.calibration !== 'sequential' && opts.calibration !== 'parallel') {
+    throw new ArgumentError(`convert: calibration must be 'sequential' or 'parallel', got ${String(opts.calibration)}`);
+  }
+  const refit = method === 'lutnn' && (opts.refit ?? true);
   const names = selectLayers(model, opts.include, opts.exclude);
   if (names.length === 0) throw new ArgumentError('convert: no layer selected for conversion');
   for (const name of names) {
@@ -160,34 +262,75 @@ export function convertModel(model: Module, calibration: Iterable<Tensor>, opts:
     const D = m instanceof Linear ? m.inFeatures : m.inChannels * m.kernelSize[0] * m.kernelSize[1];
     if (D % V !== 0) throw new ArgumentError(`convert: layer '${name}' has D = ${D} inputs, not divisible by V = ${V}`);
   }
-  opts.onProgress?.('calibrate', 0, 1);
-  const rows = collectCalibrationRows(model, names, calibration, opts.maxRows ?? 65536, seed);
-  opts.onProgress?.('calibrate', 1, 1);
+  // Sequential calibration and the refit pass the calibration batches more than once.
+  const batches = sequential || refit ? [...calibration] : calibration;
+  // The dense reference (clean rows and target outputs) while `model` is converted layer by layer.
+  let dense: Module | null = null;
+  if (sequential) {
+    dense = buildModel(describeModel(model));
+    dense.loadStateDict(model.stateDict());
+  }
+  let parallelRows: ReturnType<typeof collectCalibrationRows> | null = null;
+  if (!sequential) {
+    opts.onProgress?.('calibrate', 0, 1);
+    parallelRows = collectCalibrationRows(model, names, batches, maxRows, seed);
+    opts.onProgress?.('calibrate', 1, 1);
+  }
   const out: ConvertedLayer[] = [];
   names.forEach((name, li) => {
     const t0 = performance.now();
-    const dense = model.getModule(name) as Conv2d | Linear;
-    const V = subvecLenFor(dense, v);
-    const r = rows.get(name);
-    if (!r || r.n === 0) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in forward?)`);
-    const C = r.D / V;
+    const layer = model.getModule(name) as Conv2d | Linear;
+    const V = subvecLenFor(layer, v);
+    // clean: the dense model's rows; rows: what this layer sees in the (partly converted) model.
+    let rows: Float32Array;
+    let clean: Float32Array;
+    let n: number;
+    let D: number;
+    if (sequential) {
+      opts.onProgress?.(`calibrate ${name}`, 0, 1);
+      const p = collectPairedRows([dense!, model], name, batches, maxRows, seed + li);
+      opts.onProgress?.(`calibrate ${name}`, 1, 1);
+      [clean, rows] = p.rows;
+      n = p.n;
+      D = p.D;
+    } else {
+      const r = parallelRows!.get(name);
+      if (!r) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in forward?)`);
+      rows = clean = r.rows;
+      n = r.n;
+      D = r.D;
+    }
+    if (n === 0) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in forward?)`);
+    const C = D / V;
     const stage = `${method} ${name}`;
     const progress = (done: number, total: number): void => opts.onProgress?.(stage, done, total);
     let replacement: Module;
+    let outputError: ConvertedLayer['outputError'] = null;
     if (method === 'lutnn') {
-      const cents = trainCodebooks(r.rows, r.n, C, V, K, {
-        metric, seed: seed + 1000 * (li + 1), iters: opts.kmeansIters ?? 25, restarts: opts.kmeansRestarts ?? 1, maxRows: r.n, onProgress: progress,
+      const cents = trainCodebooks(rows, n, C, V, K, {
+        metric, seed: seed + 1000 * (li + 1), iters: opts.kmeansIters ?? 25, restarts: opts.kmeansRestarts ?? 1, maxRows: n, onProgress: progress,
       });
       const centroids = new Tensor(cents, [C, K, V]);
-      replacement = dense instanceof Linear ? LutLinear.fromDense(dense, centroids, { metric }) : LutConv2d.fromDense(dense, centroids, { metric });
+      const lut = layer instanceof Linear ? LutLinear.fromDense(layer, centroids, { metric }) : LutConv2d.fromDense(layer, centroids, { metric });
+      if (refit) {
+        opts.onProgress?.(`refit ${name}`, 0, 1);
+        const codes = encode(rows, cents, C, K, V, metric);
+        const target = denseOutput(layer, clean, n, D);
+        const r = refitWeights(codes, cents, C, K, V, target, n, lut.outDim, { ridge: opts.ridge }, { weight: lut.weight.f32, bias: lut.bias?.f32 ?? null });
+        lut.weight.f32.set(r.weight);
+        if (lut.bias) lut.bias.f32.set(r.bias);
+        outputError = { kmeans: r.relErrorBefore, refit: r.relErrorAfter };
+        opts.onProgress?.(`refit ${name}`, 1, 1);
+      }
+      replacement = lut;
     } else {
-      const enc = trainMaddness(r.rows, r.n, C, V, { seed: seed + 1000 * (li + 1), maxRows: r.n, onProgress: progress });
-      replacement = dense instanceof Linear ? MaddnessLinear.fromDense(dense, enc) : MaddnessConv2d.fromDense(dense, enc);
+      const enc = trainMaddness(rows, n, C, V, { seed: seed + 1000 * (li + 1), maxRows: n, onProgress: progress });
+      replacement = layer instanceof Linear ? MaddnessLinear.fromDense(layer, enc) : MaddnessConv2d.fromDense(layer, enc);
     }
     const dot = name.lastIndexOf('.');
     const parent = model.getModule(dot < 0 ? '' : name.slice(0, dot));
     parent.replaceModule(dot < 0 ? name : name.slice(dot + 1), replacement);
-    out.push({ name, kind: dense instanceof Linear ? 'linear' : 'conv', ncodebooks: C, subvecLen: V, k: K, rows: r.n, seconds: (performance.now() - t0) / 1000 });
+    out.push({ name, kind: layer instanceof Linear ? 'linear' : 'conv', ncodebooks: C, subvecLen: V, k: K, rows: n, seconds: (performance.now() - t0) / 1000, outputError });
   });
   return out;
 }
