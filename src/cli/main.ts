@@ -10,6 +10,7 @@ import { trainCommand } from './train.js';
 import { convertCommand } from './convert.js';
 import { finetuneCommand } from './finetune.js';
 import { compareCommand, demoCommand } from './compare.js';
+import { exportCommand } from './export.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
 function packageVersion(): string {
@@ -29,6 +30,7 @@ const program = new Command('lutnn')
   .addCommand(convertCommand())
   .addCommand(finetuneCommand())
   .addCommand(compareCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(exportCommand());
 
 await program.parseAsync(process.argv);
