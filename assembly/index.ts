@@ -6,3 +6,5 @@ export { depthwiseScratch } from './depthwise';
 export * from './elementwise';
 export { heapBase, openJob, work, finishJob } from './sched';
 export * from './lut-train';
+export * from './runtime';
+export { LUT_ROWS, LUT_TILE_M, LUT_CBLOCK, LUT_RELAXED } from './lut-infer';

@@ -90,6 +90,37 @@ export const V_NB: i32 = 21;
 /** Depthwise weights [C·CH, KH, KW] (byte pointer); for DEPTHWISE, CH is the channel multiplier. */
 export const V_WT: i32 = 22;
 
+/** LUT inference descriptor (assembly/lut-infer.ts): i32 fields at LUT + 4·L_*. Pointers in bytes. */
+export const LUT: i32 = 640;
+/** Rows, codebooks, sub-vector length, outputs. */
+export const L_N: i32 = 0;
+export const L_C: i32 = 1;
+export const L_V: i32 = 2;
+export const L_M: i32 = 3;
+/** Input rows x [N][LDX] f32 (the first C·V of each row are read). */
+export const L_X: i32 = 4;
+export const L_LDX: i32 = 5;
+/** Codes in the scan's layout [ceil(N/16)][C][16] bytes. */
+export const L_CODES: i32 = 6;
+/** Encoder: 0 f32 squared l2, 1 f32 l1, 2 f32 Chebyshev, 3 int8 l2. */
+export const L_ENC: i32 = 7;
+/** Encoder data: f32 centroids [C][V][16], or int8/int16 centroids; AUX: the int8 encoder's per-codebook keys and scales. */
+export const L_CENT: i32 = 8;
+export const L_AUX: i32 = 9;
+/** Scan tables [ceil(M/4)][C][4][16] bytes (t + 128), the f32 scale (bits), bias [ceil(M/4)·4] f32 (0 = none). */
+export const L_TABLE: i32 = 10;
+export const L_SCALE: i32 = 11;
+export const L_BIAS: i32 = 12;
+/** Output rows out [N][LDO] f32. */
+export const L_OUT: i32 = 13;
+export const L_LDO: i32 = 14;
+/** Row blocks (16 rows) per encode task; row blocks and 4-output tiles per scan task. */
+export const L_EROWB: i32 = 15;
+export const L_SROWB: i32 = 16;
+export const L_STILES: i32 = 17;
+/** Written by the encoder: the smallest n·C + c with no finite distance (0x7fffffff when none). */
+export const L_ERR: i32 = 18;
+
 /** Per-thread MR×NR scratch tiles for edge blocks. */
 export const TILES: i32 = 1024;
 export const MAX_THREADS: i32 = 64;
@@ -107,6 +138,8 @@ export const K_COL2IM: i32 = 5;
 export const K_BIAS_ADD: i32 = 6;
 export const K_BIAS_GRAD: i32 = 7;
 export const K_DEPTHWISE: i32 = 8;
+export const K_LUT_ENCODE: i32 = 9;
+export const K_LUT_SCAN: i32 = 10;
 
 /** Field f of the GEMM descriptor. */
 @inline export function gemmField(f: i32): i32 {
@@ -116,4 +149,9 @@ export const K_DEPTHWISE: i32 = 8;
 /** Field f of the convolution descriptor. */
 @inline export function convField(f: i32): i32 {
   return load<i32>(<usize>(CTRL + CONV + (f << 2)));
+}
+
+/** Field f of the LUT inference descriptor. */
+@inline export function lutField(f: i32): i32 {
+  return load<i32>(<usize>(CTRL + LUT + (f << 2)));
 }

@@ -5,10 +5,12 @@
 import {
   CTRL, C_DONE, C_TICKET, C_NTOTAL, C_NPHASES, PHASES, PHASE_BYTES, STATS,
   K_PACK_A, K_PACK_B, K_TILES, K_IM2COL, K_COL2IM, K_BIAS_ADD, K_BIAS_GRAD, K_DEPTHWISE,
+  K_LUT_ENCODE, K_LUT_SCAN,
 } from './layout';
 import { packATask, packBTask, tilesTask } from './gemm';
 import { im2colTask, col2imTask, biasAddTask, biasGradTask } from './conv';
 import { depthwiseTask } from './depthwise';
+import { lutEncodeTask, lutScanTask } from './lut-infer';
 
 /** Task index of a closed ticket: larger than any job's task count. */
 const CLOSED: i64 = 0x7fffffff;
@@ -73,6 +75,8 @@ function runTask(idx: i32, tid: i32): void {
         case K_BIAS_ADD: biasAddTask(t); break;
         case K_BIAS_GRAD: biasGradTask(t); break;
         case K_DEPTHWISE: depthwiseTask(t, tid); break;
+        case K_LUT_ENCODE: lutEncodeTask(t); break;
+        case K_LUT_SCAN: lutScanTask(t); break;
         default: break;
       }
       return;

@@ -26,3 +26,4 @@ export { modelCost, compareCost, type ModelCost, type LayerCost } from './lut/co
 export { runComparison, type CompareRow, type CompareOptions } from './lut/compare.js';
 export { lutParamGroups, lutTemperatures } from './lut/recipe.js';
 export type { PackedMatrix, ResidentArray } from './backend/index.js';
+export { load, loadSync, compile, RuntimeModel, tsLutEngine, type LoadOptions, type CompileOptions, type LutEngine, type LutLayerSpec, type PreparedLut } from './runtime/index.js';

@@ -31,15 +31,16 @@ function defaultBackend(): Backend {
   return referenceBackend;
 }
 
-let active: Backend = defaultBackend();
+// Chosen on first use, not on import: the browser build installs its kernels (fetched asynchronously) before that.
+let active: Backend | undefined;
 
 export function getBackend(): Backend {
-  return active;
+  return (active ??= defaultBackend());
 }
 
 /** Swap the backend (tests use this to run an op on both and compare). */
 export function setBackend(b: Backend): Backend {
-  const prev = active;
+  const prev = getBackend();
   active = b;
   return prev;
 }

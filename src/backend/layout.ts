@@ -16,6 +16,7 @@ export const LAYOUT = {
   MAX_PHASES: 16,
   GEMM: 256,
   CONV: 512,
+  LUT: 640,
   TILES: 1024,
   MAX_THREADS: 64,
   STATS: 9216,
@@ -28,6 +29,8 @@ export const LAYOUT = {
   K_BIAS_ADD: 6,
   K_BIAS_GRAD: 7,
   K_DEPTHWISE: 8,
+  K_LUT_ENCODE: 9,
+  K_LUT_SCAN: 10,
 } as const;
 
 /** GEMM descriptor fields, in assembly/layout.ts order (G_M = 0 ...). */
@@ -41,8 +44,16 @@ const CONV_FIELDS = [
   'X', 'XB', 'COLS', 'COLSB', 'Y', 'YB', 'CH', 'BIAS', 'NB', 'WT',
 ] as const;
 
+/** LUT inference descriptor fields, in assembly/layout.ts order (L_N = 0 ...); see assembly/lut-infer.ts. */
+const LUT_FIELDS = [
+  'N', 'C', 'V', 'M', 'X', 'LDX', 'CODES', 'ENC', 'CENT', 'AUX', 'TABLE', 'SCALE', 'BIAS', 'OUT', 'LDO',
+  'EROWB', 'SROWB', 'STILES', 'ERR',
+] as const;
+
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
 export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
+/** SCALE is the f32 scale's bit pattern (as i32); ERR is reset to 0x7fffffff by `lut()`. */
+export type LutDesc = Record<Exclude<(typeof LUT_FIELDS)[number], 'ERR'>, number>;
 
 function readGlobal(exportsObj: WebAssembly.Exports, name: string): number {
   const g = exportsObj[name];
@@ -60,6 +71,7 @@ export function checkLayout(exportsObj: WebAssembly.Exports): void {
   for (const [k, v] of Object.entries(LAYOUT)) expect(k, v);
   GEMM_FIELDS.forEach((f, i) => expect(`G_${f}`, i));
   CONV_FIELDS.forEach((f, i) => expect(`V_${f}`, i));
+  LUT_FIELDS.forEach((f, i) => expect(`L_${f}`, i));
 }
 
 /** The micro-kernel tile and blocking the kernels were built with. */
@@ -114,6 +126,17 @@ export class JobWriter {
   conv(d: ConvDesc): this {
     CONV_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.CONV >> 2) + i] = d[f]));
     return this;
+  }
+
+  lut(d: LutDesc): this {
+    LUT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.LUT >> 2) + i] = f === 'ERR' ? 0x7fffffff : d[f]));
+    return this;
+  }
+
+  /** The LUT encoder's error slot after a job: the first n·C + c with no finite distance, or -1. */
+  lutError(): number {
+    const v = Atomics.load(this.ctl, (LAYOUT.LUT >> 2) + LUT_FIELDS.indexOf('ERR'));
+    return v === 0x7fffffff ? -1 : v;
   }
 
   /** Task count of the job; stores it and the phase count for the scheduler. */

@@ -1,0 +1,35 @@
+// The runtime's LUT engine on the wasm kernels (src/runtime/lut-kernels.ts): f32 (exact) or int8 encoder, SIMD scan, threads.
+import { ArgumentError } from '../errors.js';
+import { prepareLutLayer, runLutLayerPtr, type LutEncoderKind } from './lut-kernels.js';
+import { checkLutSpec, type LutEngine, type LutLayerSpec, type PreparedLut } from './lut-step.js';
+
+/** Largest K the kernels take (one 16-entry table per output and codebook); bigger K falls back to `fallback`. */
+export const WASM_LUT_MAX_K = 16;
+
+/**
+ * LUT layers on the wasm kernels. `encoder` 'f32' gives the same codes as the TypeScript engine; 'int8' (l2 only) is
+ * faster and may pick other codes near ties. Layers the kernels cannot take (K > 16) go to `fallback`.
+ */
+export function wasmLutEngine(opts: { encoder?: LutEncoderKind; fallback?: LutEngine } = {}): LutEngine {
+  const encoder = opts.encoder ?? 'f32';
+  if (encoder !== 'f32' && encoder !== 'int8') throw new ArgumentError(`lutnn.load: lutEncoder must be f32 or int8, got ${String(encoder)}`);
+  return {
+    name: `wasm-${encoder}`,
+    prepare(spec: LutLayerSpec, maxRows: number): PreparedLut {
+      checkLutSpec('wasmLutEngine.prepare', spec);
+      if (spec.K > WASM_LUT_MAX_K && opts.fallback) return opts.fallback.prepare(spec, maxRows);
+      // An l1/Chebyshev layer keeps the f32 encoder (the int8 one computes l2 distances only).
+      const enc = spec.metric === 'l2' ? encoder : 'f32';
+      const layer = prepareLutLayer({
+        centroids: spec.centroids, lutQ: spec.lutQ, scale: spec.scale, bias: spec.bias,
+        ncodebooks: spec.C, k: spec.K, subvecLen: spec.V, outFeatures: spec.M, metric: spec.metric,
+        encoder: enc, maxRows: Math.max(1, maxRows),
+      });
+      return {
+        // The kernels pick their own thread count from the pool's setting and the size of the call.
+        run: (xPtr, outPtr, rows) => runLutLayerPtr(layer, xPtr, outPtr, rows),
+        dispose: () => layer.dispose(),
+      };
+    },
+  };
+}

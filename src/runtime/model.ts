@@ -1,0 +1,191 @@
+// A compiled model: the plan's steps over preallocated heap buffers, input checks, chunked batches, dispose().
+import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import type { ModelMeta } from '../io/model-format.js';
+import { Dropout, Identity, Linear, Sequential } from '../nn/layers.js';
+import type { Module } from '../nn/module.js';
+import { LutLinear } from '../lut/modules.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { LutEngine, PreparedLut } from './lut-step.js';
+import { describeOps, planOps, type Op } from './plan.js';
+import { Blocks, makeStep, type KernelHost, type Step } from './steps.js';
+
+const RUN = 'lutnn.run';
+
+export interface CompileOptions {
+  /**
+   * Largest batch one pass runs (default 64): buffers are sized for it once. Larger inputs are run in chunks of
+   * maxBatch samples, with the same results per sample (every kernel's per-sample arithmetic is independent of the
+   * batch).
+   */
+  maxBatch?: number;
+  /** Shape of one sample, e.g. [1, 28, 28]; default: the model file's dataset.inputShape, or [inFeatures] of a leading Linear. */
+  inputShape?: readonly number[];
+  /** The engine for LUT layers (default: the wasm kernels when present, else the TypeScript engine). */
+  lut?: LutEngine;
+  /**
+   * Encoder of the default wasm LUT engine: 'f32' (default) picks the same codes as training's forward; 'int8'
+   * (l2 layers only) computes distances with int8 dot products, faster, and may pick other codes near ties.
+   */
+  lutEncoder?: 'f32' | 'int8';
+}
+
+const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+function checkShapeOpt(s: unknown): number[] {
+  if (!Array.isArray(s) || s.length === 0 || !s.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new ArgumentError(`lutnn.load: inputShape must be a non-empty array of positive integers, got ${JSON.stringify(s)}`);
+  }
+  return [...s];
+}
+
+/** A model compiled for inference: run() is synchronous and reuses the same buffers, so one run at a time. */
+export class RuntimeModel {
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly maxBatch: number;
+  readonly lutEngine: string;
+  private readonly steps: Step[];
+  /** Per step: activation buffer index of its input and output. */
+  private readonly io: [number, number][];
+  private readonly act: [number, number];
+  private readonly outBuf: number;
+  private readonly inSize: number;
+  private readonly outSize: number;
+  private alive = true;
+
+  private constructor(
+    private readonly host: KernelHost,
+    readonly ops: readonly Op[],
+    readonly meta: ModelMeta | null,
+    private readonly blocks: Blocks,
+    private readonly prepared: PreparedLut[],
+    inputShape: number[],
+    maxBatch: number,
+    lut: LutEngine,
+  ) {
+    this.inputShape = inputShape;
+    this.maxBatch = maxBatch;
+    this.lutEngine = lut.name;
+    this.outputShape = ops[ops.length - 1].outShape;
+    this.inSize = size(inputShape);
+    this.outSize = size(this.outputShape);
+    this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared));
+    const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => size(o.outShape)));
+    this.act = [blocks.alloc(actFloats * 4), blocks.alloc(actFloats * 4)];
+    const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
+    const scratch = blocks.alloc(scratchBytes);
+    let cur = 0;
+    this.io = this.steps.map((s) => {
+      s.scratch = scratch;
+      if (s.inPlace) return [cur, cur];
+      const io: [number, number] = [cur, 1 - cur];
+      cur = 1 - cur;
+      return io;
+    });
+    this.outBuf = cur;
+  }
+
+  /** Compiles `module` (eval semantics) for samples of `inputShape`; frees everything it took if it fails. */
+  static compile(host: KernelHost, module: Module, meta: ModelMeta | null, lut: LutEngine, opts: CompileOptions = {}): RuntimeModel {
+    const maxBatch = opts.maxBatch ?? 64;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) {
+      throw new ArgumentError(`lutnn.load: maxBatch must be an integer in [1, 65536], got ${String(maxBatch)}`);
+    }
+    const inputShape = checkShapeOpt(opts.inputShape ?? meta?.dataset?.inputShape ?? leadingFeatures(module));
+    const ops = planOps(module, inputShape);
+    const blocks = new Blocks(host.rt);
+    const prepared: PreparedLut[] = [];
+    try {
+      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut);
+    } catch (e) {
+      prepared.forEach((p) => p.dispose());
+      blocks.freeAll();
+      throw e;
+    }
+  }
+
+  get disposed(): boolean {
+    return !this.alive;
+  }
+
+  /** One line per step: kind, fused module names, per-sample shapes. */
+  summary(): string[] {
+    return describeOps(this.ops);
+  }
+
+  /**
+   * Logits [N, ...outputShape] (flat, row-major) for input [N, ...inputShape]: a Float32Array (N from its length)
+   * or a float32 Tensor. Writes into `out` when given (length N·outputSize), else into a fresh array. Checks shape,
+   * dtype and finiteness first; on a NaN/Inf in a later chunk of a large batch, `out` may hold earlier chunks.
+   */
+  run(input: Float32Array | Tensor, out?: Float32Array): Float32Array {
+    if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
+    const { data, n } = this.checkInput(input);
+    const want = n * this.outSize;
+    if (out !== undefined && !(out instanceof Float32Array)) throw new DTypeError(`${RUN}: out must be a Float32Array, got ${describe(out)}`);
+    if (out !== undefined && out.length !== want) {
+      throw new ShapeError(`${RUN}: out has ${out.length} floats, expected N·${this.outSize} = ${want} for [${n},${this.outputShape.join(',')}]`);
+    }
+    const y = out ?? new Float32Array(want);
+    const { rt } = this.host;
+    const ptr = (i: number): number => this.act[i];
+    for (let b0 = 0; b0 < n; b0 += this.maxBatch) {
+      const nb = Math.min(this.maxBatch, n - b0);
+      const len = nb * this.inSize;
+      rt.f32(this.act[0], len).set(data.subarray(b0 * this.inSize, b0 * this.inSize + len));
+      const bad = rt.ex.rtFirstNonFinite(this.act[0], len);
+      if (bad >= 0) {
+        const i = b0 * this.inSize + bad;
+        throw new NonFiniteError(`${RUN}: input element ${i} (sample ${Math.floor(i / this.inSize)}) is ${data[i]}; expected finite values`);
+      }
+      for (let s = 0; s < this.steps.length; s++) {
+        const [xi, yi] = this.io[s];
+        this.steps[s].run(nb, ptr(xi), ptr(yi));
+      }
+      y.set(rt.f32(this.act[this.outBuf], nb * this.outSize), b0 * this.outSize);
+    }
+    return y;
+  }
+
+  /** Frees the resident weights, tables and buffers; idempotent. run() afterwards throws. */
+  dispose(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.prepared.forEach((p) => p.dispose());
+    this.blocks.freeAll();
+  }
+
+  private checkInput(input: unknown): { data: Float32Array; n: number } {
+    const expected = `[N,${this.inputShape.join(',')}]`;
+    if (input instanceof Tensor) {
+      if (input.dtype !== 'float32') throw new DTypeError(`${RUN}: input dtype ${input.dtype}, expected float32`);
+      const s = input.shape;
+      if (s.length !== this.inputShape.length + 1 || !this.inputShape.every((d, i) => s[i + 1] === d)) {
+        throw new ShapeError(`${RUN}: input shape ${fmtShape(s)} vs expected ${expected}`);
+      }
+      return { data: input.f32, n: s[0] };
+    }
+    if (input instanceof Float32Array) {
+      if (input.length % this.inSize !== 0) {
+        throw new ShapeError(`${RUN}: input length ${input.length} is not a multiple of the sample size ${this.inSize} (input ${expected})`);
+      }
+      return { data: input, n: input.length / this.inSize };
+    }
+    if (ArrayBuffer.isView(input)) throw new DTypeError(`${RUN}: input is a ${input.constructor.name}, expected a Float32Array or a float32 Tensor`);
+    throw new ArgumentError(`${RUN}: input must be a Float32Array or a float32 Tensor ${expected}, got ${describe(input)}`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}
+
+/** [inFeatures] when the first layer that computes is a (Lut)Linear, else an error asking for inputShape. */
+function leadingFeatures(m: Module): number[] {
+  let cur: Module | undefined = m;
+  while (cur instanceof Sequential) cur = cur.children().find((c) => !(c instanceof Dropout || c instanceof Identity));
+  if (cur instanceof Linear || cur instanceof LutLinear) return [cur.inFeatures];
+  throw new ArgumentError('lutnn.load: the model file gives no dataset.inputShape; pass inputShape (one sample, e.g. [1, 28, 28])');
+}

@@ -1,0 +1,286 @@
+// Executable steps of a compiled plan: resident weights and scratch on the wasm heap, kernel calls and pool jobs per run.
+// Steps take byte pointers to their input and output activations [n, ...shape]; they never allocate or throw.
+import { BackendError } from '../errors.js';
+import { LAYOUT, type ConvDesc, type GemmDesc } from '../backend/layout.js';
+import type { WasmRuntime } from '../backend/wasm.js';
+import type { LutEngine, PreparedLut } from './lut-step.js';
+import type { Epilogue, Op, Window } from './plan.js';
+
+/** What the steps need from the loaded kernels: the runtime, the job runner and the thread policy (Node: the pool). */
+export interface KernelHost {
+  readonly rt: WasmRuntime;
+  /** Runs the job just written with `threads` threads and waits for it. */
+  runJob(threads: number): void;
+  /** Threads worth using for `macs` multiply-adds split into `tasks` tasks. */
+  threadsFor(macs: number, tasks: number): number;
+}
+
+export interface Step {
+  readonly op: Op;
+  /** Writes its output for n samples at y from its input at x (y === x for in-place steps). */
+  run(n: number, x: number, y: number): void;
+  /** Bytes of shared scratch it uses at most (granted at `scratch` before the first run). */
+  readonly scratchBytes: number;
+  scratch: number;
+  readonly inPlace: boolean;
+}
+
+const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+const roundUp = (a: number, b: number): number => ceilDiv(a, b) * b;
+const align = (b: number): number => roundUp(b, 64);
+
+/** Scratch budget of one chunk of images of a conv (patches + packed panels): about an L2-sized working set. */
+export const CONV_CHUNK_BYTES = 4 << 20;
+
+/** Heap blocks owned by a plan, freed together. */
+export class Blocks {
+  private readonly ptrs: number[] = [];
+  constructor(private readonly rt: WasmRuntime) {}
+
+  alloc(bytes: number): number {
+    const p = this.rt.heap.alloc(bytes);
+    this.ptrs.push(p);
+    return p;
+  }
+
+  /** A resident copy of `a` (null → pointer 0, which the kernels read as "absent"). */
+  put(a: Float32Array | null): number {
+    if (!a) return 0;
+    const p = this.alloc(a.length * 4);
+    this.rt.f32(p, a.length).set(a);
+    return p;
+  }
+
+  freeAll(): void {
+    while (this.ptrs.length) this.rt.heap.free(this.ptrs.pop()!);
+  }
+}
+
+/** Output blocks of a GEMM (mirrors `blocks` in src/backend/wasm-gemm.ts): cache-sized, smaller to feed threads. */
+function gemmBlocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
+  let mc = 256;
+  let nc = 256;
+  const tasks = (): number => nb * ceilDiv(M, mc) * ceilDiv(N, nc);
+  while (threads > 1 && tasks() < 4 * threads && (nc > 32 || mc > 16)) {
+    if (nc > 32 && (ceilDiv(N, nc) <= ceilDiv(M, mc) || mc <= 16)) nc /= 2;
+    else mc /= 2;
+  }
+  return { mc, nc };
+}
+
+const emptyGemm = (): GemmDesc => ({
+  M: 0, N: 0, K: 0, ACC: 0, NB: 1, MC: 256, NC: 256, A: 0, ASI: 0, ASK: 0, AKL: 1, AKBS: 0,
+  B: 0, BSK: 0, BSJ: 0, BKL: 1, BKBS: 0, BBATCH: 0, C: 0, LDC: 0, CBATCH: 0, PA: 0, PB: 0, PBBATCH: 0,
+});
+
+function convDesc(w: Window): ConvDesc {
+  return {
+    C: w.cin, H: w.h, W: w.w, KH: w.kh, KW: w.kw, SH: w.sh, SW: w.sw, PH: w.ph, PW: w.pw, DH: w.dh, DW: w.dw, OH: w.outH, OW: w.outW,
+    X: 0, XB: 0, COLS: 0, COLSB: 0, Y: 0, YB: 0, CH: 0, BIAS: 0, NB: 0, WT: 0,
+  };
+}
+
+/** Resident epilogue operands. */
+function putEpilogue(blocks: Blocks, e: Epilogue): { scale: number; shift: number; relu: number } {
+  return { scale: blocks.put(e.scale), shift: blocks.put(e.shift), relu: e.relu ? 1 : 0 };
+}
+
+/**
+ * Dense conv (groups 1) as im2col + GEMM, per chunk of images in one pool job: IM2COL, PACK_B, TILES against the
+ * weight [cout, kc] packed once into MR-row panels, then bias (+ folded BN) and ReLU in one pass while the chunk
+ * is still in cache.
+ */
+function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'conv' }>): Step {
+  const { rt } = host;
+  const { win, cout } = op;
+  const kc = win.cin * win.kh * win.kw;
+  const L = win.outH * win.outW;
+  const hw = win.h * win.w;
+  const { mr, nr, panelsPerTask } = rt.tiles;
+  const pointwise = win.kh === 1 && win.kw === 1 && win.sh === 1 && win.sw === 1 && win.ph === 0 && win.pw === 0;
+  const pa = blocks.alloc(roundUp(cout, mr) * kc * 4);
+  rt.scoped(() => {
+    const src = rt.put(op.weight);
+    rt.ex.packPanels(src, mr, cout, kc, 1, kc, kc, 0, pa, mr * kc * 4);
+  });
+  const epi = putEpilogue(blocks, op.epi);
+  const pbBytes = align(roundUp(L, nr) * kc * 4);
+  const colsBytes = pointwise ? 0 : align(kc * L * 4);
+  const perImage = pbBytes + colsBytes;
+  const chunkMax = Math.max(1, Math.floor(CONV_CHUNK_BYTES / perImage));
+  const step: Step = {
+    op,
+    inPlace: false,
+    scratch: 0,
+    scratchBytes: chunkMax * perImage,
+    run(n, x, y) {
+      const chunk = Math.min(chunkMax, n);
+      const cols = step.scratch;
+      const pb = cols + chunk * colsBytes;
+      for (let b0 = 0; b0 < n; b0 += chunk) {
+        const nb = Math.min(chunk, n - b0);
+        const xg = x + b0 * win.cin * hw * 4;
+        const yg = y + b0 * cout * L * 4;
+        const threads = host.threadsFor(nb * cout * L * kc, nb * ceilDiv(cout, 16) * ceilDiv(L, 32));
+        const { mc, nc } = gemmBlocks(cout, L, nb, threads);
+        const g = emptyGemm();
+        Object.assign(g, { M: cout, N: L, K: kc, NB: nb, MC: mc, NC: nc, C: yg, LDC: L, CBATCH: cout * L, PA: pa, PB: pb, PBBATCH: pbBytes });
+        if (pointwise) Object.assign(g, { B: xg, BSK: hw, BSJ: 1, BKL: kc, BBATCH: win.cin * hw });
+        else Object.assign(g, { B: cols, BSK: L, BSJ: 1, BKL: kc, BBATCH: kc * L });
+        rt.job.reset().conv({ ...convDesc(win), X: xg, XB: win.cin * hw, COLS: cols, COLSB: kc * L, NB: nb }).gemm(g);
+        if (!pointwise) rt.job.phase(LAYOUT.K_IM2COL, nb);
+        rt.job.phase(LAYOUT.K_PACK_B, nb * ceilDiv(ceilDiv(L, nr), panelsPerTask)).phase(LAYOUT.K_TILES, nb * ceilDiv(cout, mc) * ceilDiv(L, nc));
+        host.runJob(threads);
+        rt.ex.rtEpilogueChannels(yg, nb, cout, L, epi.scale, epi.shift, epi.relu);
+      }
+    },
+  };
+  return step;
+}
+
+/** Linear: y [n, out] = x [n, in] · Wᵀ with Wᵀ packed once into NR-column panels; PACK_A + TILES, then the epilogue. */
+function linearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'linear' }>, maxBatch: number): Step {
+  const { rt } = host;
+  const { inF: K, outF: N } = op;
+  const { mr, nr, panelsPerTask } = rt.tiles;
+  const pb = blocks.alloc(roundUp(N, nr) * K * 4);
+  rt.scoped(() => {
+    const src = rt.put(op.weight); // [out, in]: lanes j = output rows, steps k contiguous
+    rt.ex.packPanels(src, nr, N, K, 1, K, K, 0, pb, nr * K * 4);
+  });
+  const epi = putEpilogue(blocks, op.epi);
+  const step: Step = {
+    op,
+    inPlace: false,
+    scratch: 0,
+    scratchBytes: roundUp(maxBatch, mr) * K * 4,
+    run(n, x, y) {
+      const threads = host.threadsFor(n * N * K, ceilDiv(n, 16) * ceilDiv(N, 32));
+      const { mc, nc } = gemmBlocks(n, N, 1, threads);
+      const g = emptyGemm();
+      Object.assign(g, { M: n, N, K, NB: 1, MC: mc, NC: nc, A: x, ASI: K, ASK: 1, AKL: K, C: y, LDC: N, PA: step.scratch, PB: pb });
+      rt.job.reset().gemm(g)
+        .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(n, mr), panelsPerTask))
+        .phase(LAYOUT.K_TILES, ceilDiv(n, mc) * ceilDiv(N, nc));
+      host.runJob(threads);
+      rt.ex.rtEpilogueRows(y, n, N, epi.scale, epi.shift, epi.relu);
+    },
+  };
+  return step;
+}
+
+/** LUT Linear: the engine's encode + scan on the rows, then the epilogue (folded BN, ReLU) in place. */
+function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutLinear' }>, lut: PreparedLut): Step {
+  const { rt } = host;
+  const epi = putEpilogue(blocks, op.epi);
+  const trivial = !op.epi.scale && !op.epi.shift && !op.epi.relu;
+  const { C, K, M } = op.spec;
+  return {
+    op,
+    inPlace: false,
+    scratch: 0,
+    scratchBytes: 0,
+    run(n, x, y) {
+      lut.run(x, y, n, host.threadsFor(n * C * (K + M), n));
+      if (!trivial) rt.ex.rtEpilogueRows(y, n, M, epi.scale, epi.shift, epi.relu);
+    },
+  };
+}
+
+/** LUT conv: per chunk of images, im2col rows [(b, oy, ox)][(cin, ki, kj)], encode + scan, then rows → NCHW planes with the epilogue. */
+function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutConv' }>, lut: PreparedLut, chunkImages: number): Step {
+  const { rt } = host;
+  const { win } = op;
+  const { C, K, V, M } = op.spec;
+  const D = C * V;
+  const P = win.outH * win.outW;
+  const epi = putEpilogue(blocks, op.epi);
+  const rowsBytes = align(chunkImages * P * D * 4);
+  const step: Step = {
+    op,
+    inPlace: false,
+    scratch: 0,
+    scratchBytes: rowsBytes + align(chunkImages * P * M * 4),
+    run(n, x, y) {
+      const rows = step.scratch;
+      const outRows = rows + rowsBytes;
+      const img = win.cin * win.h * win.w;
+      for (let b0 = 0; b0 < n; b0 += chunkImages) {
+        const nb = Math.min(chunkImages, n - b0);
+        rt.ex.rtIm2row(x + b0 * img * 4, rows, nb, win.cin, win.h, win.w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw, win.outH, win.outW);
+        lut.run(rows, outRows, nb * P, host.threadsFor(nb * P * C * (K + M), nb * P));
+        rt.ex.rtRowsToPlanes(outRows, y + b0 * M * P * 4, nb, P, M, epi.scale, epi.shift, epi.relu);
+      }
+    },
+  };
+  return step;
+}
+
+function poolStep(host: KernelHost, op: Extract<Op, { kind: 'pool' }>): Step {
+  const w = op.win;
+  return {
+    op,
+    inPlace: false,
+    scratch: 0,
+    scratchBytes: 0,
+    run(n, x, y) {
+      host.rt.ex.rtPool2d(x, y, n * w.cin, w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.outH, w.outW, op.mode === 'max' ? 0 : 1);
+    },
+  };
+}
+
+function globalAvgPoolStep(host: KernelHost, op: Extract<Op, { kind: 'globalAvgPool' }>): Step {
+  const [c, h, w] = op.inShape;
+  return { op, inPlace: false, scratch: 0, scratchBytes: 0, run: (n, x, y) => host.rt.ex.rtPlaneMeans(x, y, n * c, h * w) };
+}
+
+/** A standalone epilogue (batch norm or ReLU that could not fuse), in place on NCHW planes or on rows. */
+function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'affine' }>): Step {
+  const epi = putEpilogue(blocks, op.epi);
+  const s = op.inShape;
+  const len = s.reduce((a, b) => a * b, 1);
+  return {
+    op,
+    inPlace: true,
+    scratch: 0,
+    scratchBytes: 0,
+    run(n, x) {
+      // Per-channel scale/shift come from batch norm, which needs [C, H, W]; anything else is a ReLU on rows.
+      if (s.length === 3) host.rt.ex.rtEpilogueChannels(x, n, s[0], s[1] * s[2], epi.scale, epi.shift, epi.relu);
+      else host.rt.ex.rtEpilogueRows(x, n, len, 0, 0, epi.relu);
+    },
+  };
+}
+
+/** The step of one op (LUT layers are made resident by `lut`, which may use `blocks` too). */
+export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[]): Step {
+  switch (op.kind) {
+    case 'conv':
+      return convStep(host, blocks, op);
+    case 'linear':
+      return linearStep(host, blocks, op, maxBatch);
+    case 'lutLinear': {
+      const p = lut.prepare(op.spec, maxBatch);
+      prepared.push(p);
+      return lutLinearStep(host, blocks, op, p);
+    }
+    case 'lutConv': {
+      const P = op.win.outH * op.win.outW;
+      const rowBytes = (op.spec.C * op.spec.V + op.spec.M) * 4;
+      const chunkImages = Math.max(1, Math.min(maxBatch, Math.floor(CONV_CHUNK_BYTES / (P * rowBytes))));
+      const p = lut.prepare(op.spec, chunkImages * P);
+      prepared.push(p);
+      return lutConvStep(host, blocks, op, p, chunkImages);
+    }
+    case 'pool':
+      return poolStep(host, op);
+    case 'globalAvgPool':
+      return globalAvgPoolStep(host, op);
+    case 'affine':
+      return affineStep(host, blocks, op);
+    case 'reshape':
+      return { op, inPlace: true, scratch: 0, scratchBytes: 0, run: () => {} };
+    default:
+      throw new BackendError(`lutnn.load: no step for op ${(op as Op).kind}`);
+  }
+}
