@@ -9,12 +9,15 @@ import { loadModel, saveModel, type ModelMeta } from '../io/model-file.js';
 import { runComparison, type CompareOptions, type CompareRow } from '../lut/compare.js';
 import type { Metric } from '../lut/distance.js';
 import { setNumThreads } from '../backend/index.js';
-import { floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface CompareCliOptions {
   epochs: number;
   metrics: string;
+  finetuneMetrics?: string;
   maddness: boolean;
+  calibMode: 'parallel' | 'sequential';
+  refit: boolean;
   batchSize: number;
   calib: number;
   maxRows: number;
@@ -35,14 +38,17 @@ function parseMetrics(s: string): Metric[] {
   return list as Metric[];
 }
 
-function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number }): Command {
+function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number }): Command {
   return cmd
     .option('--epochs <n>', 'fine-tuning epochs per metric (fractions allowed, 0 = k-means only)', floatArg('--epochs', 0), defaults.epochs)
     .option('--metrics <list>', 'distance metrics to convert with', 'l2,l1,chebyshev')
+    .option('--finetune-metrics <list>', 'metrics whose LUT model is also fine-tuned (default: all of --metrics)', defaults.finetuneMetrics)
     .option('--no-maddness', 'skip the MADDNESS row')
     .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
     .option('--calib <n>', 'calibration images', intArg('--calib', 1), 1024)
-    .option('--max-rows <n>', 'calibration rows per layer for k-means', intArg('--max-rows', 16), 65536)
+    .option('--max-rows <n>', 'calibration rows per layer for k-means', intArg('--max-rows', 16), defaults.maxRows ?? 65536)
+    .option('--calib-mode <m>', 'parallel (official) or sequential calibration', choiceArg('--calib-mode', ['parallel', 'sequential'] as const), 'parallel')
+    .option('--no-refit', 'keep the dense weight after k-means (no least-squares refit)')
     .option('--iters <n>', 'k-means iterations', intArg('--iters', 0), 25)
     .option('--data-dir <dir>', 'IDX directory; default: the embedded Fashion-MNIST')
     .option('--seed <n>', 'seed', intArg('--seed', 0), 0)
@@ -110,8 +116,8 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
   const splits = loadDatasetWithProgress(name, o.dataDir, o.quiet || o.json);
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
   const opts: CompareOptions = {
-    metrics: parseMetrics(o.metrics), maddness: o.maddness, epochs: o.epochs, batchSize: o.batchSize, lr: 1e-3, temperatureLr: 0.1,
-    calib: o.calib, convert: { k: 16, maxRows: o.maxRows, kmeansIters: o.iters }, seed: o.seed,
+    metrics: parseMetrics(o.metrics), finetuneMetrics: o.finetuneMetrics === undefined ? undefined : parseMetrics(o.finetuneMetrics), maddness: o.maddness, epochs: o.epochs, batchSize: o.batchSize, lr: 1e-3, temperatureLr: 0.1,
+    calib: o.calib, convert: { k: 16, maxRows: o.maxRows, kmeansIters: o.iters, calibration: o.calibMode, refit: o.refit }, seed: o.seed,
     limitTrain: o.limitTrain, limitTest: o.limitTest, quiet: o.quiet || o.json,
     log: (line) => {
       if (!o.quiet && !o.json) process.stderr.write(`${command}: ${line}\n`);

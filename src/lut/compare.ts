@@ -18,6 +18,8 @@ import { lutParamGroups, lutTemperatures } from './recipe.js';
 
 export interface CompareOptions {
   metrics: Metric[];
+  /** Metrics whose k-means model is also fine-tuned (default: all of `metrics`). */
+  finetuneMetrics?: Metric[];
   maddness: boolean;
   /** Fine-tuning epochs (fractions allowed: 0.25 runs a quarter of an epoch's batches). 0 skips fine-tuning. */
   epochs: number;
@@ -25,7 +27,7 @@ export interface CompareOptions {
   lr: number;
   temperatureLr: number;
   calib: number;
-  convert: Pick<ConvertOptions, 'k' | 'v' | 'maxRows' | 'kmeansIters' | 'kmeansRestarts' | 'include' | 'exclude'>;
+  convert: Pick<ConvertOptions, 'k' | 'v' | 'maxRows' | 'kmeansIters' | 'kmeansRestarts' | 'include' | 'exclude' | 'calibration' | 'refit' | 'ridge'>;
   seed: number;
   limitTrain?: number;
   limitTest?: number;
@@ -104,7 +106,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     const lut = cloneModel(dense);
     convertModel(lut, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed });
     row('lutnn-kmeans', metric, lut, t0);
-    if (o.epochs <= 0) continue;
+    if (o.epochs <= 0 || !(o.finetuneMetrics ?? o.metrics).includes(metric)) continue;
     const t1 = performance.now();
     const loader = new DataLoader(train, { batchSize: o.batchSize, seed: o.seed, ...norm });
     const whole = Math.floor(o.epochs);
@@ -123,7 +125,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     const t0 = performance.now();
     log('converting with MADDNESS');
     const m = cloneModel(dense);
-    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', seed: o.seed });
+    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', calibration: undefined, refit: undefined, seed: o.seed });
     row('maddness', null, m, t0);
   }
   return rows;
