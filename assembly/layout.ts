@@ -121,6 +121,50 @@ export const L_STILES: i32 = 17;
 /** Written by the encoder: the smallest n·C + c with no finite distance (0x7fffffff when none). */
 export const L_ERR: i32 = 18;
 
+/**
+ * Runtime descriptor (assembly/lut-conv.ts): direct LUT convs, threaded pooling and epilogues; i32 fields at
+ * RT + 4·R_*. Pointers in bytes. One job uses it at a time (jobs run one after another).
+ */
+export const RT: i32 = 768;
+/** Images (pooling: planes), channels (= codebooks of a LUT conv), input plane height and width. */
+export const R_NB: i32 = 0;
+export const R_C: i32 = 1;
+export const R_H: i32 = 2;
+export const R_W: i32 = 3;
+/** Window: kernel, stride, padding, dilation, output plane. */
+export const R_KH: i32 = 4;
+export const R_KW: i32 = 5;
+export const R_SH: i32 = 6;
+export const R_SW: i32 = 7;
+export const R_PH: i32 = 8;
+export const R_PW: i32 = 9;
+export const R_DH: i32 = 10;
+export const R_DW: i32 = 11;
+export const R_OH: i32 = 12;
+export const R_OW: i32 = 13;
+/** Input planes [NB][C][H][W] f32; padded planes [NB][C][HP][WP] (f32, or quantized i8/i16 for the int8 encoder). */
+export const R_X: i32 = 14;
+export const R_XP: i32 = 15;
+export const R_HP: i32 = 16;
+export const R_WP: i32 = 17;
+/** 16-row code blocks per image (each image's rows start a block). */
+export const R_BPI: i32 = 18;
+/** Byte offsets of the encoder's taps in a padded plane (i32 [NTAPS]), and the int8 conv centroids. */
+export const R_TAPS: i32 = 19;
+export const R_NTAPS: i32 = 20;
+export const R_QCENT: i32 = 21;
+/** Epilogue: per-channel scale and shift (0 = none), ReLU flag. */
+export const R_ESCALE: i32 = 22;
+export const R_ESHIFT: i32 = 23;
+export const R_RELU: i32 = 24;
+/** Output planes [NB][M][OH·OW] f32. */
+export const R_Y: i32 = 25;
+/** Images (pooling: planes) per task; pooling mode (0 max, 1 average). */
+export const R_PPT: i32 = 26;
+export const R_MODE: i32 = 27;
+/** Set to 1 by a task that meets a non-finite value (the caller then reruns the reference path for its error). */
+export const R_FLAG: i32 = 28;
+
 /** Per-thread MR×NR scratch tiles for edge blocks. */
 export const TILES: i32 = 1024;
 export const MAX_THREADS: i32 = 64;
@@ -140,6 +184,11 @@ export const K_BIAS_GRAD: i32 = 7;
 export const K_DEPTHWISE: i32 = 8;
 export const K_LUT_ENCODE: i32 = 9;
 export const K_LUT_SCAN: i32 = 10;
+export const K_RT_PAD: i32 = 11;
+export const K_RT_CONV_ENCODE: i32 = 12;
+export const K_RT_CONV_SCAN: i32 = 13;
+export const K_RT_POOL: i32 = 14;
+export const K_RT_EPI: i32 = 15;
 
 /** Field f of the GEMM descriptor. */
 @inline export function gemmField(f: i32): i32 {
@@ -154,4 +203,9 @@ export const K_LUT_SCAN: i32 = 10;
 /** Field f of the LUT inference descriptor. */
 @inline export function lutField(f: i32): i32 {
   return load<i32>(<usize>(CTRL + LUT + (f << 2)));
+}
+
+/** Field f of the runtime descriptor. */
+@inline export function rtField(f: i32): i32 {
+  return load<i32>(<usize>(CTRL + RT + (f << 2)));
 }

@@ -5,12 +5,13 @@
 import {
   CTRL, C_DONE, C_TICKET, C_NTOTAL, C_NPHASES, PHASES, PHASE_BYTES, STATS,
   K_PACK_A, K_PACK_B, K_TILES, K_IM2COL, K_COL2IM, K_BIAS_ADD, K_BIAS_GRAD, K_DEPTHWISE,
-  K_LUT_ENCODE, K_LUT_SCAN,
+  K_LUT_ENCODE, K_LUT_SCAN, K_RT_PAD, K_RT_CONV_ENCODE, K_RT_CONV_SCAN, K_RT_POOL, K_RT_EPI,
 } from './layout';
 import { packATask, packBTask, tilesTask } from './gemm';
 import { im2colTask, col2imTask, biasAddTask, biasGradTask } from './conv';
 import { depthwiseTask } from './depthwise';
 import { lutEncodeTask, lutScanTask } from './lut-infer';
+import { rtPadTask, rtConvEncodeTask, rtConvScanTask, rtPoolTask, rtEpiTask } from './lut-conv';
 
 /** Task index of a closed ticket: larger than any job's task count. */
 const CLOSED: i64 = 0x7fffffff;
@@ -77,6 +78,11 @@ function runTask(idx: i32, tid: i32): void {
         case K_DEPTHWISE: depthwiseTask(t, tid); break;
         case K_LUT_ENCODE: lutEncodeTask(t); break;
         case K_LUT_SCAN: lutScanTask(t); break;
+        case K_RT_PAD: rtPadTask(t); break;
+        case K_RT_CONV_ENCODE: rtConvEncodeTask(t); break;
+        case K_RT_CONV_SCAN: rtConvScanTask(t); break;
+        case K_RT_POOL: rtPoolTask(t); break;
+        case K_RT_EPI: rtEpiTask(t); break;
         default: break;
       }
       return;

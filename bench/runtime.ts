@@ -1,5 +1,6 @@
 // Whole-model inference: lutnn's compiled runtime (src/runtime) vs the training engine's eval forward, dense and LUT fmnist-cnn.
-// Usage: node --import tsx bench/runtime.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors]
+// Usage: node --import tsx bench/runtime.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors] [--profile]
+// --profile adds the runtime's ms per plan step (RuntimeModel.profile) to every row. bench/model.ts compares with ONNX Runtime.
 // Without --lut the shipped dense model is converted on the fly (conv2-4 and fc1 to LUT-NN, K=16, k-means with 2
 // iterations on 128 random images): timing does not depend on how good the centroids are, accuracy is not measured here.
 // Runtime and engine run interleaved in one process (one warm-up each); medians in ms and engine/runtime ratios.
@@ -28,6 +29,7 @@ const reps = Number(opt('--reps')) || 15;
 const threadList = (opt('--threads') ?? '1,2').split(',').map(Number);
 const batches = (opt('--batches') ?? '1,64').split(',').map(Number);
 const lutPath = opt('--lut');
+const profile = args.includes('--profile');
 const log = (s: string): void => void process.stderr.write(s + '\n');
 const DENSE = fileURLToPath(new URL('../models/fmnist-cnn.safetensors', import.meta.url));
 
@@ -49,6 +51,8 @@ interface Row {
   maxAbsDiff: number;
   maxAbsLogit: number;
   reps: number;
+  /** With --profile: median ms per plan step. */
+  steps?: { step: string; ms: number }[];
 }
 
 /** Interleaved runtime/engine runs after one warm-up each; medians. */
@@ -83,6 +87,10 @@ function measure(name: 'dense' | 'lut', rtm: RuntimeModel, engine: Module, x: Te
     runtimeImagesPerS: +((batch * 1000) / runtimeMs).toFixed(1), maxAbsDiff: +d.toExponential(2), maxAbsLogit: +m.toFixed(3), reps: n,
   };
   log(`${name} batch ${batch} [${threads}T]: runtime ${row.runtimeMs} ms, engine ${row.engineMs} ms, ${row.speedup}x; max |diff| ${row.maxAbsDiff}`);
+  if (profile) {
+    row.steps = rtm.profile(x, Math.max(3, Math.min(n, 9))).map((s) => ({ step: `${s.kind} ${s.name}`, ms: +s.ms.toFixed(3) }));
+    log(`  steps: ${row.steps.map((s) => `${s.step} ${s.ms.toFixed(2)}`).join(' | ')}`);
+  }
   return row;
 }
 

@@ -1,5 +1,7 @@
 // Compiles assembly/ to build/kernels.wasm (SIMD) and build/kernels-relaxed.wasm (SIMD + relaxed SIMD).
 // Both import one shared memory (env.memory) so worker threads can run the same kernels on the same buffers.
+// build/kernels-single(-relaxed).wasm are the same code importing an unshared memory: the browser build uses
+// them, single-threaded, on pages that are not cross-origin isolated (no SharedArrayBuffer there).
 import asc from 'assemblyscript/asc';
 import { mkdirSync, statSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +17,8 @@ const newest = Math.max(...sources.map((f) => statSync(join(root, 'assembly', f)
 const variants = [
   { out: 'kernels.wasm', features: ['simd', 'threads'], relaxed: false },
   { out: 'kernels-relaxed.wasm', features: ['simd', 'threads', 'relaxed-simd'], relaxed: true },
+  { out: 'kernels-single.wasm', features: ['simd', 'threads'], relaxed: false, unshared: true },
+  { out: 'kernels-single-relaxed.wasm', features: ['simd', 'threads', 'relaxed-simd'], relaxed: true, unshared: true },
 ];
 
 for (const v of variants) {
@@ -31,7 +35,7 @@ for (const v of variants) {
     '--outFile', outFile,
     '--runtime', 'stub',
     '--importMemory',
-    '--sharedMemory',
+    ...(v.unshared ? [] : ['--sharedMemory']),
     '--initialMemory', '32',
     '--maximumMemory', '65536',
     '--memoryBase', '1024',

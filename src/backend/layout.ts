@@ -31,6 +31,12 @@ export const LAYOUT = {
   K_DEPTHWISE: 8,
   K_LUT_ENCODE: 9,
   K_LUT_SCAN: 10,
+  RT: 768,
+  K_RT_PAD: 11,
+  K_RT_CONV_ENCODE: 12,
+  K_RT_CONV_SCAN: 13,
+  K_RT_POOL: 14,
+  K_RT_EPI: 15,
 } as const;
 
 /** GEMM descriptor fields, in assembly/layout.ts order (G_M = 0 ...). */
@@ -50,8 +56,16 @@ const LUT_FIELDS = [
   'EROWB', 'SROWB', 'STILES', 'ERR',
 ] as const;
 
+/** Runtime descriptor fields, in assembly/layout.ts order (R_NB = 0 ...); see assembly/lut-conv.ts. */
+const RT_FIELDS = [
+  'NB', 'C', 'H', 'W', 'KH', 'KW', 'SH', 'SW', 'PH', 'PW', 'DH', 'DW', 'OH', 'OW', 'X', 'XP', 'HP', 'WP', 'BPI',
+  'TAPS', 'NTAPS', 'QCENT', 'ESCALE', 'ESHIFT', 'RELU', 'Y', 'PPT', 'MODE', 'FLAG',
+] as const;
+
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
 export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
+/** FLAG is reset to 0 by `rt()`; fields a job does not read may be 0. */
+export type RtDesc = Partial<Record<Exclude<(typeof RT_FIELDS)[number], 'FLAG'>, number>>;
 /** SCALE is the f32 scale's bit pattern (as i32); ERR is reset to 0x7fffffff by `lut()`. */
 export type LutDesc = Record<Exclude<(typeof LUT_FIELDS)[number], 'ERR'>, number>;
 
@@ -72,6 +86,7 @@ export function checkLayout(exportsObj: WebAssembly.Exports): void {
   GEMM_FIELDS.forEach((f, i) => expect(`G_${f}`, i));
   CONV_FIELDS.forEach((f, i) => expect(`V_${f}`, i));
   LUT_FIELDS.forEach((f, i) => expect(`L_${f}`, i));
+  RT_FIELDS.forEach((f, i) => expect(`R_${f}`, i));
 }
 
 /** The micro-kernel tile and blocking the kernels were built with. */
@@ -131,6 +146,17 @@ export class JobWriter {
   lut(d: LutDesc): this {
     LUT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.LUT >> 2) + i] = f === 'ERR' ? 0x7fffffff : d[f]));
     return this;
+  }
+
+  /** Writes the runtime descriptor (missing fields 0) and clears its FLAG. */
+  rt(d: RtDesc): this {
+    RT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.RT >> 2) + i] = f === 'FLAG' ? 0 : (d[f] ?? 0)));
+    return this;
+  }
+
+  /** The runtime descriptor's FLAG after a job (1: a task met a non-finite value). */
+  rtFlag(): number {
+    return Atomics.load(this.ctl, (LAYOUT.RT >> 2) + RT_FIELDS.indexOf('FLAG'));
   }
 
   /** The LUT encoder's error slot after a job: the first n·C + c with no finite distance, or -1. */

@@ -42,8 +42,9 @@ export type SimdVariant = 'plain' | 'relaxed';
 export class WasmRuntime {
   readonly arena: Arena;
   readonly heap: Heap;
-  readonly job: JobWriter;
   readonly tiles: Tiles;
+  private writer: JobWriter;
+  private writerBuffer: ArrayBufferLike;
 
   constructor(
     readonly module: WebAssembly.Module,
@@ -54,8 +55,30 @@ export class WasmRuntime {
   ) {
     this.heap = new Heap(memory, () => this.arena.depth > 0);
     this.arena = new Arena(memory, () => this.heap.frontier);
-    this.job = new JobWriter(memory.buffer);
+    this.writerBuffer = memory.buffer;
+    this.writer = new JobWriter(this.writerBuffer);
     this.tiles = readTiles(ex as unknown as WebAssembly.Exports);
+  }
+
+  /**
+   * The job writer over the control block. Growing an unshared memory (the browser's single-threaded build)
+   * detaches its old ArrayBuffer, so the writer is rebound to the current buffer, keeping the job written so far.
+   */
+  get job(): JobWriter {
+    const buf = this.memory.buffer;
+    if (buf !== this.writerBuffer) {
+      const next = new JobWriter(buf);
+      const state = (w: JobWriter): { nphases: number; total: number } => {
+        const o = w as unknown as { nphases: unknown; total: unknown };
+        if (typeof o.nphases !== 'number' || typeof o.total !== 'number') throw new BackendError('wasm: JobWriter no longer keeps nphases/total; update WasmRuntime.job');
+        return o as { nphases: number; total: number };
+      };
+      state(next).nphases = state(this.writer).nphases;
+      state(next).total = state(this.writer).total;
+      this.writer = next;
+      this.writerBuffer = buf;
+    }
+    return this.writer;
   }
 
   /** Float32 view of `n` elements at byte pointer `ptr` (take a fresh one after any allocation). */

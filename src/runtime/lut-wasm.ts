@@ -1,10 +1,21 @@
 // The runtime's LUT engine on the wasm kernels (src/runtime/lut-kernels.ts): f32 (exact) or int8 encoder, SIMD scan, threads.
 import { ArgumentError } from '../errors.js';
-import { prepareLutLayer, runLutLayerPtr, type LutEncoderKind } from './lut-kernels.js';
+import { prepareLutLayer, runLutLayerPtr, type LutEncoderKind, type LutLayer } from './lut-kernels.js';
 import { checkLutSpec, type LutEngine, type LutLayerSpec, type PreparedLut } from './lut-step.js';
 
 /** Largest K the kernels take (one 16-entry table per output and codebook); bigger K falls back to `fallback`. */
 export const WASM_LUT_MAX_K = 16;
+
+/** A layer prepared by this engine: the resident LutLayer is there for kernels that read it directly (direct LUT convs). */
+export interface WasmPreparedLut extends PreparedLut {
+  readonly layer: LutLayer;
+}
+
+/** The resident wasm LutLayer behind a prepared layer, or null (another engine, or the fallback's layer). */
+export function wasmLayerOf(p: PreparedLut): LutLayer | null {
+  const l = (p as Partial<WasmPreparedLut>).layer;
+  return l && typeof l === 'object' && typeof l.ptrs === 'function' ? l : null;
+}
 
 /**
  * LUT layers on the wasm kernels. `encoder` 'f32' gives the same codes as the TypeScript engine; 'int8' (l2 only) is
@@ -25,11 +36,13 @@ export function wasmLutEngine(opts: { encoder?: LutEncoderKind; fallback?: LutEn
         ncodebooks: spec.C, k: spec.K, subvecLen: spec.V, outFeatures: spec.M, metric: spec.metric,
         encoder: enc, maxRows: Math.max(1, maxRows),
       });
-      return {
+      const prepared: WasmPreparedLut = {
+        layer,
         // The kernels pick their own thread count from the pool's setting and the size of the call.
         run: (xPtr, outPtr, rows) => runLutLayerPtr(layer, xPtr, outPtr, rows),
         dispose: () => layer.dispose(),
       };
+      return prepared;
     },
   };
 }

@@ -7,7 +7,7 @@ import { LutLinear } from '../lut/modules.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { describeOps, planOps, type Op } from './plan.js';
-import { Blocks, makeStep, type KernelHost, type Step } from './steps.js';
+import { Blocks, makeStep, type KernelHost, type LutConvMode, type Step } from './steps.js';
 
 const RUN = 'lutnn.run';
 
@@ -27,6 +27,11 @@ export interface CompileOptions {
    * (l2 layers only) computes distances with int8 dot products, faster, and may pick other codes near ties.
    */
   lutEncoder?: 'f32' | 'int8';
+  /**
+   * LUT convs: 'direct' (default) encodes output pixels straight from padded input planes when the layer has one
+   * codebook per input channel (V = kh·kw); 'im2row' materialises the patch rows first (the reference path; same outputs).
+   */
+  lutConv?: LutConvMode;
 }
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -62,6 +67,7 @@ export class RuntimeModel {
     inputShape: number[],
     maxBatch: number,
     lut: LutEngine,
+    lutConv: LutConvMode,
   ) {
     this.inputShape = inputShape;
     this.maxBatch = maxBatch;
@@ -69,7 +75,7 @@ export class RuntimeModel {
     this.outputShape = ops[ops.length - 1].outShape;
     this.inSize = size(inputShape);
     this.outSize = size(this.outputShape);
-    this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared));
+    this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, lutConv));
     const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => size(o.outShape)));
     this.act = [blocks.alloc(actFloats * 4), blocks.alloc(actFloats * 4)];
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
@@ -92,11 +98,13 @@ export class RuntimeModel {
       throw new ArgumentError(`lutnn.load: maxBatch must be an integer in [1, 65536], got ${String(maxBatch)}`);
     }
     const inputShape = checkShapeOpt(opts.inputShape ?? meta?.dataset?.inputShape ?? leadingFeatures(module));
+    const lutConv = opts.lutConv ?? 'direct';
+    if (lutConv !== 'direct' && lutConv !== 'im2row') throw new ArgumentError(`lutnn.load: lutConv must be direct or im2row, got ${String(lutConv)}`);
     const ops = planOps(module, inputShape);
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
-      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut);
+      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut, lutConv);
     } catch (e) {
       prepared.forEach((p) => p.dispose());
       blocks.freeAll();
@@ -106,6 +114,29 @@ export class RuntimeModel {
 
   get disposed(): boolean {
     return !this.alive;
+  }
+
+  /** LUT conv steps that run on the direct kernels (lut-conv.ts); the others use the im2row path. */
+  get directLutConvs(): number {
+    return this.steps.filter((s) => (s as { direct?: unknown }).direct).length;
+  }
+
+  /**
+   * The output of every step (flat [N, ...op.outShape], in op order) for input [N, ...inputShape], N <= maxBatch:
+   * for analysis (e.g. what each LUT layer sees). Allocates its results.
+   */
+  activations(input: Float32Array | Tensor): Float32Array[] {
+    if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
+    const { data, n } = this.checkInput(input);
+    if (n > this.maxBatch) throw new ShapeError(`${RUN}: activations takes at most maxBatch = ${this.maxBatch} samples, got ${n}`);
+    this.run(data); // the finiteness check
+    const { rt } = this.host;
+    rt.f32(this.act[0], n * this.inSize).set(data);
+    return this.steps.map((s, i) => {
+      const [xi, yi] = this.io[i];
+      s.run(n, this.act[xi], this.act[yi]);
+      return rt.f32(this.act[yi], n * size(s.op.outShape)).slice();
+    });
   }
 
   /** One line per step: kind, fused module names, per-sample shapes. */
@@ -145,6 +176,33 @@ export class RuntimeModel {
       y.set(rt.f32(this.act[this.outBuf], nb * this.outSize), b0 * this.outSize);
     }
     return y;
+  }
+
+  /**
+   * Milliseconds per step for one batch (the median of `reps` runs of `input` after one warm-up run), with the step's
+   * kind and fused module names: where the time of run() goes. Runs the same steps as run().
+   */
+  profile(input: Float32Array | Tensor, reps = 5): { name: string; kind: string; ms: number }[] {
+    if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
+    if (!Number.isInteger(reps) || reps < 1) throw new ArgumentError(`${RUN}: profile reps must be a positive integer, got ${String(reps)}`);
+    const { data, n } = this.checkInput(input);
+    if (n === 0 || n > this.maxBatch) throw new ShapeError(`${RUN}: profile takes 1..maxBatch = ${this.maxBatch} samples, got ${n}`);
+    this.run(data.subarray(0, n * this.inSize)); // warm-up, and the finiteness check
+    const times = this.steps.map(() => [] as number[]);
+    const { rt } = this.host;
+    for (let r = 0; r < reps; r++) {
+      rt.f32(this.act[0], n * this.inSize).set(data.subarray(0, n * this.inSize));
+      for (let s = 0; s < this.steps.length; s++) {
+        const [xi, yi] = this.io[s];
+        const t0 = performance.now();
+        this.steps[s].run(n, this.act[xi], this.act[yi]);
+        times[s].push(performance.now() - t0);
+      }
+    }
+    return this.steps.map((s, i) => {
+      const t = times[i].sort((a, b) => a - b);
+      return { name: s.op.name, kind: s.op.kind, ms: t[t.length >> 1] };
+    });
   }
 
   /** Frees the resident weights, tables and buffers; idempotent. run() afterwards throws. */

@@ -3,7 +3,9 @@
 import { BackendError } from '../errors.js';
 import { LAYOUT, type ConvDesc, type GemmDesc } from '../backend/layout.js';
 import type { WasmRuntime } from '../backend/wasm.js';
+import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
+import { wasmLayerOf } from './lut-wasm.js';
 import type { Epilogue, Op, Window } from './plan.js';
 
 /** What the steps need from the loaded kernels: the runtime, the job runner and the thread policy (Node: the pool). */
@@ -31,6 +33,12 @@ const align = (b: number): number => roundUp(b, 64);
 
 /** Scratch budget of one chunk of images of a conv (patches + packed panels): about an L2-sized working set. */
 export const CONV_CHUNK_BYTES = 4 << 20;
+
+/** Scratch budget of one chunk of a direct LUT conv (padded planes + codes, read again by the job's next phase). */
+export const DIRECT_CHUNK_BYTES = 2 << 20;
+
+/** How LUT convs run: 'direct' (default; codes read from padded planes where the layer allows) or 'im2row' (the oracle). */
+export type LutConvMode = 'direct' | 'im2row';
 
 /** Heap blocks owned by a plan, freed together. */
 export class Blocks {
@@ -130,8 +138,11 @@ function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'con
         rt.job.reset().conv({ ...convDesc(win), X: xg, XB: win.cin * hw, COLS: cols, COLSB: kc * L, NB: nb }).gemm(g);
         if (!pointwise) rt.job.phase(LAYOUT.K_IM2COL, nb);
         rt.job.phase(LAYOUT.K_PACK_B, nb * ceilDiv(ceilDiv(L, nr), panelsPerTask)).phase(LAYOUT.K_TILES, nb * ceilDiv(cout, mc) * ceilDiv(L, nc));
+        // Bias (+ folded BN) and ReLU per image, in the same job (rtEpilogueChannels per task).
+        const ppt = threads > 1 ? ceilDiv(nb, 2 * threads) : nb;
+        rt.job.rt({ NB: nb, C: cout, OH: win.outH, OW: win.outW, Y: yg, ESCALE: epi.scale, ESHIFT: epi.shift, RELU: epi.relu, PPT: ppt });
+        rt.job.phase(LAYOUT.K_RT_EPI, ceilDiv(nb, ppt));
         host.runJob(threads);
-        rt.ex.rtEpilogueChannels(yg, nb, cout, L, epi.scale, epi.shift, epi.relu);
       }
     },
   };
@@ -187,8 +198,13 @@ function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind:
   };
 }
 
-/** LUT conv: per chunk of images, im2col rows [(b, oy, ox)][(cin, ki, kj)], encode + scan, then rows → NCHW planes with the epilogue. */
-function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutConv' }>, lut: PreparedLut, chunkImages: number): Step {
+/**
+ * LUT conv. Direct (lut-conv.ts, when the layer has one codebook per input channel and wasm kernels): per chunk of
+ * images one job pads the planes, encodes every output pixel from them and scans into NCHW planes with the epilogue.
+ * im2row (the oracle, and the fallback for other layers or when the direct job meets a non-finite value): per chunk,
+ * im2col rows [(b, oy, ox)][(cin, ki, kj)], encode + scan, then rows → NCHW planes with the epilogue.
+ */
+function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutConv' }>, lut: PreparedLut, chunkImages: number, maxBatch: number, mode: LutConvMode): Step {
   const { rt } = host;
   const { win } = op;
   const { C, K, V, M } = op.spec;
@@ -196,35 +212,61 @@ function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: '
   const P = win.outH * win.outW;
   const epi = putEpilogue(blocks, op.epi);
   const rowsBytes = align(chunkImages * P * D * 4);
-  const step: Step = {
+  const layer = mode === 'direct' ? wasmLayerOf(lut) : null;
+  const direct = layer && !directConvUnsupported(win, layer) ? new DirectLutConv(rt, blocks, win, layer, epi) : null;
+  const directChunk = direct ? Math.max(1, Math.min(maxBatch, Math.floor(DIRECT_CHUNK_BYTES / direct.bytesPerImage))) : 0;
+  const img = win.cin * win.h * win.w;
+  const im2row = (n: number, x: number, y: number): void => {
+    const rows = step.scratch;
+    const outRows = rows + rowsBytes;
+    for (let b0 = 0; b0 < n; b0 += chunkImages) {
+      const nb = Math.min(chunkImages, n - b0);
+      rt.ex.rtIm2row(x + b0 * img * 4, rows, nb, win.cin, win.h, win.w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw, win.outH, win.outW);
+      lut.run(rows, outRows, nb * P, host.threadsFor(nb * P * C * (K + M), nb * P));
+      rt.ex.rtRowsToPlanes(outRows, y + b0 * M * P * 4, nb, P, M, epi.scale, epi.shift, epi.relu);
+    }
+  };
+  const step: Step & { readonly direct: DirectLutConv | null } = {
     op,
+    direct,
     inPlace: false,
     scratch: 0,
-    scratchBytes: rowsBytes + align(chunkImages * P * M * 4),
+    scratchBytes: Math.max(rowsBytes + align(chunkImages * P * M * 4), direct ? direct.scratchBytes(directChunk) : 0),
     run(n, x, y) {
-      const rows = step.scratch;
-      const outRows = rows + rowsBytes;
-      const img = win.cin * win.h * win.w;
-      for (let b0 = 0; b0 < n; b0 += chunkImages) {
-        const nb = Math.min(chunkImages, n - b0);
-        rt.ex.rtIm2row(x + b0 * img * 4, rows, nb, win.cin, win.h, win.w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw, win.outH, win.outW);
-        lut.run(rows, outRows, nb * P, host.threadsFor(nb * P * C * (K + M), nb * P));
-        rt.ex.rtRowsToPlanes(outRows, y + b0 * M * P * 4, nb, P, M, epi.scale, epi.shift, epi.relu);
+      if (!direct) return im2row(n, x, y);
+      for (let b0 = 0; b0 < n; b0 += directChunk) {
+        const nb = Math.min(directChunk, n - b0);
+        const xg = x + b0 * img * 4;
+        const yg = y + b0 * M * P * 4;
+        // A non-finite value: the im2row path recomputes the chunk and throws with the exact row and codebook.
+        if (!direct.run(host, nb, xg, yg, step.scratch)) im2row(nb, xg, yg);
       }
     },
   };
   return step;
 }
 
+/** Pooling; planes split over the pool (tasks of whole planes) when the batch is worth threads. */
 function poolStep(host: KernelHost, op: Extract<Op, { kind: 'pool' }>): Step {
   const w = op.win;
+  const mode = op.mode === 'max' ? 0 : 1;
   return {
     op,
     inPlace: false,
     scratch: 0,
     scratchBytes: 0,
     run(n, x, y) {
-      host.rt.ex.rtPool2d(x, y, n * w.cin, w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.outH, w.outW, op.mode === 'max' ? 0 : 1);
+      const planes = n * w.cin;
+      const threads = host.threadsFor(planes * w.outH * w.outW * w.kh * w.kw, planes);
+      if (threads <= 1) {
+        host.rt.ex.rtPool2d(x, y, planes, w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.outH, w.outW, mode);
+        return;
+      }
+      const ppt = ceilDiv(planes, 4 * threads);
+      host.rt.job.reset().rt({
+        NB: planes, H: w.h, W: w.w, KH: w.kh, KW: w.kw, SH: w.sh, SW: w.sw, PH: w.ph, PW: w.pw, OH: w.outH, OW: w.outW, X: x, Y: y, PPT: ppt, MODE: mode,
+      }).phase(LAYOUT.K_RT_POOL, ceilDiv(planes, ppt));
+      host.runJob(threads);
     },
   };
 }
@@ -253,7 +295,7 @@ function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'a
 }
 
 /** The step of one op (LUT layers are made resident by `lut`, which may use `blocks` too). */
-export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[]): Step {
+export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], lutConv: LutConvMode = 'direct'): Step {
   switch (op.kind) {
     case 'conv':
       return convStep(host, blocks, op);
@@ -270,7 +312,7 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
       const chunkImages = Math.max(1, Math.min(maxBatch, Math.floor(CONV_CHUNK_BYTES / (P * rowBytes))));
       const p = lut.prepare(op.spec, chunkImages * P);
       prepared.push(p);
-      return lutConvStep(host, blocks, op, p, chunkImages);
+      return lutConvStep(host, blocks, op, p, chunkImages, maxBatch, lutConv);
     }
     case 'pool':
       return poolStep(host, op);

@@ -1,0 +1,348 @@
+// Whole-model inference: the fmnist-cnn LUT model on lutnn's runtime beside the dense model on lutnn, onnxruntime-node and onnxruntime-web.
+// Usage: node --import tsx bench/model.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors]
+//          [--accuracy] [--profile] [--calib N]   (--part is the internal child run)
+// Without --lut the shipped dense model is converted on the fly (LUT-NN, K=16, k-means on --calib real training images,
+// no refit: timing does not depend on how good the centroids are). The dense model is exported to ONNX by exportOnnx
+// for the ONNX Runtime rows. One child process per (SIMD build, thread count): the relaxed build needs
+// --experimental-wasm-relaxed-simd on Node 20, and ORT-web sizes its pool once per process. Each child interleaves its
+// methods in a fresh random order per repetition after two warm-up rounds, on real test images, and reports medians.
+// --profile adds ms per plan step (lutnn runtime); --accuracy the runtime LUT model's test accuracy (f32 and int8
+// encoders) on the embedded 10,000 test images and how many codes the int8 encoder picks differently from f32.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setNumThreads, startWorkers } from '../src/backend/pool.js';
+import { wasmRuntime } from '../src/backend/wasm.js';
+import { machineInfo } from '../src/cli/common.js';
+import { NORMALIZATION, type Dataset } from '../src/data/dataset.js';
+import { loadDataset } from '../src/data/loader.js';
+import { loadModel } from '../src/io/model-file.js';
+import { serializeModel } from '../src/io/model-format.js';
+import { exportOnnx } from '../src/io/onnx-export.js';
+import { convertModel } from '../src/lut/convert.js';
+import { encodeLut, prepareLutLayer } from '../src/runtime/lut-kernels.js';
+import type { RuntimeModel } from '../src/runtime/model.js';
+import { loadSync } from '../src/runtime/node.js';
+import type { Op, Window } from '../src/runtime/plan.js';
+import { Rng } from '../src/tensor/rng.js';
+import { Tensor } from '../src/tensor/tensor.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const json = args.includes('--json');
+const reps = Number(opt('--reps')) || 15;
+const threadList = (opt('--threads') ?? '1,2').split(',').map(Number);
+const batches = (opt('--batches') ?? '1,64').split(',').map(Number);
+const part = opt('--part'); // "<plain|relaxed>-<threads>" in a child
+const profile = args.includes('--profile');
+const log = (s: string): void => void process.stderr.write(s + '\n');
+if (json || part) console.log = (...a: unknown[]) => console.error(...a); // stdout carries one JSON object only
+const DENSE = fileURLToPath(new URL('../models/fmnist-cnn.safetensors', import.meta.url));
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Images [from, from + n) of a split as normalised float32 [n, 1, 28, 28] (the model's own normalisation). */
+function images(ds: Dataset, from: number, n: number): Float32Array {
+  const { mean, std } = NORMALIZATION['fashion-mnist'];
+  const per = ds.channels * ds.height * ds.width;
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n * per; i++) out[i] = (ds.images[from * per + i] / 255 - mean) / std;
+  return out;
+}
+
+function readVersion(pkg: string): string {
+  try {
+    return JSON.parse(readFileSync(fileURLToPath(new URL(`../node_modules/${pkg}/package.json`, import.meta.url)), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+// ---------------------------------------------------------------- child: timings
+
+type Method = { name: string; run: () => unknown };
+
+async function measure(methods: Method[], n: number, rng: Rng): Promise<Record<string, number>> {
+  const times = new Map<string, number[]>(methods.map((m) => [m.name, []]));
+  for (let r = -2; r < n; r++) {
+    for (const i of rng.permutation(methods.length)) {
+      const t0 = performance.now();
+      await methods[i].run();
+      const dt = performance.now() - t0;
+      if (r >= 0) times.get(methods[i].name)!.push(dt);
+    }
+  }
+  return Object.fromEntries(methods.map((m) => [m.name, +median(times.get(m.name)!).toFixed(3)]));
+}
+
+interface PartResult {
+  simd: string;
+  threads: number;
+  peers: Record<string, string>;
+  /** Per batch: median ms per method. */
+  batches: { batch: number; medianMs: Record<string, number>; profile?: Record<string, { step: string; ms: number }[]> }[];
+}
+
+async function runPart(simd: string, threads: number, lutFile: string, onnxFile: string): Promise<PartResult> {
+  const rt = wasmRuntime();
+  if (!rt) throw new Error('lutnn wasm kernels did not load; run npm run build:wasm');
+  if (rt.variant !== simd) throw new Error(`expected the ${simd} build, loaded ${rt.variant}`);
+  setNumThreads(threads);
+  await startWorkers(rt);
+  const maxBatch = Math.max(...batches);
+  const models: Record<string, RuntimeModel> = {
+    'lutnn-dense': loadSync(DENSE, { maxBatch }),
+    'lutnn-lut-f32': loadSync(lutFile, { maxBatch, lutEncoder: 'f32' }),
+    'lutnn-lut-int8': loadSync(lutFile, { maxBatch, lutEncoder: 'int8' }),
+  };
+  const onnx = readFileSync(onnxFile);
+  const ortMod = await import('onnxruntime-node');
+  const ortNode = (ortMod as unknown as { default?: typeof ortMod }).default ?? ortMod;
+  const sessOpts = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const };
+  const sNode = await ortNode.InferenceSession.create(onnx, sessOpts);
+  const inName = sNode.inputNames[0];
+  const outName = sNode.outputNames[0];
+  const peers: Record<string, string> = {
+    'lutnn-*': `lutnn runtime, ${simd} SIMD build, ${threads} thread(s); LUT engine ${models['lutnn-lut-f32'].lutEngine} / ${models['lutnn-lut-int8'].lutEngine}`,
+    'ort-node-fp32': `onnxruntime-node ${readVersion('onnxruntime-node')} on the dense model's ONNX export, intraOpNumThreads ${threads}, sequential`,
+  };
+  const web = simd === 'plain' ? await import('onnxruntime-web') : null;
+  let sWeb: Awaited<ReturnType<NonNullable<typeof web>['InferenceSession']['create']>> | null = null;
+  if (web) {
+    web.env.wasm.numThreads = threads;
+    sWeb = await web.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
+    peers['ort-web-fp32'] = `onnxruntime-web ${readVersion('onnxruntime-web')} wasm on the same ONNX, env.wasm.numThreads ${threads}`;
+  }
+  const test = loadDataset({ name: 'fashion-mnist' }).test;
+  const rng = new Rng(1);
+  const out: PartResult['batches'] = [];
+  for (const batch of batches) {
+    log(`[${simd} ${threads}T] batch ${batch}: ${reps} interleaved repetitions ...`);
+    const x = images(test, 0, batch);
+    const y = new Float32Array(batch * 10);
+    const methods: Method[] = Object.entries(models).map(([name, m]) => ({ name, run: () => m.run(x, y) }));
+    methods.push({ name: 'ort-node-fp32', run: async () => (await sNode.run({ [inName]: new ortNode.Tensor('float32', x, [batch, 1, 28, 28]) }))[outName].data });
+    if (sWeb && web) {
+      const ow = web;
+      const s = sWeb;
+      methods.push({ name: 'ort-web-fp32', run: async () => (await s.run({ [inName]: new ow.Tensor('float32', x, [batch, 1, 28, 28]) }))[outName].data });
+    }
+    const res: PartResult['batches'][number] = { batch, medianMs: await measure(methods, reps, rng) };
+    if (profile) {
+      res.profile = {};
+      for (const [name, m] of Object.entries(models)) {
+        res.profile[name] = m.profile(x, Math.max(3, Math.min(reps, 9))).map((s) => ({ step: `${s.kind} ${s.name}`, ms: +s.ms.toFixed(3) }));
+      }
+    }
+    out.push(res);
+  }
+  await sNode.release();
+  if (sWeb) await sWeb.release();
+  Object.values(models).forEach((m) => m.dispose());
+  return { simd, threads, peers, batches: out };
+}
+
+// ---------------------------------------------------------------- parent: model preparation, accuracy, children
+
+/** Runs one child part; null when it cannot run (e.g. the engine rejects relaxed SIMD). */
+function child(simd: string, threads: number, nodeFlags: string[], files: string[]): PartResult | null {
+  const r = spawnSync(process.execPath, [...nodeFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...args.filter((a) => a !== '--json'), '--part', `${simd}-${threads}`, '--files', files.join(',')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LUTNN_SIMD: simd },
+    maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0) {
+    log(`bench/model: the ${simd} ${threads}-thread part exited with ${r.status}`);
+    return null;
+  }
+  return JSON.parse(r.stdout) as PartResult;
+}
+
+/** Flags under which this Node validates the relaxed build, or null. */
+function relaxedFlags(): string[] | null {
+  const probe = (flags: string[]): boolean =>
+    spawnSync(process.execPath, [...flags, '-e', `process.exit(WebAssembly.validate(require('fs').readFileSync(${JSON.stringify(fileURLToPath(new URL('../build/kernels-relaxed.wasm', import.meta.url)))})) ? 0 : 1)`]).status === 0;
+  if (probe([])) return [];
+  if (probe(['--experimental-wasm-relaxed-simd'])) return ['--experimental-wasm-relaxed-simd'];
+  return null;
+}
+
+/** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W] (what a LUT conv encodes). */
+function im2row(x: Float32Array, n: number, w: Window): Float32Array {
+  const D = w.cin * w.kh * w.kw;
+  const rows = new Float32Array(n * w.outH * w.outW * D);
+  let r = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < w.outH; oy++) {
+      for (let ox = 0; ox < w.outW; ox++) {
+        for (let c = 0; c < w.cin; c++) {
+          for (let ki = 0; ki < w.kh; ki++) {
+            for (let kj = 0; kj < w.kw; kj++) {
+              const iy = oy * w.sh - w.ph + ki * w.dh;
+              const ix = ox * w.sw - w.pw + kj * w.dw;
+              rows[r++] = iy >= 0 && iy < w.h && ix >= 0 && ix < w.w ? x[((b * w.cin + c) * w.h + iy) * w.w + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+/**
+ * Test accuracy of the runtime models (dense, LUT f32, LUT int8) on the embedded test split, and per LUT layer how
+ * many codes the int8 encoder picks differently from the f32 one on the same input (the f32 model's activations) over
+ * the first `codeImages` test images.
+ */
+function accuracy(lutFile: string, codeImages: number): Record<string, unknown> {
+  const test = loadDataset({ name: 'fashion-mnist' }).test;
+  const B = 64;
+  const acc: Record<string, number> = {};
+  for (const [name, file, enc] of [['dense', DENSE, 'f32'], ['lut-f32', lutFile, 'f32'], ['lut-int8', lutFile, 'int8']] as const) {
+    const m = loadSync(file, { maxBatch: B, lutEncoder: enc });
+    let right = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < test.n; i += B) {
+      const n = Math.min(B, test.n - i);
+      const y = m.run(images(test, i, n));
+      for (let s = 0; s < n; s++) {
+        let best = 0;
+        for (let k = 1; k < 10; k++) if (y[s * 10 + k] > y[s * 10 + best]) best = k;
+        if (best === test.labels[i + s]) right++;
+      }
+    }
+    m.dispose();
+    acc[name] = +((100 * right) / test.n).toFixed(2);
+    log(`accuracy ${name}: ${acc[name]}% (${test.n} test images, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  const f32 = loadSync(lutFile, { maxBatch: 16, lutEncoder: 'f32' });
+  const layers: { layer: string; codes: number; changed: number }[] = [];
+  try {
+    const lutOps = f32.ops.map((op, i) => [op, i] as [Op, number]).filter(([op]) => op.kind === 'lutConv' || op.kind === 'lutLinear');
+    const prepared = lutOps.map(([op]) => {
+      const s = (op as Extract<Op, { kind: 'lutConv' | 'lutLinear' }>).spec;
+      const base = { centroids: s.centroids, lutQ: s.lutQ, scale: s.scale, bias: s.bias, ncodebooks: s.C, k: s.K, subvecLen: s.V, outFeatures: s.M, metric: s.metric };
+      return { f: prepareLutLayer({ ...base, encoder: 'f32' }), q: s.metric === 'l2' ? prepareLutLayer({ ...base, encoder: 'int8' }) : null };
+    });
+    lutOps.forEach(([op]) => layers.push({ layer: op.name.split('+')[0], codes: 0, changed: 0 }));
+    for (let i = 0; i < codeImages; i += 16) {
+      const n = Math.min(16, codeImages - i);
+      const x = images(test, i, n);
+      const acts = f32.activations(x);
+      lutOps.forEach(([op, si], j) => {
+        const input = si === 0 ? x : acts[si - 1];
+        const rows = op.kind === 'lutConv' ? im2row(input, n, op.win) : input;
+        const { f, q } = prepared[j];
+        if (!q) return;
+        const a = encodeLut(f, rows);
+        const b = encodeLut(q, rows);
+        layers[j].codes += a.length;
+        for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) layers[j].changed++;
+      });
+    }
+    prepared.forEach(({ f, q }) => (f.dispose(), q?.dispose()));
+  } finally {
+    f32.dispose();
+  }
+  for (const l of layers) log(`int8 vs f32 codes, ${l.layer}: ${l.changed} of ${l.codes} differ (${((100 * l.changed) / Math.max(1, l.codes)).toFixed(3)}%)`);
+  return { testImages: test.n, accuracyPct: acc, int8CodeChanges: { images: codeImages, layers } };
+}
+
+async function main(): Promise<void> {
+  if (part) {
+    const [simd, t] = part.split('-');
+    const [lutFile, onnxFile] = opt('--files')!.split(',');
+    process.stdout.write(JSON.stringify(await runPart(simd, Number(t), lutFile, onnxFile)) + '\n');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'lutnn-bench-model-'));
+  try {
+    let lutFile = opt('--lut');
+    let lutSource = lutFile ?? '';
+    if (!lutFile) {
+      const calib = Number(opt('--calib')) || 256;
+      log(`converting models/fmnist-cnn.safetensors to LUT-NN (K=16, k-means on ${calib} training images, no refit) ...`);
+      const { model, meta } = loadModel(DENSE);
+      const train = loadDataset({ name: 'fashion-mnist' }).train;
+      const cal: Tensor[] = [];
+      for (let i = 0; i < calib; i += 64) cal.push(new Tensor(images(train, i, Math.min(64, calib - i)), [Math.min(64, calib - i), 1, 28, 28]));
+      const t0 = performance.now();
+      convertModel(model, cal, { k: 16, seed: 0, refit: false });
+      model.eval();
+      lutFile = join(dir, 'fmnist-cnn-lut.safetensors');
+      writeFileSync(lutFile, serializeModel(model, { dataset: meta.dataset, info: { bench: 'converted on the fly by bench/model.ts' } }));
+      lutSource = `models/fmnist-cnn.safetensors converted on the fly (K=16, ${calib} calibration images, no refit, ${((performance.now() - t0) / 1000).toFixed(1)} s)`;
+    }
+    const onnxFile = join(dir, 'fmnist-cnn.onnx');
+    writeFileSync(onnxFile, exportOnnx(loadModel(DENSE).model, { inputShape: [1, 28, 28] }).bytes);
+    const acc = args.includes('--accuracy') ? accuracy(lutFile, Number(opt('--code-images')) || 512) : null;
+    const rflags = relaxedFlags();
+    const parts: PartResult[] = [];
+    for (const t of threadList) {
+      const p = child('plain', t, [], [lutFile, onnxFile]);
+      if (!p) throw new Error(`the plain ${t}-thread part failed`);
+      parts.push(p);
+      if (rflags) {
+        const r = child('relaxed', t, rflags, [lutFile, onnxFile]);
+        if (r) parts.push(r);
+      }
+    }
+    const rows = parts.flatMap((p) => p.batches.map((b) => {
+      const ratios: Record<string, number> = {};
+      for (const enc of ['f32', 'int8']) {
+        const lut = b.medianMs[`lutnn-lut-${enc}`];
+        for (const peer of ['ort-node-fp32', 'ort-web-fp32', 'lutnn-dense']) {
+          if (b.medianMs[peer] !== undefined) ratios[`${peer} / lutnn-lut-${enc}`] = +(b.medianMs[peer] / lut).toFixed(2);
+        }
+      }
+      return { simd: p.simd, threads: p.threads, batch: b.batch, medianMs: b.medianMs, ratios, profile: b.profile };
+    }));
+    const report = {
+      benchmark: 'model',
+      date: new Date().toISOString(),
+      command: `node --import tsx bench/model.ts ${args.join(' ')}`.trim(),
+      machine: machineInfo(),
+      loadavg: loadavg().map((v) => +v.toFixed(2)),
+      reps,
+      relaxed: rflags ? (rflags.length ? `with ${rflags.join(' ')}` : 'yes') : 'not supported by this engine',
+      lutModel: lutSource,
+      peers: Object.assign({}, ...parts.map((p) => p.peers)),
+      timing: 'median ms per call of the whole fmnist-cnn on real test images, Float32Array in, logits out. lutnn-dense: the dense '
+        + 'model on lutnn\'s runtime; lutnn-lut-f32/int8: the LUT model (conv2-4 and fc1 as LUT-NN layers) with the exact f32 or '
+        + 'the int8 encoder; ort-*: the dense model exported to ONNX. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
+      rows,
+      ...(acc ? { accuracy: acc } : {}),
+    };
+    if (json) {
+      process.stdout.write(JSON.stringify(report) + '\n');
+      return;
+    }
+    const mi = report.machine;
+    console.log(`${mi.cpu}, ${mi.cores} cores, node ${mi.node}, load ${report.loadavg.join(' ')}, relaxed: ${report.relaxed}, medians of ${reps} (ms)`);
+    console.log(`LUT model: ${lutSource}`);
+    for (const r of rows) {
+      console.log(`\n${r.simd} ${r.threads}T batch ${r.batch}: ${Object.entries(r.medianMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join('  ')}`);
+      for (const [k, v] of Object.entries(r.ratios)) console.log(`  ${k.padEnd(34)} ${v.toFixed(2)}x`);
+      for (const [m, steps] of Object.entries(r.profile ?? {})) {
+        console.log(`  profile ${m}: ${steps.filter((s) => s.ms >= 0.05).map((s) => `${s.step.split('+')[0]} ${s.ms.toFixed(2)}`).join(' | ')}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    log(`bench/model: ${e.stack ?? e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,200 @@
+// Direct LUT convs (lut-conv.ts) against the im2row path and the encoder twins: identical codes and bit-identical outputs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getNumThreads, getParallelMinMacs, setNumThreads, setParallelMinMacs } from '../backend/pool.js';
+import { wasmRuntime } from '../backend/wasm.js';
+import { NonFiniteError } from '../errors.js';
+import { convertModel } from '../lut/convert.js';
+import { buildLut, quantizeLut } from '../lut/lut-op.js';
+import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import type { Module } from '../nn/module.js';
+import { randn } from '../tensor/create.js';
+import { Rng } from '../tensor/rng.js';
+import { Tensor } from '../tensor/tensor.js';
+import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
+import { prepareLutLayer } from './lut-kernels.js';
+import { encodeF32Ref, encodeInt8Ref } from './lut-kernels-ref.js';
+import { compile } from './node.js';
+import type { Window } from './plan.js';
+
+const rt = wasmRuntime()!;
+
+/** fn with n threads, and no size threshold: small test layers really are split over the pool. */
+function withThreads<T>(n: number, fn: () => T): T {
+  const prev = getNumThreads();
+  const prevMin = getParallelMinMacs();
+  setNumThreads(n);
+  setParallelMinMacs(0);
+  try {
+    return fn();
+  } finally {
+    setNumThreads(prev);
+    setParallelMinMacs(prevMin);
+  }
+}
+
+/** Convs of several geometries (stride, padding, dilation, non-square kernels, odd plane sizes), BN + ReLU, pooling. */
+function convNet(rng: Rng): Module {
+  const m = Sequential.named([
+    ['conv1', new Conv2d(3, 8, 3, { padding: 1, rng })],
+    ['bn1', new BatchNorm2d(8)],
+    ['relu1', new ReLU()],
+    ['conv2', new Conv2d(8, 12, 3, { stride: 2, padding: 2, dilation: 2, rng })],
+    ['relu2', new ReLU()],
+    ['conv3', new Conv2d(12, 8, [2, 3], { padding: [1, 0], rng })],
+    ['pool', new MaxPool2d(2)],
+    ['conv4', new Conv2d(8, 5, 1, { rng })],
+    ['flatten', new Flatten(1)],
+    ['fc', new Linear(5 * 4 * 2, 4, { rng })],
+  ]);
+  for (const [, bn] of m.namedModules()) {
+    if (!(bn instanceof BatchNorm2d)) continue;
+    for (let c = 0; c < bn.numFeatures; c++) {
+      bn.runningMean.f32[c] = rng.uniform(-0.3, 0.3);
+      bn.runningVar.f32[c] = rng.uniform(0.3, 2);
+      bn.weight.f32[c] = rng.uniform(-1.5, 1.5);
+    }
+  }
+  return m;
+}
+
+for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
+  test(`direct LUT convs (${metric}): outputs bit-identical to the im2row path, f32 and int8 encoders, threads 1 and 2`, () => {
+    const rng = new Rng(11);
+    const m = convNet(rng);
+    // Input 13×11 → conv1 13×11 → conv2 (stride 2, pad 2, dil 2) 7×6 → conv3 (2×3, pad [1,0]) 8×4 → pool 4×2 → conv4.
+    convertModel(m, [randn([6, 3, 13, 11], 1, rng)], { k: 16, seed: 2, metric, include: ['conv1', 'conv2', 'conv3', 'conv4'], refit: false });
+    m.eval();
+    const x = randn([37, 3, 13, 11], 1, rng);
+    for (const enc of metric === 'l2' ? (['f32', 'int8'] as const) : (['f32'] as const)) {
+      const direct = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc });
+      const oracle = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc, lutConv: 'im2row' });
+      try {
+        // conv4 is 1×1 with V = 4 over 8 channels: not one codebook per channel, so it stays on im2row; so does conv2
+        // (dilation 2) with the int8 encoder, which reads kernel rows contiguously.
+        assert.equal(direct.directLutConvs, enc === 'int8' ? 2 : 3);
+        assert.equal(oracle.directLutConvs, 0);
+        const want = withThreads(1, () => oracle.run(x));
+        assert.deepEqual(withThreads(1, () => direct.run(x)), want, `${enc}, 1 thread`);
+        assert.deepEqual(withThreads(2, () => direct.run(x)), want, `${enc}, 2 threads`);
+        // Every step's output, not just the logits.
+        const a = direct.activations(x.f32.subarray(0, 5 * 3 * 13 * 11));
+        const b = oracle.activations(x.f32.subarray(0, 5 * 3 * 13 * 11));
+        a.forEach((v, i) => assert.deepEqual(v, b[i], `${enc}: step ${direct.summary()[i]}`));
+      } finally {
+        direct.dispose();
+        oracle.dispose();
+      }
+    }
+  });
+}
+
+/** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W] (the reference of rtIm2row). */
+function im2row(x: Float32Array, n: number, w: Window): Float32Array {
+  const D = w.cin * w.kh * w.kw;
+  const rows = new Float32Array(n * w.outH * w.outW * D);
+  let r = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < w.outH; oy++) {
+      for (let ox = 0; ox < w.outW; ox++) {
+        for (let c = 0; c < w.cin; c++) {
+          for (let ki = 0; ki < w.kh; ki++) {
+            for (let kj = 0; kj < w.kw; kj++) {
+              const iy = oy * w.sh - w.ph + ki * w.dh;
+              const ix = ox * w.sw - w.pw + kj * w.dw;
+              rows[r++] = iy >= 0 && iy < w.h && ix >= 0 && ix < w.w ? x[((b * w.cin + c) * w.h + iy) * w.w + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+const window = (cin: number, h: number, w: number, k: [number, number], s: number, p: number, d: number): Window => {
+  const outH = Math.floor((h + 2 * p - d * (k[0] - 1) - 1) / s) + 1;
+  const outW = Math.floor((w + 2 * p - d * (k[1] - 1) - 1) / s) + 1;
+  return { cin, h, w, kh: k[0], kw: k[1], sh: s, sw: s, ph: p, pw: p, dh: d, dw: d, outH, outW };
+};
+
+test('direct encoders: codes equal the twins (encodeF32Ref / encodeInt8Ref) on the im2row rows; NaN input is reported', () => {
+  const rng = new Rng(5);
+  const cases: [Window, 'f32' | 'int8'][] = [
+    [window(5, 9, 7, [3, 3], 1, 1, 1), 'f32'],
+    [window(5, 9, 7, [3, 3], 1, 1, 1), 'int8'],
+    [window(3, 10, 9, [3, 3], 2, 0, 1), 'f32'],
+    [window(4, 8, 8, [5, 5], 1, 2, 1), 'int8'],
+    [window(4, 8, 8, [2, 2], 1, 1, 2), 'f32'],
+  ];
+  for (const [w, enc] of cases) {
+    const C = w.cin;
+    const V = w.kh * w.kw;
+    const K = 16;
+    const M = 6;
+    const n = 3;
+    const centroids = Float32Array.from({ length: C * K * V }, () => rng.normal());
+    // Near-ties on purpose: some x equal to a centroid coordinate.
+    const x = Float32Array.from({ length: n * C * w.h * w.w }, (_, i) => (i % 7 === 0 ? centroids[i % centroids.length] : rng.normal() * 1.5));
+    const W = randn([C, V, M], 0.3, rng);
+    const { table, scale } = quantizeLut(buildLut(new Tensor(centroids, [C, K, V]), W));
+    const layer = prepareLutLayer({ centroids, lutQ: table.data as Int8Array, scale, ncodebooks: C, k: K, subvecLen: V, outFeatures: M, encoder: enc });
+    const blocks: number[] = [];
+    const alloc = { alloc: (b: number) => (blocks.push(rt.heap.alloc(b)), blocks[blocks.length - 1]) };
+    try {
+      assert.equal(directConvUnsupported(w, layer), null);
+      const dc = new DirectLutConv(rt, alloc, w, layer, { scale: 0, shift: 0, relu: 0 });
+      const P = w.outH * w.outW;
+      const xp = alloc.alloc(x.length * 4);
+      const yp = alloc.alloc(n * M * P * 4);
+      const sp = alloc.alloc(dc.scratchBytes(n));
+      rt.f32(xp, x.length).set(x);
+      const host = { rt, runJob: runOnCallingThread, threadsFor: () => 1 };
+      assert.equal(dc.run(host, n, xp, yp, sp), true);
+      const rows = im2row(x, n, w);
+      const want = enc === 'f32'
+        ? encodeF32Ref(rows, C * V, n * P, centroids, C, K, V, 'l2').codes
+        : encodeInt8Ref(rows, C * V, n * P, layer.int8!, C, K, V).codes;
+      assert.deepEqual(dc.readCodes(rt, n, sp), want, `codes ${JSON.stringify(w)} ${enc}`);
+      const codes = new Set(want);
+      assert.ok(codes.size > 4, 'the case exercises many centroids');
+      rt.f32(xp, x.length)[17] = NaN;
+      assert.equal(dc.run(host, n, xp, yp, sp), false, 'NaN in x is flagged');
+    } finally {
+      blocks.forEach((p) => rt.heap.free(p));
+      layer.dispose();
+    }
+  }
+});
+
+/** Runs the job just written on the calling thread (what the pool does with one thread). */
+function runOnCallingThread(): void {
+  rt.job.seal();
+  const gen = rt.ex.openJob();
+  rt.ex.work(0, gen);
+  rt.ex.finishJob();
+}
+
+test('a non-finite activation inside the model: the direct path reports the same error as the im2row path', () => {
+  const rng = new Rng(3);
+  const m = convNet(rng);
+  convertModel(m, [randn([4, 3, 13, 11], 1, rng)], { k: 16, seed: 2, include: ['conv2'], refit: false });
+  m.eval();
+  const x = randn([2, 3, 13, 11], 1, rng);
+  x.f32.fill(3e38, 0, 3 * 13 * 11); // conv1 overflows to ±Inf on sample 0
+  const errs = (['direct', 'im2row'] as const).map((mode) => {
+    const r = compile(m, { inputShape: [3, 13, 11], lutConv: mode });
+    try {
+      assert.equal(r.directLutConvs, mode === 'direct' ? 1 : 0);
+      r.run(x);
+      return null;
+    } catch (e) {
+      return e;
+    } finally {
+      r.dispose();
+    }
+  });
+  assert.ok(errs[1] instanceof NonFiniteError, `im2row path: ${String(errs[1])}`);
+  assert.ok(errs[0] instanceof NonFiniteError);
+  assert.equal((errs[0] as Error).message, (errs[1] as Error).message);
+});
