@@ -106,12 +106,18 @@ export function readTiles(exportsObj: WebAssembly.Exports): Tiles {
 
 /** Writes one job (phases and descriptors) into the control block of the shared memory. */
 export class JobWriter {
-  private readonly ctl: Int32Array;
+  private ctl: Int32Array;
   private nphases = 0;
   private total = 0;
 
   constructor(buffer: ArrayBufferLike) {
     this.ctl = new Int32Array(buffer, LAYOUT.CTRL, (LAYOUT.ARENA - LAYOUT.CTRL) >> 2);
+  }
+
+  /** Points the writer at a new buffer of the same memory (an unshared memory's buffer is replaced when it grows), keeping the job written so far. */
+  rebind(buffer: ArrayBufferLike): this {
+    this.ctl = new Int32Array(buffer, LAYOUT.CTRL, (LAYOUT.ARENA - LAYOUT.CTRL) >> 2);
+    return this;
   }
 
   /** Starts an empty job. */

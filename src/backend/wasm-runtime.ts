@@ -67,15 +67,7 @@ export class WasmRuntime {
   get job(): JobWriter {
     const buf = this.memory.buffer;
     if (buf !== this.writerBuffer) {
-      const next = new JobWriter(buf);
-      const state = (w: JobWriter): { nphases: number; total: number } => {
-        const o = w as unknown as { nphases: unknown; total: unknown };
-        if (typeof o.nphases !== 'number' || typeof o.total !== 'number') throw new BackendError('wasm: JobWriter no longer keeps nphases/total; update WasmRuntime.job');
-        return o as { nphases: number; total: number };
-      };
-      state(next).nphases = state(this.writer).nphases;
-      state(next).total = state(this.writer).total;
-      this.writer = next;
+      this.writer.rebind(buf);
       this.writerBuffer = buf;
     }
     return this.writer;
