@@ -9,6 +9,7 @@ import { loadModel, saveModel, type ModelMeta } from '../io/model-file.js';
 import { runComparison, type CompareOptions, type CompareRow } from '../lut/compare.js';
 import type { Metric } from '../lut/distance.js';
 import { setNumThreads } from '../backend/index.js';
+import { createProgress, type Progress } from './progress.js';
 import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface CompareCliOptions {
@@ -38,10 +39,10 @@ function parseMetrics(s: string): Metric[] {
   return list as Metric[];
 }
 
-function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number }): Command {
+function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string }): Command {
   return cmd
     .option('--epochs <n>', 'fine-tuning epochs per metric (fractions allowed, 0 = k-means only)', floatArg('--epochs', 0), defaults.epochs)
-    .option('--metrics <list>', 'distance metrics to convert with', 'l2,l1,chebyshev')
+    .option('--metrics <list>', 'distance metrics to convert with', defaults.metrics ?? 'l2,l1,chebyshev')
     .option('--finetune-metrics <list>', 'metrics whose LUT model is also fine-tuned (default: all of --metrics)', defaults.finetuneMetrics)
     .option('--no-maddness', 'skip the MADDNESS row')
     .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
@@ -81,7 +82,8 @@ export function shippedModelPath(): string {
 export function demoCommand(): Command {
   return addOptions(
     new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
-    { epochs: 0.2, limitTrain: undefined },
+    // Sized to finish in under 10 minutes on a 2-core machine (BENCHMARKS.md has the timing).
+    { epochs: 0.2, metrics: 'l2', maxRows: 16384 },
   ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
 }
 
@@ -130,7 +132,23 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
       }
     },
   };
+  let bar: Progress | null = null;
+  let barStage = '';
+  opts.onProgress = (stage, done, total) => {
+    if (stage !== barStage) {
+      bar?.stop();
+      barStage = stage;
+      bar = createProgress({ label: stage, total, quiet: o.quiet || o.json });
+    }
+    bar?.update(done);
+    if (done >= total) {
+      bar?.stop();
+      bar = null;
+      barStage = '';
+    }
+  };
   const rows = runComparison(model, meta, splits, opts);
+  (bar as Progress | null)?.stop();
   const seconds = (performance.now() - t0) / 1000;
   if (o.json) {
     printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });

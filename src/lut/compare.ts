@@ -36,6 +36,8 @@ export interface CompareOptions {
   onRow?: (row: CompareRow, model: Module) => void;
   /** Called with a line of what is being done. */
   log?: (line: string) => void;
+  /** Progress of conversions and evaluations: (stage, done, total), as ConvertOptions.onProgress. */
+  onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export interface CompareRow {
@@ -88,7 +90,9 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
   const rows: CompareRow[] = [];
   const row = (method: CompareRow['method'], metric: Metric | null, model: Module, t0: number, extra: Partial<CompareRow> = {}): void => {
     log(`evaluating ${method}${metric ? ` (${metric})` : ''} on ${test.n} test images`);
-    const ev = evaluate(model, testLoader.epoch(0));
+    const stage = `eval ${method}${metric ? ` ${metric}` : ''}`;
+    o.onProgress?.(stage, 0, test.n);
+    const ev = evaluate(model, testLoader.epoch(0), (done) => o.onProgress?.(stage, done, test.n));
     const cost = modelCost(model, inputShape);
     const r: CompareRow = {
       method, metric, testAccuracy: ev.accuracy, testLoss: ev.loss, macs: cost.total.macs, modelBytes: cost.total.deployBytes,
@@ -104,7 +108,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     const t0 = performance.now();
     log(`converting with k-means (${metric})`);
     const lut = cloneModel(dense);
-    convertModel(lut, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed });
+    convertModel(lut, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed, onProgress: o.onProgress });
     row('lutnn-kmeans', metric, lut, t0);
     if (o.epochs <= 0 || !(o.finetuneMetrics ?? o.metrics).includes(metric)) continue;
     const t1 = performance.now();
@@ -125,7 +129,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     const t0 = performance.now();
     log('converting with MADDNESS');
     const m = cloneModel(dense);
-    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', calibration: undefined, refit: undefined, seed: o.seed });
+    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', calibration: undefined, refit: undefined, seed: o.seed, onProgress: o.onProgress });
     row('maddness', null, m, t0);
   }
   return rows;
