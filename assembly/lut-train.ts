@@ -1,5 +1,6 @@
 // LUT-NN training kernels on one block of rows, SIMD over 4 rows: encode (argmin), hard gather-sum, soft pass + backward.
 //
+// Encode and the soft pass handle the three metrics: l2, l1 and Chebyshev.
 // A block holds R rows transposed: x [C·V][R], so sub-vector c of row r is x[c·V + v][r] (v < V) and four
 // consecutive rows of one coordinate are one f32x4. Centroids P [C][K][V]. Pointers are bytes, sizes elements.
 // A last group of fewer than 4 rows is copied into a zero-padded tile in `scratch` and its results copied back,
@@ -28,9 +29,17 @@ function fromTile(tile: usize, rows: i32, n: i32, dst: usize, stride: usize): vo
   }
 }
 
+/**
+ * Chebyshev's running maximum max(d, e) of non-negative floats as an integer max of their bits: the same order, NaN
+ * (above +Infinity) propagates as with Math.max in the twin, and one instruction where f32x4.max takes several.
+ */
+@inline function chebMax(d: v128, e: v128): v128 {
+  return i32x4.max_s(d, e);
+}
+
 /** Bytes of scratch the kernels of this file need for (C, K, V). */
 export function lutScratchBytes(C: i32, K: i32, V: i32): i32 {
-  return max(max(16 * V + 16, 16 * C + 64), 16 * (3 * K + K * V + 2 * V));
+  return max(max(16 * V + 16, 16 * C + 64), 16 * (4 * K + K * V + 2 * V));
 }
 
 /**
@@ -100,7 +109,7 @@ export function lutEncode(x: usize, R: i32, P: usize, C: i32, K: i32, V: i32, me
           }
         } else {
           for (let xp = xs; xp < xEnd; xp += st) {
-            d = f32x4.max(d, f32x4.abs(f32x4.sub(v128.load(xp), v128.load32_splat(pp))));
+            d = chebMax(d, f32x4.abs(f32x4.sub(v128.load(xp), v128.load32_splat(pp))));
             pp += 4;
           }
         }
@@ -214,28 +223,60 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
   }
 }
 
+/** Bytes per centroid in the soft kernel's scratch: the vectors dist, a, w and (Chebyshev) top, 16 bytes each. */
+const SK: usize = 64;
+
+/** One coordinate's term of d(x, p) for t = x − p, l2 (squared; the root is taken after) or l1. */
+@inline function distStep(metric: i32, t: v128, d: v128): v128 {
+  if (metric == 0) return madd(t, t, d);
+  return f32x4.add(d, f32x4.abs(t));
+}
+
 /**
- * The soft pass and its backward for one group of 4 rows of one codebook (l2), see lutSoftL2. xs/gs/dxs/xhs point at
- * the group's first lane (row stride st bytes); gs, dxs, xhs, acc are 0 when not needed. sk holds per k the vectors
- * (dist, a, w) 48 bytes apart; acc holds dP partial sums [V][K] of vectors. Returns Σ_k dz·dist per lane.
- * Inner loops walk pointers (no index arithmetic) and have no branches.
+ * Chebyshev's top coordinate after coordinate vi (i32 lanes): vi where e = |x − p| exceeds the running maximum d, else
+ * top. vi only grows, so a lane-wise max picks it (two operations instead of a three-operation bitselect).
+ */
+@inline function topStep(top: v128, vi: v128, e: v128, d: v128): v128 {
+  return i32x4.max_s(top, v128.and(vi, f32x4.gt(e, d)));
+}
+
+/**
+ * w·∂dist/∂p_v for y = p − x (= −w·∂dist/∂x_v), with w as stored in step 3: w·y for l2; w·sign(y) for l1 (sign(0) =
+ * 0); for Chebyshev w·sign(y) where v is the centroid's top coordinate (lanes of `top` equal to `vi`), else w·0. A
+ * multiplication by ±1 or 0 (exact), as in the twin, so a NaN w stays NaN.
+ */
+@inline function wTerm(metric: i32, w: v128, y: v128, top: v128, vi: v128): v128 {
+  if (metric == 0) return f32x4.mul(w, y);
+  const sign = v128.or(v128.and(y, f32x4.splat(-0.0)), f32x4.splat(1)); // ±1 with y's sign
+  if (metric == 1) return f32x4.mul(w, v128.and(sign, f32x4.ne(y, f32x4.splat(0))));
+  return f32x4.mul(w, v128.and(sign, i32x4.eq(top, vi)));
+}
+
+/**
+ * The soft pass and its backward for one group of 4 rows of one codebook, see lutSoft; `metric` is a constant at
+ * every (inlined) use. xs/gs/dxs/xhs point at the group's first lane (row stride st bytes); gs, dxs, xhs, acc are 0
+ * when not needed. sk holds per k the vectors (dist, a, w, top) SK bytes apart, top (i32 lanes, Chebyshev only) being
+ * the first coordinate of largest |x − p|; acc holds dP partial sums [V][K] of vectors. Returns Σ_k dz·dist per lane.
+ * Inner loops walk pointers (no index arithmetic) and have no branches once `metric` is folded.
  */
 @inline function softGroup(
-  xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128,
+  metric: i32, xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128,
   sk: usize, acc: usize, dxs: usize, xhs: usize,
 ): v128 {
   const zero = f32x4.splat(0);
-  const skEnd = sk + <usize>K * 48;
+  const one = i32x4.splat(1);
+  const skEnd = sk + <usize>K * SK;
   const xEnd = xs + <usize>V * st;
   const pStep = <usize>V << 2;
-  // 1. dist_k = ‖x − p_k‖ (direct differences) and da_k = Σ_v p_kv·gw_v = (G·lutᵀ)_k, into sk (da in the w slot).
+  // 1. dist_k = d(x, p_k) (direct differences), da_k = Σ_v p_kv·gw_v = (G·lutᵀ)_k into the w slot, and for
+  // Chebyshev the top coordinate: the first v with |x − p| above all before it (0 when every |x − p| is 0).
   let dmin = f32x4.splat(Infinity);
   let pk = pc;
   let q = sk;
   if (gs) {
     // Two centroids at a time share the loads of x and gw.
-    for (; q + 48 < skEnd; q += 96) {
-      let d0 = zero, d1 = zero, a0 = zero, a1 = zero;
+    for (; q + SK < skEnd; q += 2 * SK) {
+      let d0 = zero, d1 = zero, a0 = zero, a1 = zero, i0 = zero, i1 = zero, vi = zero;
       let pp = pk;
       let gp = gs;
       for (let xp = xs; xp < xEnd; xp += st) {
@@ -245,33 +286,56 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
         const p1 = v128.load32_splat(pp + pStep);
         const t0 = f32x4.sub(xv, p0);
         const t1 = f32x4.sub(xv, p1);
-        d0 = madd(t0, t0, d0);
-        d1 = madd(t1, t1, d1);
+        if (metric == 2) {
+          const e0 = f32x4.abs(t0);
+          const e1 = f32x4.abs(t1);
+          i0 = topStep(i0, vi, e0, d0);
+          i1 = topStep(i1, vi, e1, d1);
+          d0 = chebMax(d0, e0);
+          d1 = chebMax(d1, e1);
+          vi = i32x4.add(vi, one);
+        } else {
+          d0 = distStep(metric, t0, d0);
+          d1 = distStep(metric, t1, d1);
+        }
         a0 = madd(gv, p0, a0);
         a1 = madd(gv, p1, a1);
         gp += st;
         pp += 4;
       }
-      const e0 = f32x4.sqrt(d0);
-      const e1 = f32x4.sqrt(d1);
+      const e0 = metric == 0 ? f32x4.sqrt(d0) : d0;
+      const e1 = metric == 0 ? f32x4.sqrt(d1) : d1;
       v128.store(q, e0);
       v128.store(q, a0, 32);
-      v128.store(q, e1, 48);
-      v128.store(q, a1, 80);
+      v128.store(q + SK, e1);
+      v128.store(q + SK, a1, 32);
+      if (metric == 2) {
+        v128.store(q, i0, 48);
+        v128.store(q + SK, i1, 48);
+      }
       dmin = f32x4.min(dmin, f32x4.min(e0, e1));
       pk += pStep << 1;
     }
   }
-  for (; q < skEnd; q += 48) {
-    let d2 = zero;
+  for (; q < skEnd; q += SK) {
+    let d = zero;
     let da = zero;
+    let i0 = zero;
+    let vi = zero;
     let pp = pk;
     if (gs) {
       let gp = gs;
       for (let xp = xs; xp < xEnd; xp += st) {
         const p = v128.load32_splat(pp);
         const t = f32x4.sub(v128.load(xp), p);
-        d2 = madd(t, t, d2);
+        if (metric == 2) {
+          const e = f32x4.abs(t);
+          i0 = topStep(i0, vi, e, d);
+          d = chebMax(d, e);
+          vi = i32x4.add(vi, one);
+        } else {
+          d = distStep(metric, t, d);
+        }
         da = madd(v128.load(gp), p, da);
         gp += st;
         pp += 4;
@@ -279,13 +343,21 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
     } else {
       for (let xp = xs; xp < xEnd; xp += st) {
         const t = f32x4.sub(v128.load(xp), v128.load32_splat(pp));
-        d2 = madd(t, t, d2);
+        if (metric == 2) {
+          const e = f32x4.abs(t);
+          i0 = topStep(i0, vi, e, d);
+          d = chebMax(d, e);
+          vi = i32x4.add(vi, one);
+        } else {
+          d = distStep(metric, t, d);
+        }
         pp += 4;
       }
     }
-    const dist = f32x4.sqrt(d2);
+    const dist = metric == 0 ? f32x4.sqrt(d) : d;
     v128.store(q, dist);
     v128.store(q, da, 32);
+    if (metric == 2) v128.store(q, i0, 48);
     dmin = f32x4.min(dmin, dist);
     pk += pStep;
   }
@@ -294,43 +366,46 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
   // products of tiny weights out of the (very slow) subnormal range.
   const cut = f32x4.splat(-CUT);
   let sum = zero;
-  for (let q = sk; q < skEnd; q += 48) {
+  for (let q = sk; q < skEnd; q += SK) {
     const z = f32x4.mul(f32x4.sub(v128.load(q), dmin), nbeta);
     const e = v128.and(expV(f32x4.max(z, cut)), f32x4.ge(z, cut)); // clamped first: expV near its underflow is subnormal
     v128.store(q, e, 16);
     sum = f32x4.add(sum, e);
   }
   const inv = f32x4.div(f32x4.splat(1), sum);
-  // 3. s = Σ a·da; dz = a·(da − s); Σ dz·dist (for dβ); w = ddist/dist with ddist = −β·dz (0 where dist = 0).
+  // 3. s = Σ a·da; dz = a·(da − s); Σ dz·dist (for dβ); ddist = −β·dz, and w = ddist/dist (l2) or ddist (l1,
+  // Chebyshev), 0 where dist = 0 (there every ∂dist/∂x is 0: l2 by convention, l1 and Chebyshev as sign(0)).
   let s = zero;
-  for (let q = sk; q < skEnd; q += 48) {
+  for (let q = sk; q < skEnd; q += SK) {
     const a = f32x4.mul(v128.load(q, 16), inv);
     v128.store(q, a, 16);
     s = madd(a, v128.load(q, 32), s);
   }
   let dzd = zero;
-  for (let q = sk; q < skEnd; q += 48) {
+  for (let q = sk; q < skEnd; q += SK) {
     const dist = v128.load(q);
     const dz = f32x4.mul(v128.load(q, 16), f32x4.sub(v128.load(q, 32), s));
     dzd = madd(dz, dist, dzd);
-    const w = f32x4.div(f32x4.mul(nbeta, dz), dist);
+    let w = f32x4.mul(nbeta, dz);
+    if (metric == 0) w = f32x4.div(w, dist);
     v128.store(q, v128.and(w, f32x4.gt(dist, zero)), 32);
   }
-  // 4. Per coordinate v: dx_v = Σ_k w·(x − p), xhat_v = Σ_k a·p, and dP[v][k] += a·gw_v + w·(p − x).
+  // 4. Per coordinate v, with wn = wTerm(p − x) (= −ddist·∂dist/∂x_v): dx_v = −Σ_k wn, xhat_v = Σ_k a·p, and
+  // dP[v][k] += a·gw_v + wn.
   if (gs && dxs && xhs && acc) {
     // Training: every output wanted.
     let gp = gs, dp = dxs, hp = xhs, pv = pc, ap = acc;
+    let vi = zero;
     for (let xp = xs; xp < xEnd; xp += st) {
       const xv = v128.load(xp);
       const gv = v128.load(gp);
       let t = zero;
       let xh = zero;
       let pp = pv;
-      for (let q = sk; q < skEnd; q += 48) {
+      for (let q = sk; q < skEnd; q += SK) {
         const p = v128.load32_splat(pp);
         const a = v128.load(q, 16);
-        const w = v128.load(q, 32);
-        const wn = f32x4.mul(w, f32x4.sub(p, xv)); // w·(p − x), shared by dx and dP
+        const wn = wTerm(metric, v128.load(q, 32), f32x4.sub(p, xv), metric == 2 ? v128.load(q, 48) : zero, vi); // shared by dx and dP
         t = f32x4.add(t, wn);
         xh = madd(a, p, xh);
         v128.store(ap, f32x4.add(madd(a, gv, v128.load(ap)), wn));
@@ -343,21 +418,24 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
       dp += st;
       hp += st;
       pv += 4;
+      vi = i32x4.add(vi, one);
     }
   } else if (dxs | xhs | acc) {
     let v: usize = 0;
     let ap = acc;
+    let pv = pc;
+    let vi = zero;
     for (let xp = xs; xp < xEnd; xp += st) {
       const xv = v128.load(xp);
       const gv = gs ? v128.load(gs + v) : zero;
       let t = zero;
       let xh = zero;
-      let pp = pc + (v / st) * 4;
-      for (let q = sk; q < skEnd; q += 48) {
+      let pp = pv;
+      for (let q = sk; q < skEnd; q += SK) {
         // The same operations as the loop above, so results never depend on which outputs are asked for.
         const p = v128.load32_splat(pp);
         const a = v128.load(q, 16);
-        const wn = f32x4.mul(v128.load(q, 32), f32x4.sub(p, xv));
+        const wn = wTerm(metric, v128.load(q, 32), f32x4.sub(p, xv), metric == 2 ? v128.load(q, 48) : zero, vi);
         t = f32x4.add(t, wn);
         xh = madd(a, p, xh);
         if (acc) {
@@ -369,23 +447,43 @@ export function lutGather(codes: usize, ldc: i32, R: i32, T: usize, C: i32, K: i
       if (dxs) v128.store(dxs + v, f32x4.neg(t));
       if (xhs) v128.store(xhs + v, xh);
       v += st;
+      pv += 4;
+      vi = i32x4.add(vi, one);
     }
   }
   return dzd;
 }
 
+// One specialisation of softGroup per metric (the group loop below picks one per call, outside the inner loops).
+function softGroupL2(xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128, sk: usize, acc: usize, dxs: usize, xhs: usize): v128 {
+  return softGroup(0, xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+}
+function softGroupL1(xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128, sk: usize, acc: usize, dxs: usize, xhs: usize): v128 {
+  return softGroup(1, xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+}
+function softGroupCheb(xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128, sk: usize, acc: usize, dxs: usize, xhs: usize): v128 {
+  return softGroup(2, xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+}
+@inline function softGroupAny(metric: i32, xs: usize, gs: usize, st: usize, pc: usize, K: i32, V: i32, nbeta: v128, sk: usize, acc: usize, dxs: usize, xhs: usize): v128 {
+  if (metric == 0) return softGroupL2(xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+  if (metric == 1) return softGroupL1(xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+  return softGroupCheb(xs, gs, st, pc, K, V, nbeta, sk, acc, dxs, xhs);
+}
+
 /**
- * The soft path's backward (l2) on block x [C·V][R]: dist = ‖x_c − P[c,k]‖, a = softmax_k(−β·dist), with
- * gw [C·V][R] = (G·Wᵀ) (0: not needed, then dz = 0) the gradient da = Σ_v P[c,k,v]·gw[c·V+v]; dz = a·(da − Σ a·da).
- * Writes (pointers 0 = skip) xhat [C·V][R] = Σ_k a·P[c,k] (may alias gw), dx [C·V][R] = Σ_k w·(x − P[c,k]) with
- * w = −β·dz/dist (may alias x), and dp [C][K][V] = Σ_r a·gw + w·(P − x) over this block's rows (overwritten).
- * Returns −Σ dz·dist (= dL/dβ from this block). Scratch: lutScratchBytes(C, K, V).
+ * The soft path's backward on block x [C·V][R]. metric: 0 = l2 (the Euclidean distance, not squared), 1 = l1,
+ * 2 = Chebyshev. dist = d(x_c, P[c,k]), a = softmax_k(−β·dist), with gw [C·V][R] = (G·Wᵀ) (0: not needed, then
+ * dz = 0) the gradient da = Σ_v P[c,k,v]·gw[c·V+v]; dz = a·(da − Σ a·da), ddist = −β·dz.
+ * Writes (pointers 0 = skip) xhat [C·V][R] = Σ_k a·P[c,k] (may alias gw), dx [C·V][R] = Σ_k ddist·∂dist/∂x (may
+ * alias x), and dp [C][K][V] = Σ_r a·gw − ddist·∂dist/∂x over this block's rows (overwritten). ∂dist/∂x_v is
+ * (x − p)/dist for l2 (0 at dist = 0), sign(x − p) for l1 (sign(0) = 0), and for Chebyshev sign(x − p) at the first
+ * v of largest float32 |x − p| only. Returns −Σ dz·dist (= dL/dβ from this block). Scratch: lutScratchBytes(C, K, V).
  */
-export function lutSoftL2(x: usize, gw: usize, R: i32, P: usize, C: i32, K: i32, V: i32, beta: f32, xhat: usize, dx: usize, dp: usize, scratch: usize): f64 {
+export function lutSoft(x: usize, gw: usize, R: i32, P: usize, C: i32, K: i32, V: i32, metric: i32, beta: f32, xhat: usize, dx: usize, dp: usize, scratch: usize): f64 {
   const stride = <usize>R << 2;
-  const sk = scratch; // [K] × (dist, a, w)
-  const acc = dp ? sk + <usize>K * 48 : 0; // [V][K] vectors
-  const tx = sk + (<usize>(3 * K + K * V) << 4);
+  const sk = scratch; // [K] × (dist, a, w, top)
+  const acc = dp ? sk + <usize>K * SK : 0; // [V][K] vectors
+  const tx = sk + <usize>K * SK + (<usize>(K * V) << 4);
   const tg = tx + (<usize>V << 4);
   const nbeta = f32x4.splat(-beta);
   let total: f64 = 0;
@@ -398,13 +496,13 @@ export function lutSoftL2(x: usize, gw: usize, R: i32, P: usize, C: i32, K: i32,
       const n = min(4, R - r);
       const o = cb + (<usize>r << 2);
       if (n == 4) {
-        dzd = f32x4.add(dzd, softGroup(x + o, gw ? gw + o : 0, stride, pc, K, V, nbeta, sk, acc, dx ? dx + o : 0, xhat ? xhat + o : 0));
+        dzd = f32x4.add(dzd, softGroupAny(metric, x + o, gw ? gw + o : 0, stride, pc, K, V, nbeta, sk, acc, dx ? dx + o : 0, xhat ? xhat + o : 0));
       } else {
         // Zero-padded lanes have gw = 0, hence da = dz = w = 0: they add nothing to dp or the returned sum.
         toTile(x + o, stride, V, n, tx);
         if (gw) toTile(gw + o, stride, V, n, tg);
         else for (let v = 0; v < V; v++) v128.store(tg + (<usize>v << 4), f32x4.splat(0));
-        dzd = f32x4.add(dzd, softGroup(tx, gw ? tg : 0, 16, pc, K, V, nbeta, sk, acc, dx ? tx : 0, xhat ? tg : 0));
+        dzd = f32x4.add(dzd, softGroupAny(metric, tx, gw ? tg : 0, 16, pc, K, V, nbeta, sk, acc, dx ? tx : 0, xhat ? tg : 0));
         if (dx) fromTile(tx, V, n, dx + o, stride);
         if (xhat) fromTile(tg, V, n, xhat + o, stride);
       }

@@ -230,26 +230,37 @@ interface SoftCase {
   scale?: number;
   alias?: boolean;
   gw?: boolean;
+  /** x and P on the grid of multiples of 1/grid in [−scale, scale] (exact differences: ties and zeros in x − p). */
+  grid?: number;
 }
 
-/** Runs the soft kernel (l2) on both; returns the outputs of each. */
-function softBoth(c: SoftCase, setup?: (m: LutMem, offs: Record<string, number>) => void) {
+/** Runs the soft kernel on both; returns the outputs of each and copies of the inputs x, P and gw. */
+function softBoth(metric: Metric, c: SoftCase, setup?: (m: LutMem, offs: Record<string, number>) => void) {
   const { C, K, V, R, beta } = c;
   const D = C * V;
   const p = new Pair().add('x', D * R).add('gw', D * R).add('P', C * K * V).add('xh', D * R).add('dx', D * R).add('dp', C * K * V).add('s', lutScratchBytes(C, K, V) / 4);
-  const rng = new Rng(11 + R);
+  const rng = new Rng(11 + R + 1000 * V + 100 * K);
+  const scale = c.scale ?? 1;
+  const fillX = (m: LutMem, off: number, n: number): void => {
+    if (!c.grid) return fillUniform(m, off, n, rng, scale);
+    const steps = Math.round(scale * c.grid);
+    for (let i = 0; i < n; i++) m.f32[(off >> 2) + i] = (rng.int(2 * steps + 1) - steps) / c.grid;
+  };
   p.alloc((m) => {
-    fillUniform(m, p.offs.x, D * R, rng, c.scale ?? 1);
+    fillX(m, p.offs.x, D * R);
     fillUniform(m, p.offs.gw, D * R, rng);
-    fillUniform(m, p.offs.P, C * K * V, rng, c.scale ?? 1);
+    fillX(m, p.offs.P, C * K * V);
     setup?.(m, p.offs);
   });
   try {
     const o = p.offs;
+    const xin = p.f32(p.plain, 'x', D * R);
+    const Pin = p.f32(p.plain, 'P', C * K * V);
+    const gwin = p.f32(p.plain, 'gw', D * R);
     const xh = c.alias ? o.gw : o.xh;
     const dx = c.alias ? o.x : o.dx;
     const gw = c.gw === false ? -1 : o.gw;
-    const run = (k: typeof simd, m: LutMem): number => k.soft(m, 'l2', o.x, gw, R, o.P, C, K, V, beta, xh, dx, o.dp, o.s);
+    const run = (k: typeof simd, m: LutMem): number => k.soft(m, metric, o.x, gw, R, o.P, C, K, V, beta, xh, dx, o.dp, o.s);
     const dba = run(simd, p.wasm);
     const dbb = run(ref, p.plain);
     const pick = (m: LutMem) => ({
@@ -257,7 +268,7 @@ function softBoth(c: SoftCase, setup?: (m: LutMem, offs: Record<string, number>)
       dx: m.f32.slice(dx >> 2, (dx >> 2) + D * R),
       dp: p.f32(m, 'dp', C * K * V),
     });
-    return { a: { ...pick(p.wasm), db: dba }, b: { ...pick(p.plain), db: dbb } };
+    return { a: { ...pick(p.wasm), db: dba }, b: { ...pick(p.plain), db: dbb }, xin, Pin, gwin };
   } finally {
     p.dispose();
   }
@@ -267,60 +278,171 @@ function allFinite(a: Float32Array): boolean {
   return a.every((v) => Number.isFinite(v));
 }
 
-test('soft (l2): dx, xhat, dP and dβ match the twin; K = 16 and K != 16, R tails, aliased outputs', () => {
+/**
+ * Tolerance of SIMD (float32 throughout) against the twin (float64 sums): |simd − twin| <= atol·max|twin| + 2e-5·|twin|
+ * with atol 2e-5 for dx and dP, and for xhat 2e-6 (l2, Chebyshev) or 1e-5 (l1: its float32 distance sums V rounded
+ * |x − p|, and β·(rounding of dist) is the relative error of the softmax weights; 4.4e-6 seen at β = 15.4, V = 9);
+ * |dβ_simd − dβ_twin| <= 2e-5·max(1, |dβ_twin|).
+ */
+function assertSoftNear(metric: Metric, what: string, r: ReturnType<typeof softBoth>): void {
+  const { a, b } = r;
+  for (const o of [a, b]) assert.ok(allFinite(o.xh) && allFinite(o.dx) && allFinite(o.dp) && Number.isFinite(o.db), `${what}: non-finite output`);
+  assertNear(`${what} xhat`, a.xh, b.xh, 2e-5, metric === 'l1' ? 1e-5 : 2e-6);
+  assertNear(`${what} dx`, a.dx, b.dx, 2e-5, 2e-5);
+  assertNear(`${what} dP`, a.dp, b.dp, 2e-5, 2e-5);
+  assert.ok(Math.abs(a.db - b.db) <= 2e-5 * Math.max(1, Math.abs(b.db)), `${what} dβ: SIMD ${a.db}, twin ${b.db}`);
+}
+
+test('soft: dx, xhat, dP and dβ match the twin for every metric; V = 1..16 (odd too), K = 16 and K != 16, R tails, aliased outputs', () => {
   const cases: SoftCase[] = [
     { C: 2, K: 16, V: 9, R: 37, beta: 15.4 },
     { C: 3, K: 5, V: 4, R: 6, beta: 1, alias: true },
     { C: 1, K: 16, V: 16, R: 3, beta: 3 },
     { C: 2, K: 1, V: 3, R: 5, beta: 2 },
+    { C: 2, K: 7, V: 5, R: 10, beta: 4 },
+    { C: 3, K: 16, V: 3, R: 13, beta: 15.4 },
+    { C: 2, K: 16, V: 4, R: 8, beta: 15.4, alias: true },
+    { C: 1, K: 2, V: 1, R: 7, beta: 2 },
     { C: 4, K: 16, V: 9, R: 196, beta: 15.4, alias: true },
     { C: 2, K: 16, V: 9, R: 9, beta: 15.4, gw: false },
   ];
-  for (const c of cases) {
-    const { a, b } = softBoth(c);
-    const what = JSON.stringify(c);
-    assertNear(`${what} xhat`, a.xh, b.xh, 2e-5, 2e-6);
-    assertNear(`${what} dx`, a.dx, b.dx, 2e-5, 2e-5);
-    assertNear(`${what} dP`, a.dp, b.dp, 2e-5, 2e-5);
-    assert.ok(Math.abs(a.db - b.db) <= 2e-5 * Math.max(1, Math.abs(b.db)), `${what} dβ: SIMD ${a.db}, twin ${b.db}`);
-    if (c.gw === false) {
-      assert.equal(a.db, 0);
-      assert.ok(a.dx.every((v) => v === 0), 'no gw: dx = 0');
-    } else if (c.K > 1) {
-      assert.ok(a.dx.some((v) => v !== 0) && a.db !== 0, `${what}: gradients all zero, the check would be vacuous`);
+  for (const metric of METRICS) {
+    for (const c of cases) {
+      const r = softBoth(metric, c);
+      const what = `${metric} ${JSON.stringify(c)}`;
+      assertSoftNear(metric, what, r);
+      const { a, b } = r;
+      if (c.gw === false) {
+        assert.equal(a.db, 0);
+        assert.ok(a.dx.every((v) => v === 0), 'no gw: dx = 0');
+      } else if (c.K > 1) {
+        assert.ok(a.dx.some((v) => v !== 0) && a.db !== 0, `${what}: gradients all zero, the check would be vacuous`);
+      }
+      // The SIMD entry runs the wasm kernel (float32) for every metric, not the float64 twin on wasm memory.
+      if (c.R === 196) assert.ok(a.dx.some((v, i) => v !== b.dx[i]), `${what}: bit-identical to the twin; is soft dispatched to wasm?`);
     }
   }
 });
 
-test('soft (l2): extreme distances underflow the softmax to one-hot without NaN; dist = 0 gives w = 0', () => {
-  // Far-apart data at β = 1000: every exp but the nearest underflows to 0.
-  const far = softBoth({ C: 2, K: 16, V: 9, R: 11, beta: 1000, scale: 100 });
-  for (const r of [far.a, far.b]) assert.ok(allFinite(r.xh) && allFinite(r.dx) && allFinite(r.dp) && Number.isFinite(r.db));
-  assertNear('one-hot xhat', far.a.xh, far.b.xh, 1e-6, 1e-7);
-  assertNear('one-hot dx', far.a.dx, far.b.dx, 1e-5, 1e-5);
-  // Rows exactly on a centroid: the distance is 0 and its w is masked, so nothing is NaN.
-  const on = softBoth({ C: 1, K: 16, V: 9, R: 6, beta: 15.4 }, (m, o) => {
-    for (let r = 0; r < 6; r++) for (let v = 0; v < 9; v++) m.f32[(o.x >> 2) + v * 6 + r] = m.f32[(o.P >> 2) + (r % 16) * 9 + v];
-  });
-  for (const r of [on.a, on.b]) assert.ok(allFinite(r.xh) && allFinite(r.dx) && allFinite(r.dp) && Number.isFinite(r.db));
-  assertNear('on-centroid dx', on.a.dx, on.b.dx, 2e-5, 2e-5);
-  assertNear('on-centroid dP', on.a.dp, on.b.dp, 2e-5, 2e-5);
+/** Counts, over every (codebook, row, centroid), zero distances, zero differences x − p, and Chebyshev ties in max |x − p|. */
+function tieStats(x: Float32Array, P: Float32Array, C: number, K: number, V: number, R: number) {
+  let zeroDist = 0;
+  let zeroDiff = 0;
+  let chebTies = 0;
+  for (let c = 0; c < C; c++) {
+    for (let r = 0; r < R; r++) {
+      for (let k = 0; k < K; k++) {
+        const t = Array.from({ length: V }, (_, v) => Math.abs(x[(c * V + v) * R + r] - P[(c * K + k) * V + v]));
+        const mx = Math.max(...t);
+        if (mx === 0) zeroDist++;
+        else {
+          zeroDiff += t.filter((e) => e === 0).length;
+          if (t.filter((e) => e === mx).length > 1) chebTies++;
+        }
+      }
+    }
+  }
+  return { zeroDist, zeroDiff, chebTies };
+}
+
+test('soft: ties match the twin for every metric (duplicate centroids, rows on a centroid, |x − p| ties, x − p = 0)', () => {
+  // Grid data makes x − p exact in float32 and float64: many exact zeros (sign(0) = 0 for l1) and ties in |x − p|
+  // (Chebyshev's first-largest coordinate). Centroid k + K/2 duplicates centroid k; every third row sits on a centroid.
+  const shapes: [number, number, number, number][] = [
+    // C, K, V, R
+    [2, 16, 9, 23],
+    [3, 16, 4, 10],
+    [1, 16, 16, 7],
+    [2, 16, 3, 9],
+    [2, 16, 5, 6],
+    [2, 6, 5, 5],
+    [2, 5, 9, 11],
+  ];
+  for (const metric of METRICS) {
+    for (const [C, K, V, R] of shapes) {
+      for (const beta of [2, 15.4]) {
+        const c: SoftCase = { C, K, V, R, beta, grid: 4 };
+        const r = softBoth(metric, c, (m, o) => {
+          const F = m.f32;
+          for (let cb = 0; cb < C; cb++) {
+            for (let k = 0; k + Math.ceil(K / 2) < K && k < 2; k++) {
+              for (let v = 0; v < V; v++) F[(o.P >> 2) + (cb * K + k + Math.ceil(K / 2)) * V + v] = F[(o.P >> 2) + (cb * K + k) * V + v];
+            }
+            for (let row = 0; row < R; row += 3) {
+              for (let v = 0; v < V; v++) F[(o.x >> 2) + (cb * V + v) * R + row] = F[(o.P >> 2) + (cb * K + ((row + cb) % K)) * V + v];
+            }
+          }
+        });
+        const what = `${metric} ${JSON.stringify(c)}`;
+        assertSoftNear(metric, what, r);
+        assert.ok(r.a.dx.some((v) => v !== 0), `${what}: dx all zero`);
+        const st = tieStats(r.xin, r.Pin, C, K, V, R);
+        assert.ok(st.zeroDist >= C * Math.ceil(R / 3), `${what}: rows on a centroid ${st.zeroDist}`);
+        assert.ok(st.zeroDiff > 0 && (V === 1 || st.chebTies > 0), `${what}: no ties to test (${JSON.stringify(st)})`);
+      }
+    }
+  }
 });
 
-test('soft: l1 and Chebyshev run the twin on wasm memory (no SIMD kernel for them)', () => {
-  const p = new Pair().add('x', 8 * 5).add('gw', 8 * 5).add('P', 2 * 3 * 4).add('dp', 2 * 3 * 4).add('s', lutScratchBytes(2, 3, 4) / 4);
-  const rng = new Rng(2);
-  p.alloc((m) => fillUniform(m, 0, m.f32.length, rng));
-  try {
-    for (const metric of ['l1', 'chebyshev'] as const) {
-      const o = p.offs;
-      const a = simd.soft(p.wasm, metric, o.x, o.gw, 5, o.P, 2, 3, 4, 2, -1, -1, o.dp, o.s);
-      const b = ref.soft(p.plain, metric, o.x, o.gw, 5, o.P, 2, 3, 4, 2, -1, -1, o.dp, o.s);
-      assert.equal(a, b);
-      assert.deepEqual([...p.f32(p.wasm, 'dp', 24)], [...p.f32(p.plain, 'dp', 24)]);
+test('soft: tie rules by hand — l1 sign(0) = 0, Chebyshev routes to the first coordinate of largest |x − p|', () => {
+  // One codebook, K = 2, V = 3, five equal rows x = 0 (a full group of 4 and a tail of 1). Softmax weights sum to 1,
+  // so dz_1 = −dz_0 and ddist_1 = −ddist_0 =: −g.
+  //   l1:        p0 = (0.5, 0, −0.25), p1 = (−1, 0, 0.5): sign(x − p) = (−1, 0, 1) and (1, 0, −1) → dx = (−2g, 0, 2g).
+  //   Chebyshev: p0 = (0.5, −0.5, 0.25) (top 0), p1 = (0, 1, −1) (top 1) → dx = (−g, g, 0).
+  const R = 5;
+  const setups: Record<string, { P: number[]; dx: (g: number) => number[] }> = {
+    l1: { P: [0.5, 0, -0.25, -1, 0, 0.5], dx: (g) => [-2 * g, 0, 2 * g] },
+    chebyshev: { P: [0.5, -0.5, 0.25, 0, 1, -1], dx: (g) => [-g, g, 0] },
+  };
+  for (const metric of ['l1', 'chebyshev'] as const) {
+    const r = softBoth(metric, { C: 1, K: 2, V: 3, R, beta: 2 }, (m, o) => {
+      m.f32.fill(0, o.x >> 2, (o.x >> 2) + 3 * R);
+      m.f32.set(setups[metric].P, o.P >> 2);
+    });
+    for (const [who, out] of [['SIMD', r.a], ['twin', r.b]] as const) {
+      for (let row = 0; row < R; row++) {
+        // g by hand: dist_k = d(0, p_k), a = softmax(−β·dist), da_k = p_k·gw, dz_0 = a_0·(da_0 − Σ a·da), g = −β·dz_0.
+        const pk = [setups[metric].P.slice(0, 3), setups[metric].P.slice(3)];
+        const gw = [0, 1, 2].map((v) => r.gwin[v * R + row]);
+        const dist = pk.map((p) => (metric === 'l1' ? p.reduce((s, e) => s + Math.abs(e), 0) : Math.max(...p.map(Math.abs))));
+        const e = dist.map((d) => Math.exp(-2 * d));
+        const a = e.map((v) => v / (e[0] + e[1]));
+        const da = pk.map((p) => p[0] * gw[0] + p[1] * gw[1] + p[2] * gw[2]);
+        const g = -2 * a[0] * (da[0] - (a[0] * da[0] + a[1] * da[1]));
+        assert.ok(Math.abs(g) > 1e-3, `${metric}: g = ${g}, the check would be weak`);
+        const got = [0, 1, 2].map((v) => out.dx[v * R + row]);
+        const want = setups[metric].dx(g);
+        for (let v = 0; v < 3; v++) {
+          assert.ok(Math.abs(got[v] - want[v]) <= 1e-5 * Math.abs(g), `${metric} ${who} row ${row}: dx ${got} vs ${want}`);
+        }
+        assert.ok(got[metric === 'l1' ? 1 : 2] === 0, `${metric} ${who} row ${row}: exact zero`); // ±0
+      }
     }
-  } finally {
-    p.dispose();
+    assertSoftNear(metric, metric, r);
+  }
+});
+
+test('soft: extreme distances underflow the softmax to one-hot without NaN; dist = 0 gives a zero distance gradient; NaN is never hidden', () => {
+  for (const metric of METRICS) {
+    // Far-apart data at β = 1000: every exp but the nearest underflows to 0.
+    const far = softBoth(metric, { C: 2, K: 16, V: 9, R: 11, beta: 1000, scale: 100 });
+    for (const r of [far.a, far.b]) assert.ok(allFinite(r.xh) && allFinite(r.dx) && allFinite(r.dp) && Number.isFinite(r.db));
+    assertNear(`${metric} one-hot xhat`, far.a.xh, far.b.xh, 1e-6, 1e-7);
+    assertNear(`${metric} one-hot dx`, far.a.dx, far.b.dx, 1e-5, 1e-5);
+    // Rows exactly on a centroid: that distance is 0 and its gradient term is masked, so nothing is NaN.
+    const on = softBoth(metric, { C: 1, K: 16, V: 9, R: 6, beta: 15.4 }, (m, o) => {
+      for (let r = 0; r < 6; r++) for (let v = 0; v < 9; v++) m.f32[(o.x >> 2) + v * 6 + r] = m.f32[(o.P >> 2) + (r % 16) * 9 + v];
+    });
+    assertSoftNear(metric, `${metric} on-centroid`, on);
+    // A NaN coordinate in one centroid (encode still finds finite codes): SIMD is NaN wherever the twin is (more
+    // places too: its min over distances propagates NaN where the twin's skips it), and finite in the other codebook.
+    const nan = softBoth(metric, { C: 2, K: 16, V: 9, R: 6, beta: 15.4 }, (m, o) => void (m.f32[(o.P >> 2) + (1 * 16 + 5) * 9 + 4] = NaN));
+    for (const key of ['xh', 'dx', 'dp'] as const) {
+      const half = nan.b[key].length / 2; // codebook 0 first
+      assert.ok(nan.b[key].some((v) => Number.isNaN(v)), `${metric} ${key}: the twin has no NaN`);
+      nan.b[key].forEach((v, i) => assert.ok(!Number.isNaN(v) || Number.isNaN(nan.a[key][i]), `${metric} ${key}[${i}]: twin NaN, SIMD ${nan.a[key][i]}`));
+      assertNear(`${metric} ${key} codebook 0`, nan.a[key].subarray(0, half), nan.b[key].subarray(0, half), 2e-5, 2e-5);
+    }
   }
 });
 

@@ -25,10 +25,10 @@ export const METRIC_CODE: Record<Metric, number> = { l2: 0, l1: 1, chebyshev: 2 
 
 /** Bytes of scratch the kernels need for (C, K, V) (mirrors lutScratchBytes in assembly/lut-train.ts). */
 export function lutScratchBytes(C: number, K: number, V: number): number {
-  return Math.max(16 * V + 16, 16 * C + 64, 16 * (3 * K + K * V + 2 * V));
+  return Math.max(16 * V + 16, 16 * C + 64, 16 * (4 * K + K * V + 2 * V));
 }
 
-/** The per-block kernels; the SIMD set runs soft for l2 only (l1 and Chebyshev use the twin on wasm memory). */
+/** The per-block kernels (SIMD on wasm memory, or their TypeScript twins), each for every metric. */
 export interface LutKernels {
   /** codes[codes + r·ldc + c] = argmin_k d(x_c[:, r], P[c,k]) (first on ties); −1 or c·R + r of the first non-finite. */
   encode(mem: LutMem, x: number, R: number, P: number, C: number, K: number, V: number, metric: Metric, codes: number, ldc: number, scratch: number): number;
@@ -109,12 +109,13 @@ function gatherRef(mem: LutMem, codes: number, ldc: number, R: number, T: number
 }
 
 /**
- * Twin of lutSoftL2, and the only implementation for l1 and Chebyshev. Per row r and codebook c, with
+ * Twin of lutSoft (every metric). Per row r and codebook c, with
  * dist_k = d(x, P[c,k]), a = softmax_k(−β·dist), da_k = Σ_v P[c,k,v]·gw_v, dz = a·(da − Σ a·da), dd = −β·dz:
  *   dx_v = Σ_k dd_k·∂dist_k/∂x_v   xhat_v = Σ_k a_k·P[c,k,v]   dp[c,k,v] += a_k·gw_v − dd_k·∂dist_k/∂x_v
- * (∂dist/∂x: (x − p)/dist for l2, 0 at dist = 0; sign(x − p) for l1; for Chebyshev sign(x − p) at the first v of
- * largest |x − p| only). Softmax terms below e^−CUT relative to the largest are 0. Returns −Σ dz·dist. Each row's inputs are read before its outputs are written, so dx may
- * alias x and xhat may alias gw.
+ * (∂dist/∂x: (x − p)/dist for l2, 0 at dist = 0; sign(x − p) for l1, sign(0) = 0; for Chebyshev sign(x − p) at the
+ * first v of largest |x − p| only, that |x − p| rounded to float32 as in the SIMD kernel, so both break the same
+ * ties). Softmax terms below e^−CUT relative to the largest are 0. Returns −Σ dz·dist. Each row's inputs are read
+ * before its outputs are written, so dx may alias x and xhat may alias gw.
  */
 function softRef(mem: LutMem, metric: Metric, x: number, gw: number, R: number, P: number, C: number, K: number, V: number, beta: number, xhat: number, dx: number, dp: number): number {
   const F = mem.f32;
@@ -167,7 +168,7 @@ function softRef(mem: LutMem, metric: Metric, x: number, gw: number, R: number, 
         for (let k = 0; k < K; k++) {
           const pk = P0 + (c * K + k) * V;
           let bv = 0;
-          for (let u = 1; u < V; u++) if (Math.abs(xv[u] - F[pk + u]) > Math.abs(xv[bv] - F[pk + bv])) bv = u;
+          for (let u = 1; u < V; u++) if (Math.abs(f(xv[u] - F[pk + u])) > Math.abs(f(xv[bv] - F[pk + bv]))) bv = u;
           top[k] = bv;
         }
       }
@@ -206,7 +207,7 @@ export const lutKernelsRef: LutKernels = {
 interface LutExports {
   lutEncode(x: number, R: number, P: number, C: number, K: number, V: number, metric: number, codes: number, ldc: number, scratch: number): number;
   lutGather(codes: number, ldc: number, R: number, T: number, C: number, K: number, M: number, bias: number, out: number, mMajor: number, scratch: number): void;
-  lutSoftL2(x: number, gw: number, R: number, P: number, C: number, K: number, V: number, beta: number, xhat: number, dx: number, dp: number, scratch: number): number;
+  lutSoft(x: number, gw: number, R: number, P: number, C: number, K: number, V: number, metric: number, beta: number, xhat: number, dx: number, dp: number, scratch: number): number;
 }
 
 function simdKernels(ex: LutExports): LutKernels {
@@ -217,9 +218,7 @@ function simdKernels(ex: LutExports): LutKernels {
     gather: (mem, codes, ldc, R, T, C, K, M, bias, out, mMajor, scratch) =>
       ex.lutGather(at(mem, codes), ldc, R, at(mem, T), C, K, M, at(mem, bias), at(mem, out), mMajor ? 1 : 0, at(mem, scratch)),
     soft: (mem, metric, x, gw, R, P, C, K, V, beta, xhat, dx, dp, scratch) =>
-      metric === 'l2'
-        ? ex.lutSoftL2(at(mem, x), at(mem, gw), R, at(mem, P), C, K, V, beta, at(mem, xhat), at(mem, dx), at(mem, dp), at(mem, scratch))
-        : softRef(mem, metric, x, gw, R, P, C, K, V, beta, xhat, dx, dp),
+      ex.lutSoft(at(mem, x), at(mem, gw), R, at(mem, P), C, K, V, METRIC_CODE[metric], beta, at(mem, xhat), at(mem, dx), at(mem, dp), at(mem, scratch)),
   };
 }
 
@@ -230,7 +229,7 @@ export function lutWasm(): { rt: WasmRuntime; kernels: LutKernels } | null {
   if (cached === undefined) {
     const rt = wasmRuntime();
     const ex = rt?.ex as unknown as Partial<LutExports> | undefined;
-    if (rt && ex && typeof ex.lutEncode === 'function' && typeof ex.lutGather === 'function' && typeof ex.lutSoftL2 === 'function') {
+    if (rt && ex && typeof ex.lutEncode === 'function' && typeof ex.lutGather === 'function' && typeof ex.lutSoft === 'function') {
       cached = { rt, kernels: simdKernels(ex as LutExports) };
     } else {
       if (rt) process.stderr.write('lutnn: build/kernels.wasm lacks the LUT training kernels (run npm run build:wasm); using the TypeScript twins\n');
