@@ -12,6 +12,7 @@ import { getParallelMinMacs, setNumThreads, setParallelMinMacs, startWorkers } f
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
 import { Rng } from '../src/tensor/rng.js';
+import { median } from './common.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -23,10 +24,6 @@ if (json || part !== 'main') console.log = (...a: unknown[]) => console.error(..
 const SHAPES: [number, number, number][] = [[512, 512, 512], [256, 768, 3072]]; // M, K, N
 const CROSSOVER = [48, 64, 96, 128, 160, 192, 256];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** A one-node ONNX model C = MatMul(A [M,K], B [K,N]), hand-encoded protobuf (ModelProto, opset 13). */
 function matmulModel(M: number, K: number, N: number): Uint8Array {

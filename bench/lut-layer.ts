@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { setParallelMinMacs, setNumThreads, startWorkers } from '../src/backend/pool.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
+import { measure, median, relaxedFlags, type Method } from './common.js';
 import { buildLut, quantizeLut } from '../src/lut/lut-op.js';
 import { encodeLutPtr, prepareLutLayer, runLutLayerPtr, scanLutPtr, type LutLayer } from '../src/runtime/lut-kernels.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -29,10 +30,6 @@ if (json || part) console.log = (...a: unknown[]) => console.error(...a); // std
 /** (N rows, D in, M out, V) from issue 4. */
 const SHAPES: [number, number, number, number][] = [[256, 768, 768, 16], [256, 768, 3072, 16], [1024, 576, 64, 9], [64, 4608, 512, 9]];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // ---------------------------------------------------------------- hand-encoded ONNX models
 
@@ -84,21 +81,6 @@ function denseModel(N: number, D: number, M: number, W: Float32Array, bias: Floa
 }
 
 // ---------------------------------------------------------------- one child: one SIMD build, one thread count
-
-type Method = { name: string; run: () => unknown };
-
-async function measure(methods: Method[], n: number, rng: Rng): Promise<Record<string, number>> {
-  const times = new Map<string, number[]>(methods.map((m) => [m.name, []]));
-  for (let r = -2; r < n; r++) {
-    for (const i of rng.permutation(methods.length)) {
-      const t0 = performance.now();
-      await methods[i].run();
-      const dt = performance.now() - t0;
-      if (r >= 0) times.get(methods[i].name)!.push(dt);
-    }
-  }
-  return Object.fromEntries(methods.map((m) => [m.name, +median(times.get(m.name)!).toFixed(3)]));
-}
 
 interface PartResult {
   simd: string;
@@ -226,14 +208,6 @@ function child(simd: string, threads: number, nodeFlags: string[]): PartResult |
   return JSON.parse(r.stdout) as PartResult;
 }
 
-/** Flags under which this Node validates the relaxed build, or null. */
-function relaxedFlags(): string[] | null {
-  const probe = (flags: string[]): boolean =>
-    spawnSync(process.execPath, [...flags, '-e', `process.exit(WebAssembly.validate(require('fs').readFileSync(${JSON.stringify(fileURLToPath(new URL('../build/kernels-relaxed.wasm', import.meta.url)))})) ? 0 : 1)`]).status === 0;
-  if (probe([])) return [];
-  if (probe(['--experimental-wasm-relaxed-simd'])) return ['--experimental-wasm-relaxed-simd'];
-  return null;
-}
 
 async function main(): Promise<void> {
   if (part) {

@@ -16,6 +16,7 @@ import { Adam } from '../src/optim/index.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { median } from './common.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -29,10 +30,6 @@ const only = new Set((opt('--only') ?? 'conv,linear,model').split(','));
 const BATCH = 128;
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 interface Pair {
   name: string;

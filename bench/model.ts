@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { setNumThreads, startWorkers } from '../src/backend/pool.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
+import { measure, median, relaxedFlags, type Method } from './common.js';
 import { NORMALIZATION, type Dataset } from '../src/data/dataset.js';
 import { loadDataset } from '../src/data/loader.js';
 import { loadModel } from '../src/io/model-file.js';
@@ -41,10 +42,6 @@ const log = (s: string): void => void process.stderr.write(s + '\n');
 if (json || part) console.log = (...a: unknown[]) => console.error(...a); // stdout carries one JSON object only
 const DENSE = fileURLToPath(new URL('../models/fmnist-cnn.safetensors', import.meta.url));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Images [from, from + n) of a split as normalised float32 [n, 1, 28, 28] (the model's own normalisation). */
 function images(ds: Dataset, from: number, n: number): Float32Array {
@@ -64,21 +61,6 @@ function readVersion(pkg: string): string {
 }
 
 // ---------------------------------------------------------------- child: timings
-
-type Method = { name: string; run: () => unknown };
-
-async function measure(methods: Method[], n: number, rng: Rng): Promise<Record<string, number>> {
-  const times = new Map<string, number[]>(methods.map((m) => [m.name, []]));
-  for (let r = -2; r < n; r++) {
-    for (const i of rng.permutation(methods.length)) {
-      const t0 = performance.now();
-      await methods[i].run();
-      const dt = performance.now() - t0;
-      if (r >= 0) times.get(methods[i].name)!.push(dt);
-    }
-  }
-  return Object.fromEntries(methods.map((m) => [m.name, +median(times.get(m.name)!).toFixed(3)]));
-}
 
 interface PartResult {
   simd: string;
@@ -164,14 +146,6 @@ function child(simd: string, threads: number, nodeFlags: string[], files: string
   return JSON.parse(r.stdout) as PartResult;
 }
 
-/** Flags under which this Node validates the relaxed build, or null. */
-function relaxedFlags(): string[] | null {
-  const probe = (flags: string[]): boolean =>
-    spawnSync(process.execPath, [...flags, '-e', `process.exit(WebAssembly.validate(require('fs').readFileSync(${JSON.stringify(fileURLToPath(new URL('../build/kernels-relaxed.wasm', import.meta.url)))})) ? 0 : 1)`]).status === 0;
-  if (probe([])) return [];
-  if (probe(['--experimental-wasm-relaxed-simd'])) return ['--experimental-wasm-relaxed-simd'];
-  return null;
-}
 
 /** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W] (what a LUT conv encodes). */
 function im2row(x: Float32Array, n: number, w: Window): Float32Array {

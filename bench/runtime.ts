@@ -18,6 +18,7 @@ import type { RuntimeModel } from '../src/runtime/model.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { median } from './common.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -33,10 +34,6 @@ const profile = args.includes('--profile');
 const log = (s: string): void => void process.stderr.write(s + '\n');
 const DENSE = fileURLToPath(new URL('../models/fmnist-cnn.safetensors', import.meta.url));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 interface Row {
   model: 'dense' | 'lut';

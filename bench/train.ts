@@ -11,6 +11,7 @@ import { Adam } from '../src/optim/index.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { median } from './common.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -18,10 +19,6 @@ const steps = Number(args[args.indexOf('--steps') + 1]) || 12;
 const BATCH = 128;
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 interface Phase {
   forward: number[];
