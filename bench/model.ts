@@ -29,6 +29,7 @@ import { loadSync } from '../src/runtime/node.js';
 import type { Op, Window } from '../src/runtime/plan.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { im2rowRef as im2row } from '../src/runtime/lut-kernels-ref.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -147,28 +148,6 @@ function child(simd: string, threads: number, nodeFlags: string[], files: string
 }
 
 
-/** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W] (what a LUT conv encodes). */
-function im2row(x: Float32Array, n: number, w: Window): Float32Array {
-  const D = w.cin * w.kh * w.kw;
-  const rows = new Float32Array(n * w.outH * w.outW * D);
-  let r = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < w.outH; oy++) {
-      for (let ox = 0; ox < w.outW; ox++) {
-        for (let c = 0; c < w.cin; c++) {
-          for (let ki = 0; ki < w.kh; ki++) {
-            for (let kj = 0; kj < w.kw; kj++) {
-              const iy = oy * w.sh - w.ph + ki * w.dh;
-              const ix = ox * w.sw - w.pw + kj * w.dw;
-              rows[r++] = iy >= 0 && iy < w.h && ix >= 0 && ix < w.w ? x[((b * w.cin + c) * w.h + iy) * w.w + ix] : 0;
-            }
-          }
-        }
-      }
-    }
-  }
-  return rows;
-}
 
 /**
  * Test accuracy of the runtime models (dense, LUT f32, LUT int8) on the embedded test split, and per LUT layer how

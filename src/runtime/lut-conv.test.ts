@@ -16,6 +16,7 @@ import { prepareLutLayer } from './lut-kernels.js';
 import { encodeF32Ref, encodeInt8Ref } from './lut-kernels-ref.js';
 import { compile } from './node.js';
 import type { Window } from './plan.js';
+import { im2rowRef as im2row } from './lut-kernels-ref.js';
 
 const rt = wasmRuntime()!;
 
@@ -89,28 +90,6 @@ for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
   });
 }
 
-/** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W] (the reference of rtIm2row). */
-function im2row(x: Float32Array, n: number, w: Window): Float32Array {
-  const D = w.cin * w.kh * w.kw;
-  const rows = new Float32Array(n * w.outH * w.outW * D);
-  let r = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < w.outH; oy++) {
-      for (let ox = 0; ox < w.outW; ox++) {
-        for (let c = 0; c < w.cin; c++) {
-          for (let ki = 0; ki < w.kh; ki++) {
-            for (let kj = 0; kj < w.kw; kj++) {
-              const iy = oy * w.sh - w.ph + ki * w.dh;
-              const ix = ox * w.sw - w.pw + kj * w.dw;
-              rows[r++] = iy >= 0 && iy < w.h && ix >= 0 && ix < w.w ? x[((b * w.cin + c) * w.h + iy) * w.w + ix] : 0;
-            }
-          }
-        }
-      }
-    }
-  }
-  return rows;
-}
 
 const window = (cin: number, h: number, w: number, k: [number, number], s: number, p: number, d: number): Window => {
   const outH = Math.floor((h + 2 * p - d * (k[0] - 1) - 1) / s) + 1;

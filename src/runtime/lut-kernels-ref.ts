@@ -4,6 +4,7 @@
 // (the twins use the plain layout; the kernels' code blocks are a layout detail); lutQ [C, K, M] int8; out [N, M].
 // Every twin rounds exactly as the plain SIMD build does, so tests compare codes and integer sums exactly.
 import type { Metric } from '../lut/distance.js';
+import type { Window } from './plan.js';
 
 const f = Math.fround;
 
@@ -181,4 +182,27 @@ export function finishRef(acc: Int32Array, N: number, M: number, scale: number, 
     for (let m = 0; m < M; m++) out[n * M + m] = f(f(s * acc[n * M + m]) + (bias ? bias[m] : 0));
   }
   return out;
+}
+
+/** im2col rows [(b, oy, ox)][(c, ki, kj)] of x [n][C][H][W]: what a LUT conv encodes (reference of rtIm2row and of the direct conv encoder). */
+export function im2rowRef(x: Float32Array, n: number, w: Window): Float32Array {
+  const D = w.cin * w.kh * w.kw;
+  const rows = new Float32Array(n * w.outH * w.outW * D);
+  let r = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < w.outH; oy++) {
+      for (let ox = 0; ox < w.outW; ox++) {
+        for (let c = 0; c < w.cin; c++) {
+          for (let ki = 0; ki < w.kh; ki++) {
+            for (let kj = 0; kj < w.kw; kj++) {
+              const iy = oy * w.sh - w.ph + ki * w.dh;
+              const ix = ox * w.sw - w.pw + kj * w.dw;
+              rows[r++] = iy >= 0 && iy < w.h && ix >= 0 && ix < w.w ? x[((b * w.cin + c) * w.h + iy) * w.w + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return rows;
 }
