@@ -4,13 +4,14 @@
 //
 // Layouts (pointers in bytes; the LUT descriptor of assembly/layout.ts gives C, M, CODES, ENC, CENT, AUX, TABLE,
 // SCALE, BIAS, SROWB, STILES, EROWB; the runtime descriptor RT the geometry):
-//   padded planes XP [NB][C][HP][WP]: f32 (f32 encoders), or round(clamp(x·inv_c, −128, 127)) as i8 (relaxed build)
-//     or i16 (plain build) for the int8 encoder; zero borders; 64 bytes of slack after the last plane.
+//   padded planes XP [NB][C][HP][WP]: f32 (f32 encoders), or round(clamp(x·inv_c, −128, 127)) as i8 (per-pixel int8
+//     encoder, relaxed build) or i16 (plain build, and the lanes int8 encoder in both builds); zero borders; 64 bytes
+//     of slack after the last plane. RT MODE: 0 = the int8 encoder with pixels in lanes (3×3), 1 = one pixel at a time.
 //   codes [NB·BPI][C][16] bytes: image b's output pixel p is row b·BPI·16 + p (rows p >= OH·OW hold code 0).
 //   TAPS i32 [NTAPS]: f32: byte offset of tap v = ki·KW + kj in a padded plane (v order = the im2row column order, so
 //     distances are summed in the same order as the row encoder); int8: offsets of the 4-byte groups (a byte quad or
 //     an i16 pair of one kernel row), QCENT [C][NTAPS][4 groups][4 k][4 bytes | 2 i16] holding u = cq + 64 (0 where
-//     the group runs past the kernel row).
+//     the group runs past the kernel row); lanes int8 encoder: TAPS [3] kernel rows, QCENT as encodeInt8Lanes says.
 import { madd } from './math';
 import {
   CTRL, RT, rtField, lutField, R_NB, R_C, R_H, R_W, R_KH, R_KW, R_SH, R_SW, R_PH, R_PW, R_OH, R_OW, R_X, R_XP, R_HP,
@@ -28,8 +29,8 @@ const MAGIC_BITS: i32 = 0x4b400000;
 
 // ---------------------------------------------------------------- padding / quantization
 
-/** Quantizes W floats at s to int8 values (clamp then round, as the row encoder) at d (i8 or i16); returns 1 on a non-finite x·inv. */
-function quantRow(d: usize, s: usize, W: i32, inv: f32): i32 {
+/** Quantizes W floats at s to int8 values (clamp then round, as the row encoder) at d (i8, or i16 when wide or in the plain build); returns 1 on a non-finite x·inv. */
+function quantRow(d: usize, s: usize, W: i32, inv: f32, wide: bool): i32 {
   const vinv = f32x4.splat(inv);
   const lo = f32x4.splat(-128);
   const hi = f32x4.splat(127);
@@ -40,7 +41,7 @@ function quantRow(d: usize, s: usize, W: i32, inv: f32): i32 {
     nf = v128.or(nf, f32x4.ne(f32x4.sub(y, y), f32x4.splat(0)));
     const q = i32x4.sub(f32x4.add(f32x4.max(f32x4.min(y, hi), lo), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS));
     const h = i16x8.narrow_i32x4_s(q, q);
-    if (ASC_FEATURE_RELAXED_SIMD) v128.store32_lane(d + <usize>i, i8x16.narrow_i16x8_s(h, h), 0);
+    if (ASC_FEATURE_RELAXED_SIMD && !wide) v128.store32_lane(d + <usize>i, i8x16.narrow_i16x8_s(h, h), 0);
     else v128.store64_lane(d + (<usize>i << 1), h, 0);
   }
   let bad = v128.any_true(nf) ? 1 : 0;
@@ -49,7 +50,7 @@ function quantRow(d: usize, s: usize, W: i32, inv: f32): i32 {
     if (!(y - y == 0)) bad = 1;
     y = y > 127 ? 127 : y < -128 ? -128 : y;
     const q = reinterpret<i32>(y + MAGIC) - MAGIC_BITS; // NaN gives garbage; flagged above
-    if (ASC_FEATURE_RELAXED_SIMD) store<i8>(d + <usize>i, <i8>q);
+    if (ASC_FEATURE_RELAXED_SIMD && !wide) store<i8>(d + <usize>i, <i8>q);
     else store<i16>(d + (<usize>i << 1), <i16>q);
   }
   return bad;
@@ -74,7 +75,8 @@ export function rtPadTask(t: i32): void {
   const x = <usize>rtField(R_X);
   const xp = <usize>rtField(R_XP);
   const q = lutField(L_ENC) == 3;
-  const esz: usize = q ? (ASC_FEATURE_RELAXED_SIMD ? 1 : 2) : 4;
+  const wide = rtField(R_MODE) == 0; // the lanes encoder reads i16 planes in both builds
+  const esz: usize = q ? (ASC_FEATURE_RELAXED_SIMD && !wide ? 1 : 2) : 4;
   const invs = <usize>lutField(L_AUX) + (<usize>C << 6);
   const rowB = <usize>WP * esz;
   let bad = 0;
@@ -89,7 +91,7 @@ export function rtPadTask(t: i32): void {
         memory.fill(row, 0, <usize>PW * esz);
         const d = row + <usize>PW * esz;
         const s = src + ((<usize>iy * W) << 2);
-        if (q) bad |= quantRow(d, s, W, inv);
+        if (q) bad |= quantRow(d, s, W, inv, wide);
         else memory.copy(d, s, <usize>W << 2);
         memory.fill(d + <usize>W * esz, 0, <usize>(WP - PW - W) * esz);
       }
@@ -262,6 +264,210 @@ function encodeInt8Conv(blk0: i32, blk1: i32): void {
   }
 }
 
+/** x of 4 pixels (lanes) at p + a0..a3: 4 bytes each (an i16 pair of one kernel row). */
+@inline function gather4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
+  let v = v128.load32_zero(p + a0);
+  v = v128.load32_lane(p + a1, v, 1);
+  v = v128.load32_lane(p + a2, v, 2);
+  return v128.load32_lane(p + a3, v, 3);
+}
+
+/** i16 pairs (x at p + a_i, x at q + a_i) of 4 pixels: taps of two kernel rows. */
+@inline function gather4x2(p: usize, q: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
+  let v = v128.load16_lane(p + a0, i32x4.splat(0), 0);
+  v = v128.load16_lane(q + a0, v, 1);
+  v = v128.load16_lane(p + a1, v, 2);
+  v = v128.load16_lane(q + a1, v, 3);
+  v = v128.load16_lane(p + a2, v, 4);
+  v = v128.load16_lane(q + a2, v, 5);
+  v = v128.load16_lane(p + a3, v, 6);
+  return v128.load16_lane(q + a3, v, 7);
+}
+
+/** Byte offset of pixel p (clamped to pixel 0 past the image: those codes are zeroed) from its image's first plane. */
+@inline function pixOff(p: i32, P: i32, OW: i32, SH: i32, SW: i32, WP: i32): usize {
+  if (p >= P) return 0;
+  const oy = p / OW;
+  return (<usize>(oy * SH) * WP + <usize>((p - oy * OW) * SW)) << 1;
+}
+
+/**
+ * The int8 encoder of 3×3 kernels with 8 pixels in lanes (MODE 0), in both builds on i16 planes. QCENT holds, per
+ * (channel, k), 5 pairs of w = −u·2^shift (|w| <= 127·256 fits i16): taps (r0k0, r0k1), (r1k0, r1k1), (r2k0, r2k1),
+ * (r0k2, r1k2), (r2k2, 0) of the kernel rows r at TAPS[0..2]. key_k = base_k + Σ_pairs dot(x, w) =
+ * base_k − (Σ_v xq_v·u_kv << shift) exactly (i32, bounded by int8EncoderParams), as encodeInt8Conv; a running signed
+ * min over k keeps the first best k in its low 4 bits. Any stride; dilation along H (TAPS).
+ */
+function encodeInt8Lanes(blk0: i32, blk1: i32): void {
+  const C = lutField(L_C);
+  const aux = <usize>lutField(L_AUX);
+  const codes = <usize>lutField(L_CODES);
+  const qcent = <usize>rtField(R_QCENT);
+  const OW = rtField(R_OW);
+  const P = rtField(R_OH) * OW;
+  const BPI = rtField(R_BPI);
+  const SH = rtField(R_SH);
+  const SW = rtField(R_SW);
+  const WP = rtField(R_WP);
+  const plane = (<usize>rtField(R_HP) * WP) << 1;
+  const xp = <usize>rtField(R_XP);
+  const taps = <usize>rtField(R_TAPS);
+  const t0 = <usize>load<i32>(taps);
+  const t1 = <usize>load<i32>(taps, 4);
+  const t2 = <usize>load<i32>(taps, 8);
+  const lo4 = i32x4.splat(15);
+  const big = i32x4.splat(i32.MAX_VALUE);
+  for (let blk = blk0; blk < blk1; blk++) {
+    const b = blk / BPI;
+    const pb = (blk - b * BPI) << 4;
+    const ximg = xp + <usize>b * C * plane;
+    for (let half = 0; half < 16; half += 8) {
+      const q = pb + half;
+      const a0 = pixOff(q, P, OW, SH, SW, WP);
+      const a1 = pixOff(q + 1, P, OW, SH, SW, WP);
+      const a2 = pixOff(q + 2, P, OW, SH, SW, WP);
+      const a3 = pixOff(q + 3, P, OW, SH, SW, WP);
+      const a4 = pixOff(q + 4, P, OW, SH, SW, WP);
+      const a5 = pixOff(q + 5, P, OW, SH, SW, WP);
+      const a6 = pixOff(q + 6, P, OW, SH, SW, WP);
+      const a7 = pixOff(q + 7, P, OW, SH, SW, WP);
+      // Lanes 0-3 (4-7) are one run of a row when their pixels are consecutive in one row (stride 1, inside the image).
+      const run0 = SW == 1 && q + 3 < P && (q % OW) + 3 < OW;
+      const run1 = SW == 1 && q + 7 < P && ((q + 4) % OW) + 3 < OW;
+      // Bytes of the lanes past the image: 0 (their code is 0).
+      const nv = P - q;
+      const valid = nv >= 8 ? i8x16.splat(-1) : i8x16.gt_s(i8x16.splat(<i8>max(nv, 0)), v128(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      let cp = codes + ((<usize>blk * C) << 4) + <usize>half;
+      let xb = ximg;
+      let w = qcent;
+      let bp = aux;
+      for (let c = 0; c < C; c++) {
+        const r0 = xb + t0;
+        const r1 = xb + t1;
+        const r2 = xb + t2;
+        let x00: v128, x10: v128, x20: v128, x30: v128, x40: v128;
+        let x01: v128, x11: v128, x21: v128, x31: v128, x41: v128;
+        if (run0) {
+          // 4 consecutive pixels of one row: i16 x0..x7 of each kernel row, then the pairs by shuffles.
+          const l0 = v128.load(r0 + a0);
+          const l1 = v128.load(r1 + a0);
+          const l2 = v128.load(r2 + a0);
+          x00 = i16x8.shuffle(l0, l0, 0, 1, 1, 2, 2, 3, 3, 4);
+          x10 = i16x8.shuffle(l1, l1, 0, 1, 1, 2, 2, 3, 3, 4);
+          x20 = i16x8.shuffle(l2, l2, 0, 1, 1, 2, 2, 3, 3, 4);
+          x30 = i16x8.shuffle(l0, l1, 2, 10, 3, 11, 4, 12, 5, 13);
+          x40 = i16x8.shuffle(l2, l2, 2, 3, 3, 4, 4, 5, 5, 6);
+        } else {
+          x00 = gather4(r0, a0, a1, a2, a3);
+          x10 = gather4(r1, a0, a1, a2, a3);
+          x20 = gather4(r2, a0, a1, a2, a3);
+          x30 = gather4x2(r0 + 4, r1 + 4, a0, a1, a2, a3);
+          x40 = gather4(r2 + 4, a0, a1, a2, a3);
+        }
+        if (run1) {
+          const l0 = v128.load(r0 + a4);
+          const l1 = v128.load(r1 + a4);
+          const l2 = v128.load(r2 + a4);
+          x01 = i16x8.shuffle(l0, l0, 0, 1, 1, 2, 2, 3, 3, 4);
+          x11 = i16x8.shuffle(l1, l1, 0, 1, 1, 2, 2, 3, 3, 4);
+          x21 = i16x8.shuffle(l2, l2, 0, 1, 1, 2, 2, 3, 3, 4);
+          x31 = i16x8.shuffle(l0, l1, 2, 10, 3, 11, 4, 12, 5, 13);
+          x41 = i16x8.shuffle(l2, l2, 2, 3, 3, 4, 4, 5, 5, 6);
+        } else {
+          x01 = gather4(r0, a4, a5, a6, a7);
+          x11 = gather4(r1, a4, a5, a6, a7);
+          x21 = gather4(r2, a4, a5, a6, a7);
+          x31 = gather4x2(r0 + 4, r1 + 4, a4, a5, a6, a7);
+          x41 = gather4(r2 + 4, a4, a5, a6, a7);
+        }
+        let m0 = big, m1 = big;
+        const bEnd = bp + 64;
+        // 4 centroids per trip (immediate offsets).
+        while (bp < bEnd) {
+          let bk = v128.load32_splat(bp);
+          let v = v128.load32_splat(w);
+          let e0 = i32x4.add(bk, i32x4.dot_i16x8_s(x00, v));
+          let e1 = i32x4.add(bk, i32x4.dot_i16x8_s(x01, v));
+          v = v128.load32_splat(w, 4);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x10, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x11, v));
+          v = v128.load32_splat(w, 8);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x20, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x21, v));
+          v = v128.load32_splat(w, 12);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x30, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x31, v));
+          v = v128.load32_splat(w, 16);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          m0 = i32x4.min_s(m0, e0);
+          m1 = i32x4.min_s(m1, e1);
+          bk = v128.load32_splat(bp, 4);
+          v = v128.load32_splat(w, 20);
+          e0 = i32x4.add(bk, i32x4.dot_i16x8_s(x00, v));
+          e1 = i32x4.add(bk, i32x4.dot_i16x8_s(x01, v));
+          v = v128.load32_splat(w, 24);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x10, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x11, v));
+          v = v128.load32_splat(w, 28);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x20, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x21, v));
+          v = v128.load32_splat(w, 32);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x30, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x31, v));
+          v = v128.load32_splat(w, 36);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          m0 = i32x4.min_s(m0, e0);
+          m1 = i32x4.min_s(m1, e1);
+          bk = v128.load32_splat(bp, 8);
+          v = v128.load32_splat(w, 40);
+          e0 = i32x4.add(bk, i32x4.dot_i16x8_s(x00, v));
+          e1 = i32x4.add(bk, i32x4.dot_i16x8_s(x01, v));
+          v = v128.load32_splat(w, 44);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x10, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x11, v));
+          v = v128.load32_splat(w, 48);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x20, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x21, v));
+          v = v128.load32_splat(w, 52);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x30, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x31, v));
+          v = v128.load32_splat(w, 56);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          m0 = i32x4.min_s(m0, e0);
+          m1 = i32x4.min_s(m1, e1);
+          bk = v128.load32_splat(bp, 12);
+          v = v128.load32_splat(w, 60);
+          e0 = i32x4.add(bk, i32x4.dot_i16x8_s(x00, v));
+          e1 = i32x4.add(bk, i32x4.dot_i16x8_s(x01, v));
+          v = v128.load32_splat(w, 64);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x10, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x11, v));
+          v = v128.load32_splat(w, 68);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x20, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x21, v));
+          v = v128.load32_splat(w, 72);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x30, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x31, v));
+          v = v128.load32_splat(w, 76);
+          e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
+          e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          m0 = i32x4.min_s(m0, e0);
+          m1 = i32x4.min_s(m1, e1);
+          w += 80;
+          bp += 16;
+        }
+        const h = i16x8.narrow_i32x4_s(v128.and(m0, lo4), v128.and(m1, lo4));
+        v128.store64_lane(cp, v128.and(i8x16.narrow_i16x8_s(h, h), valid), 0);
+        cp += 16;
+        xb += plane;
+      }
+    }
+  }
+}
+
 /** Task t of CONV_ENCODE: row blocks [t·EROWB, (t+1)·EROWB) of the NB·BPI blocks. */
 export function rtConvEncodeTask(t: i32): void {
   const nblk = lutField(L_N) >> 4;
@@ -271,7 +477,11 @@ export function rtConvEncodeTask(t: i32): void {
   if (blk0 >= blk1) return;
   const enc = lutField(L_ENC);
   let bad = 0;
-  if (enc == 3) encodeInt8Conv(blk0, blk1);
+  if (enc == 3) {
+    // MODE 0: pixels in lanes (3×3 kernels; the TypeScript side lays out QCENT and TAPS for it), 1: one pixel at a time.
+    if (rtField(R_MODE) == 0) encodeInt8Lanes(blk0, blk1);
+    else encodeInt8Conv(blk0, blk1);
+  }
   else if (enc == 0) bad = encodeF32Body(blk0, blk1, 0);
   else if (enc == 1) bad = encodeF32Body(blk0, blk1, 1);
   else bad = encodeF32Body(blk0, blk1, 2);

@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--only layer,model,gemm] [--reps N] [--threads 1,2] [--lut FILE]`: runs the benchmarks one after another.
+// `npm run bench [-- --json] [--only layer,model,gemm,encoder] [--reps N] [--threads 1,2] [--lut FILE]`: runs the benchmarks one after another.
 // Each benchmark is its own script (bench/lut-layer.ts, bench/model.ts, bench/gemm.ts) run in a child process with
 // --json; this collects their JSON objects into one. Without --json it prints each benchmark's own table.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ const BENCHES: Record<string, { file: string; pass: string[] }> = {
   layer: { file: 'lut-layer.ts', pass: ['--reps', '--threads'] },
   model: { file: 'model.ts', pass: ['--reps', '--threads', '--lut', '--batches'] },
   gemm: { file: 'gemm.ts', pass: ['--reps'] },
+  encoder: { file: 'lut-conv-encoder.ts', pass: ['--reps'] },
 };
 for (const name of only) {
   if (!BENCHES[name]) {

@@ -177,3 +177,65 @@ test('a non-finite activation inside the model: the direct path reports the same
   assert.ok(errs[0] instanceof NonFiniteError);
   assert.equal((errs[0] as Error).message, (errs[1] as Error).message);
 });
+
+test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes and outputs (and encodeInt8Ref\'s codes)', () => {
+  const rng = new Rng(9);
+  const win = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
+    const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
+    const outW = Math.floor((w + 2 * p - 2 - 1) / s) + 1;
+    return { cin, h, w, kh: 3, kw: 3, sh: s, sw: s, ph: p, pw: p, dh, dw: 1, outH, outW };
+  };
+  // fmnist-cnn shapes, odd widths (row tails, blocks across rows), padding 0/1, stride 2, dilation along H, x clamped.
+  const cases: [Window, number, number][] = [
+    [win(32, 28, 28, 1, 1), 2, 1.5],
+    [win(3, 13, 11, 1, 1), 37, 1.5],
+    [win(64, 14, 14, 1, 1), 3, 1.5],
+    [win(3, 13, 13, 1, 0), 4, 1.5],
+    [win(5, 7, 7, 1, 1), 5, 1.5],
+    [win(7, 13, 9, 2, 1), 3, 1.5],
+    [win(4, 11, 10, 1, 1, 2), 3, 1.5],
+    [win(6, 9, 17, 1, 1), 2, 40],
+  ];
+  for (const [w, n, xs] of cases) {
+    const C = w.cin;
+    const V = 9;
+    const K = 16;
+    const M = 5;
+    const centroids = Float32Array.from({ length: C * K * V }, () => rng.normal());
+    // Per-channel x ranges from 1/8 to 8 times the centroids' (calibrated): key shifts 4..8, x scales 2^-3..2^3.
+    const amp = Float32Array.from({ length: C }, (_, c) => 2 ** ((c % 7) - 3));
+    const x = Float32Array.from({ length: n * C * w.h * w.w }, (_, i) =>
+      i % 11 === 0 ? centroids[i % centroids.length] : rng.normal() * xs * amp[Math.floor(i / (w.h * w.w)) % C]);
+    const calibration = Float32Array.from({ length: C * V }, (_, i) => 3 * xs * amp[Math.floor(i / V)]);
+    const W = randn([C, V, M], 0.3, rng);
+    const { table, scale } = quantizeLut(buildLut(new Tensor(centroids, [C, K, V]), W));
+    const layer = prepareLutLayer({ centroids, lutQ: table.data as Int8Array, scale, ncodebooks: C, k: K, subvecLen: V, outFeatures: M, encoder: 'int8', calibration });
+    if (C >= 32) assert.deepEqual(new Set(layer.int8!.keyShift), new Set([4, 5, 6, 7, 8]), 'every key shift occurs');
+    const blocks: number[] = [];
+    const alloc = { alloc: (b: number) => (blocks.push(rt.heap.alloc(b)), blocks[blocks.length - 1]) };
+    try {
+      const P = w.outH * w.outW;
+      const xp = alloc.alloc(x.length * 4);
+      const yp = alloc.alloc(n * M * P * 4);
+      rt.f32(xp, x.length).set(x);
+      const host = { rt, runJob: runOnCallingThread, threadsFor: () => 1 };
+      const res = (['pixel', 'lanes'] as const).map((mode) => {
+        const dc = new DirectLutConv(rt, alloc, w, layer, { scale: 0, shift: 0, relu: 0 }, { int8Encoder: mode });
+        assert.equal(dc.int8Encoder, mode);
+        const sp = alloc.alloc(dc.scratchBytes(n));
+        new Uint8Array(rt.memory.buffer, sp, dc.scratchBytes(n)).fill(0xee); // stale codes must not survive
+        assert.equal(dc.run(host, n, xp, yp, sp), true);
+        return { codes: dc.readCodes(rt, n, sp), y: rt.f32(yp, n * M * P).slice() };
+      });
+      const want = encodeInt8Ref(im2row(x, n, w), C * V, n * P, layer.int8!, C, K, V).codes;
+      const tag = JSON.stringify(w);
+      assert.deepEqual(res[0].codes, want, `pixel codes ${tag}`);
+      assert.deepEqual(res[1].codes, want, `lanes codes ${tag}`);
+      assert.deepEqual(res[1].y, res[0].y, `outputs ${tag}`);
+      assert.ok(new Set(want).size > 8, 'the case exercises many centroids');
+    } finally {
+      blocks.forEach((p) => rt.heap.free(p));
+      layer.dispose();
+    }
+  }
+});

@@ -55,11 +55,17 @@ export class DirectLutConv {
   readonly esz: number;
   /** False when the f32 encoder can read the input planes themselves (no padding). */
   readonly padded: boolean;
+  /**
+   * The int8 encoder: 'lanes' (8 pixels in SIMD lanes, i16 planes in both builds; 3×3 kernels) or 'pixel' (one pixel
+   * at a time; any kernel; the oracle the tests compare 'lanes' with). Both give identical codes (exact integer keys).
+   */
+  readonly int8Encoder: 'lanes' | 'pixel' | null;
   private readonly taps: number;
   private readonly ntaps: number;
   private readonly qcent: number;
 
-  constructor(rt: WasmRuntime, blocks: Alloc, readonly win: Window, readonly layer: LutLayer, readonly epi: EpiPtrs) {
+  /** `opts.int8Encoder` 'pixel' forces the per-pixel int8 encoder (tests, benchmarks); 'lanes' is used where it applies. */
+  constructor(rt: WasmRuntime, blocks: Alloc, readonly win: Window, readonly layer: LutLayer, readonly epi: EpiPtrs, opts: { int8Encoder?: 'lanes' | 'pixel' } = {}) {
     const why = directConvUnsupported(win, layer);
     if (why) throw new BackendError(`DirectLutConv: ${why}`); // callers check directConvUnsupported first
     const { C, K, V, M } = layer;
@@ -71,7 +77,10 @@ export class DirectLutConv {
     this.wp = win.w + 2 * win.pw;
     const int8 = layer.int8;
     const relaxed = rt.variant === 'relaxed';
-    this.esz = int8 ? (relaxed ? 1 : 2) : 4;
+    // The lanes encoder folds w = −(cq + 64)·2^shift into i16: shift <= 8 (int8EncoderParams gives 4..8).
+    const lanes = int8 !== null && opts.int8Encoder !== 'pixel' && win.kh === 3 && win.kw === 3 && K <= 16 && int8.keyShift.every((s) => s <= 8);
+    this.int8Encoder = int8 ? (lanes ? 'lanes' : 'pixel') : null;
+    this.esz = int8 ? (relaxed && !lanes ? 1 : 2) : 4;
     this.padded = int8 !== null || win.ph > 0 || win.pw > 0;
     const wp = this.padded ? this.wp : win.w;
     if (!int8) {
@@ -81,6 +90,24 @@ export class DirectLutConv {
       const t = new Int32Array(rt.memory.buffer, this.taps, V);
       for (let ki = 0; ki < win.kh; ki++) for (let kj = 0; kj < win.kw; kj++) t[ki * win.kw + kj] = (ki * win.dh * wp + kj * win.dw) * 4;
       this.qcent = 0;
+    } else if (lanes) {
+      // Kernel rows ki at TAPS[ki]; QCENT [C][16 k][5 pairs][2] i16 w = −(cq + 64)·2^shift of taps (r0k0, r0k1),
+      // (r1k0, r1k1), (r2k0, r2k1), (r0k2, r1k2), (r2k2, 0); centroids k >= K keep w = 0 (their base is int32 max).
+      this.ntaps = 3;
+      this.taps = blocks.alloc(3 * 4);
+      const t = new Int32Array(rt.memory.buffer, this.taps, 3);
+      for (let ki = 0; ki < 3; ki++) t[ki] = ki * win.dh * wp * 2;
+      const PAIRS = [[0, 1], [3, 4], [6, 7], [2, 5], [8, -1]];
+      this.qcent = blocks.alloc(C * 16 * 20);
+      const w16 = new Int16Array(rt.memory.buffer, this.qcent, C * 16 * 10).fill(0);
+      for (let c = 0; c < C; c++) {
+        const f = 2 ** int8.keyShift[c];
+        for (let k = 0; k < K; k++) {
+          PAIRS.forEach((pr, j) => pr.forEach((v, i) => {
+            if (v >= 0) w16[(c * 16 + k) * 10 + j * 2 + i] = -(int8.cq[(c * K + k) * V + v] + 64) * f;
+          }));
+        }
+      }
     } else {
       // Groups of `per` consecutive taps of one kernel row (byte quads or i16 pairs); u = cq + 64, 0 past the row.
       const per = relaxed ? 4 : 2;
@@ -161,7 +188,7 @@ export class DirectLutConv {
       NB: nb, C, H: win.h, W: win.w, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw, PH: win.ph, PW: win.pw, DH: win.dh, DW: win.dw,
       OH: win.outH, OW: win.outW, X: x, XP: xp, HP: this.padded ? this.hp : win.h, WP: this.padded ? this.wp : win.w, BPI: bpi,
       TAPS: this.taps, NTAPS: this.ntaps, QCENT: this.qcent, ESCALE: this.epi.scale, ESHIFT: this.epi.shift, RELU: this.epi.relu,
-      Y: y, PPT: ppt,
+      Y: y, PPT: ppt, MODE: this.int8Encoder === 'lanes' ? 0 : 1,
     });
     if (this.padded) rt.job.phase(LAYOUT.K_RT_PAD, Math.ceil(nb / ppt));
     rt.job.phase(LAYOUT.K_RT_CONV_ENCODE, Math.ceil(nblk / erowb)).phase(LAYOUT.K_RT_CONV_SCAN, stasks);
