@@ -39,12 +39,15 @@ function parseMetrics(s: string): Metric[] {
   return list as Metric[];
 }
 
-function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string }): Command {
-  return cmd
+function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string; maddness?: boolean }): Command {
+  const withMaddness = (c: Command): Command =>
+    defaults.maddness === false
+      ? c.option('--maddness', 'add the MADDNESS row (its ridge prototypes for fc1 take about 2.5 minutes here)', false)
+      : c.option('--no-maddness', 'skip the MADDNESS row');
+  return withMaddness(cmd)
     .option('--epochs <n>', 'fine-tuning epochs per metric (fractions allowed, 0 = k-means only)', floatArg('--epochs', 0), defaults.epochs)
     .option('--metrics <list>', 'distance metrics to convert with', defaults.metrics ?? 'l2,l1,chebyshev')
     .option('--finetune-metrics <list>', 'metrics whose LUT model is also fine-tuned (default: all of --metrics)', defaults.finetuneMetrics)
-    .option('--no-maddness', 'skip the MADDNESS row')
     .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
     .option('--calib <n>', 'calibration images', intArg('--calib', 1), 1024)
     .option('--max-rows <n>', 'calibration rows per layer for k-means', intArg('--max-rows', 16), defaults.maxRows ?? 65536)
@@ -83,7 +86,7 @@ export function demoCommand(): Command {
   return addOptions(
     new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
     // Sized to finish in under 10 minutes on a 2-core machine (BENCHMARKS.md has the timing).
-    { epochs: 0.2, metrics: 'l2', maxRows: 16384 },
+    { epochs: 0.2, metrics: 'l2', maxRows: 16384, maddness: false },
   ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
 }
 
