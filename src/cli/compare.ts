@@ -86,7 +86,7 @@ export function demoCommand(): Command {
   return addOptions(
     new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
     // Sized to finish in under 10 minutes on a 2-core machine (BENCHMARKS.md has the timing).
-    { epochs: 0.2, metrics: 'l2', maxRows: 16384, maddness: false },
+    { epochs: 0.1, metrics: 'l2', maxRows: 16384, maddness: false },
   ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
 }
 
