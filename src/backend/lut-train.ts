@@ -4,7 +4,7 @@
 // Everything a chunk needs lives in one LutMem: wasm heap memory when the wasm backend is active (kernels get
 // pointers, GEMMs and im2col run as pool jobs on it, nothing is copied), plain arrays otherwise (TS twins, backend
 // GEMMs). Offsets are bytes from the start of the LutMem (16-aligned for floats); −1 marks an absent operand.
-import type { Metric } from '../lut/distance.js';
+import { nearestF32, type Metric } from '../lut/distance.js';
 import { getBackend } from './index.js';
 import { LAYOUT, type ConvDesc } from './layout.js';
 import { runJob, threadsFor } from './pool.js';
@@ -62,30 +62,13 @@ export function expNeg(t: number): number {
   return p * POW2NEG[n];
 }
 
-/** Twin of lutEncode: float32 rounding per operation, as the plain SIMD build. */
+/** Twin of lutEncode: x is [C·V, R] (column per row), float32 rounding per operation, as the plain SIMD build. */
 function encodeRef(mem: LutMem, x: number, R: number, P: number, C: number, K: number, V: number, metric: Metric, codes: number, ldc: number): number {
   const X = mem.f32;
-  const x0 = x >> 2;
-  const p0 = P >> 2;
   let bad = -1;
   for (let c = 0; c < C; c++) {
     for (let r = 0; r < R; r++) {
-      let best = Infinity;
-      let bk = -1;
-      for (let k = 0; k < K; k++) {
-        const pk = p0 + (c * K + k) * V;
-        let d = 0;
-        for (let v = 0; v < V; v++) {
-          const t = f(X[x0 + (c * V + v) * R + r] - X[pk + v]);
-          if (metric === 'l2') d = f(d + f(t * t));
-          else if (metric === 'l1') d = f(d + Math.abs(t));
-          else d = Math.max(d, Math.abs(t)); // NaN propagates
-        }
-        if (d < best) {
-          best = d;
-          bk = k;
-        }
-      }
+      const bk = nearestF32(X, (x >> 2) + c * V * R + r, R, X, P >> 2, c, K, V, metric);
       if (bk < 0) {
         if (bad < 0) bad = c * R + r;
       } else mem.u8[codes + r * ldc + c] = bk;

@@ -3,7 +3,7 @@
 // Shapes: x [N][ldx] f32 rows (sub-vector c of row n is x[n·ldx + c·V ..]); centroids [C, K, V]; codes [N, C] row-major
 // (the twins use the plain layout; the kernels' code blocks are a layout detail); lutQ [C, K, M] int8; out [N, M].
 // Every twin rounds exactly as the plain SIMD build does, so tests compare codes and integer sums exactly.
-import type { Metric } from '../lut/distance.js';
+import { nearestF32, type Metric } from '../lut/distance.js';
 import type { Window } from './plan.js';
 
 const f = Math.fround;
@@ -24,23 +24,7 @@ export function encodeF32Ref(x: Float32Array, ldx: number, N: number, centroids:
   let bad = -1;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
-      const x0 = n * ldx + c * V;
-      let best = Infinity;
-      let bk = -1;
-      for (let k = 0; k < K; k++) {
-        const p0 = (c * K + k) * V;
-        let d = 0;
-        for (let v = 0; v < V; v++) {
-          const t = f(x[x0 + v] - centroids[p0 + v]);
-          if (metric === 'l2') d = f(d + f(t * t));
-          else if (metric === 'l1') d = f(d + Math.abs(t));
-          else d = Math.max(d, Math.abs(t)); // NaN propagates
-        }
-        if (d < best) {
-          best = d;
-          bk = k;
-        }
-      }
+      let bk = nearestF32(x, n * ldx + c * V, 1, centroids, 0, c, K, V, metric);
       if (bk < 0) {
         if (bad < 0) bad = n * C + c;
         bk = 0;
