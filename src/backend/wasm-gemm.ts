@@ -44,8 +44,8 @@ export function packBytes(rt: WasmRuntime, M: number, N: number, K: number): { a
   return { a: roundUp(M, rt.tiles.mr) * K * 4, b: roundUp(N, rt.tiles.nr) * K * 4 };
 }
 
-/** Output blocks: cache-sized by default, smaller when threads need more tasks to share. */
-function blocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
+/** Output blocks of a GEMM: cache-sized by default, smaller when threads need more tasks to share. */
+export function gemmBlocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
   let mc = 256;
   let nc = 256;
   const tasks = (): number => nb * ceilDiv(M, mc) * ceilDiv(N, nc);
@@ -58,7 +58,7 @@ function blocks(M: number, N: number, nb: number, threads: number): { mc: number
 
 /** Appends the PACK_A, PACK_B (unless `prepacked`) and TILES phases of `p` and writes its descriptor. */
 export function addGemm(rt: WasmRuntime, p: GemmPlan, threads: number, pa: number, pb: number, prepacked = false): void {
-  const { mc, nc } = blocks(p.M, p.N, p.nb, threads);
+  const { mc, nc } = gemmBlocks(p.M, p.N, p.nb, threads);
   const d: GemmDesc = {
     M: p.M, N: p.N, K: p.K, ACC: p.accumulate ? 1 : 0, NB: p.nb, MC: mc, NC: nc,
     A: p.a.base, ASI: p.a.sp, ASK: p.a.sk, AKL: p.a.kl, AKBS: p.a.kbs,

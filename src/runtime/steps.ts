@@ -3,6 +3,7 @@
 import { BackendError } from '../errors.js';
 import { LAYOUT, type ConvDesc, type GemmDesc } from '../backend/layout.js';
 import type { WasmRuntime } from '../backend/wasm.js';
+import { gemmBlocks } from '../backend/wasm-gemm.js';
 import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { wasmLayerOf } from './lut-wasm.js';
@@ -62,18 +63,6 @@ export class Blocks {
   freeAll(): void {
     while (this.ptrs.length) this.rt.heap.free(this.ptrs.pop()!);
   }
-}
-
-/** Output blocks of a GEMM (mirrors `blocks` in src/backend/wasm-gemm.ts): cache-sized, smaller to feed threads. */
-function gemmBlocks(M: number, N: number, nb: number, threads: number): { mc: number; nc: number } {
-  let mc = 256;
-  let nc = 256;
-  const tasks = (): number => nb * ceilDiv(M, mc) * ceilDiv(N, nc);
-  while (threads > 1 && tasks() < 4 * threads && (nc > 32 || mc > 16)) {
-    if (nc > 32 && (ceilDiv(N, nc) <= ceilDiv(M, mc) || mc <= 16)) nc /= 2;
-    else mc /= 2;
-  }
-  return { mc, nc };
 }
 
 const emptyGemm = (): GemmDesc => ({
