@@ -1,5 +1,5 @@
-// Runtime tasks: LUT convs straight from (padded) input planes (no im2row rows), a scan that writes NCHW planes with the
-// epilogue, and threaded pooling / channel epilogues. TypeScript twin and oracle: src/runtime/lut-conv.ts and the
+// Runtime tasks: LUT convs straight from (padded) input planes (no im2row rows) and a scan that writes NCHW planes with
+// the epilogue (the threaded pooling / channel-epilogue tasks are in runtime.ts). TypeScript twin and oracle: src/runtime/lut-conv.ts and the
 // im2row path (rtIm2row + the LUT kernels of lut-infer.ts + rtRowsToPlanes), which give bit-identical outputs.
 //
 // Layouts (pointers in bytes; the LUT descriptor of assembly/layout.ts gives C, M, CODES, ENC, CENT, AUX, TABLE,
@@ -18,7 +18,6 @@ import {
   R_WP, R_BPI, R_TAPS, R_NTAPS, R_QCENT, R_ESCALE, R_ESHIFT, R_RELU, R_Y, R_PPT, R_MODE, R_FLAG,
   L_N, L_C, L_M, L_CODES, L_ENC, L_CENT, L_AUX, L_TABLE, L_SCALE, L_BIAS, L_EROWB, L_SROWB, L_STILES,
 } from './layout';
-import { rtEpilogueChannels, rtPool2d } from './runtime';
 
 const MAGIC: f32 = 12582912.0; // 1.5·2^23: y + MAGIC holds round(y) (half to even) in its low mantissa bits
 const MAGIC_BITS: i32 = 0x4b400000;
@@ -598,33 +597,4 @@ export function rtConvScanTask(t: i32): void {
       scanTilePlanes(codes + ((<usize>rb * C) << 4), tp, C, d, planeB, min(16, P - p0), m0, cols, scale, biasp, escale, eshift, relu);
     }
   }
-}
-
-// ---------------------------------------------------------------- pooling and channel epilogues
-
-/** Task t of POOL: planes [t·PPT, (t+1)·PPT) of the NB planes X [H, W] → Y [OH, OW] (MODE 0 max, 1 average). */
-export function rtPoolTask(t: i32): void {
-  const n = rtField(R_NB);
-  const p0 = t * rtField(R_PPT);
-  const p1 = min(n, p0 + rtField(R_PPT));
-  if (p0 >= p1) return;
-  const H = rtField(R_H);
-  const W = rtField(R_W);
-  const OH = rtField(R_OH);
-  const OW = rtField(R_OW);
-  const x = <usize>rtField(R_X) + ((<usize>p0 * H * W) << 2);
-  const y = <usize>rtField(R_Y) + ((<usize>p0 * OH * OW) << 2);
-  rtPool2d(x, y, p1 - p0, H, W, rtField(R_KH), rtField(R_KW), rtField(R_SH), rtField(R_SW), rtField(R_PH), rtField(R_PW), OH, OW, rtField(R_MODE));
-}
-
-/** Task t of EPI: images [t·PPT, (t+1)·PPT) of Y [NB][C][OH·OW], in place: act(y·scale[c] + shift[c]). */
-export function rtEpiTask(t: i32): void {
-  const n = rtField(R_NB);
-  const b0 = t * rtField(R_PPT);
-  const b1 = min(n, b0 + rtField(R_PPT));
-  if (b0 >= b1) return;
-  const C = rtField(R_C);
-  const HW = rtField(R_OH) * rtField(R_OW);
-  const y = <usize>rtField(R_Y) + ((<usize>b0 * C * HW) << 2);
-  rtEpilogueChannels(y, b1 - b0, C, HW, <usize>rtField(R_ESCALE), <usize>rtField(R_ESHIFT), rtField(R_RELU));
 }

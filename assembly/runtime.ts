@@ -1,5 +1,6 @@
 // Inference-runtime kernels (src/runtime): fused epilogues, pooling, im2row for LUT convs, the finite-input check.
 // Pointer-level, no allocation, no traps on valid sizes; the TypeScript plan validates every size first.
+import { rtField, R_NB, R_C, R_H, R_W, R_KH, R_KW, R_SH, R_SW, R_PH, R_PW, R_OH, R_OW, R_X, R_Y, R_PPT, R_MODE, R_ESCALE, R_ESHIFT, R_RELU } from './layout';
 
 /** y = x·scale + shift, then max(·, 0) when relu; the three options are per-element constants of the caller. */
 @inline function epi(v: v128, s: v128, t: v128, hasScale: bool, relu: bool): v128 {
@@ -215,4 +216,33 @@ export function rtFirstNonFinite(x: usize, n: i32): i32 {
     if (v - v != 0) return i;
   }
   return -1;
+}
+
+// ---------------------------------------------------------------- pooling and channel epilogues
+
+/** Task t of POOL: planes [t·PPT, (t+1)·PPT) of the NB planes X [H, W] → Y [OH, OW] (MODE 0 max, 1 average). */
+export function rtPoolTask(t: i32): void {
+  const n = rtField(R_NB);
+  const p0 = t * rtField(R_PPT);
+  const p1 = min(n, p0 + rtField(R_PPT));
+  if (p0 >= p1) return;
+  const H = rtField(R_H);
+  const W = rtField(R_W);
+  const OH = rtField(R_OH);
+  const OW = rtField(R_OW);
+  const x = <usize>rtField(R_X) + ((<usize>p0 * H * W) << 2);
+  const y = <usize>rtField(R_Y) + ((<usize>p0 * OH * OW) << 2);
+  rtPool2d(x, y, p1 - p0, H, W, rtField(R_KH), rtField(R_KW), rtField(R_SH), rtField(R_SW), rtField(R_PH), rtField(R_PW), OH, OW, rtField(R_MODE));
+}
+
+/** Task t of EPI: images [t·PPT, (t+1)·PPT) of Y [NB][C][OH·OW], in place: act(y·scale[c] + shift[c]). */
+export function rtEpiTask(t: i32): void {
+  const n = rtField(R_NB);
+  const b0 = t * rtField(R_PPT);
+  const b1 = min(n, b0 + rtField(R_PPT));
+  if (b0 >= b1) return;
+  const C = rtField(R_C);
+  const HW = rtField(R_OH) * rtField(R_OW);
+  const y = <usize>rtField(R_Y) + ((<usize>b0 * C * HW) << 2);
+  rtEpilogueChannels(y, b1 - b0, C, HW, <usize>rtField(R_ESCALE), <usize>rtField(R_ESHIFT), rtField(R_RELU));
 }

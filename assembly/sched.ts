@@ -11,7 +11,8 @@ import { packATask, packBTask, tilesTask } from './gemm';
 import { im2colTask, col2imTask, biasAddTask, biasGradTask } from './conv';
 import { depthwiseTask } from './depthwise';
 import { lutEncodeTask, lutScanTask } from './lut-infer';
-import { rtPadTask, rtConvEncodeTask, rtConvScanTask, rtPoolTask, rtEpiTask } from './lut-conv';
+import { rtPadTask, rtConvEncodeTask, rtConvScanTask } from './lut-conv';
+import { rtPoolTask, rtEpiTask } from './runtime';
 
 /** Task index of a closed ticket: larger than any job's task count. */
 const CLOSED: i64 = 0x7fffffff;
