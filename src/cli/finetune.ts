@@ -1,5 +1,8 @@
 // `lutnn finetune`: end-to-end centroid learning of a LUT model with the LUT-NN recipe, progress, resume, --json.
 import { Command } from 'commander';
+import { noGrad } from '../autograd/engine.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { checkDistillOptions, distillationLoss } from '../train/distill.js';
 import type { DatasetName } from '../data/dataset.js';
 import { loadModel, saveModel } from '../io/model-file.js';
 import { lutParamGroups, lutTemperatures } from '../lut/recipe.js';
@@ -18,6 +21,9 @@ interface FinetuneCliOptions {
   lr: number;
   temperatureLr: number;
   weightDecay: number;
+  distill?: string;
+  distillAlpha: number;
+  distillTemperature: number;
   dataDir?: string;
   seed: number;
   threads?: number;
@@ -40,7 +46,10 @@ export function finetuneCommand(): Command {
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 128)
     .option('--lr <lr>', 'learning rate (cosine decay per iteration)', floatArg('--lr', 0), 1e-3)
     .option('--temperature-lr <lr>', 'learning rate of the temperature logits', floatArg('--temperature-lr', 0), 0.1)
-    .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0);
+    .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0)
+    .option('--distill <teacher>', 'distil from this model file (usually the dense model converted): loss = (1 − alpha)·CE + alpha·T²·KL')
+    .option('--distill-alpha <a>', 'weight of the distillation term, in [0, 1]', floatArg('--distill-alpha', 0), 0.5)
+    .option('--distill-temperature <T>', 'softening temperature of the distillation term', floatArg('--distill-temperature', 0), 2);
   return addFitOptions(cmd).action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
 }
 
@@ -55,9 +64,17 @@ async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
   const schedule = cosine({ baseLr: o.lr, totalSteps: o.epochs * loaders.trainLoader.numBatches });
   const out = o.out ?? file.replace(/(\.safetensors)?$/, '-ft.safetensors');
   const checkpoint = o.checkpoint ?? `${out}.ckpt`;
-  const config = { from: file, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, temperatureLr: o.temperatureLr, weightDecay: o.weightDecay, seed: o.seed, augment: loaders.augment, limitTrain: o.limitTrain ?? null, dataDir: o.dataDir ?? null };
+  const config = { from: file, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, temperatureLr: o.temperatureLr, weightDecay: o.weightDecay, seed: o.seed, augment: loaders.augment, limitTrain: o.limitTrain ?? null, dataDir: o.dataDir ?? null, distill: o.distill === undefined ? null : { teacher: o.distill, alpha: o.distillAlpha, temperature: o.distillTemperature } };
   const temperaturesBefore = lutTemperatures(model);
-  const result = runFit({ label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
+  let loss: ((logits: Tensor, y: Tensor, x: Tensor) => Tensor) | undefined;
+  if (o.distill !== undefined) {
+    const kd = { alpha: o.distillAlpha, temperature: o.distillTemperature };
+    checkDistillOptions('finetune --distill', kd);
+    const teacher = loadModel(o.distill).model;
+    teacher.eval();
+    loss = (logits, y, x) => distillationLoss(logits, noGrad(() => teacher.forward(x)), y, kd);
+  }
+  const result = runFit({ loss, label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
   if (!result) return;
   const last = result.epochs[result.epochs.length - 1];
   const temperatures = lutTemperatures(model);

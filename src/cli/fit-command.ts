@@ -5,6 +5,7 @@ import { ArgumentError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { fit, type EpochSummary, type FitResult } from '../train/fit.js';
 import type { Command } from 'commander';
 import { intArg, loadDatasetWithProgress } from './common.js';
@@ -73,6 +74,8 @@ export interface FitCommandOptions {
   resume: boolean;
   quiet: boolean;
   json: boolean;
+  /** Training loss (cross-entropy by default). */
+  loss?: (logits: Tensor, y: Tensor, x: Tensor) => Tensor;
 }
 
 /** Run fit(); on an interrupted run print how to resume, set exit code 130 and return null. */
@@ -80,7 +83,7 @@ export function runFit(o: FitCommandOptions): FitResult | null {
   const result = fit({
     model: o.model, optimizer: o.optimizer, schedule: o.schedule, train: o.loaders.trainLoader, test: o.loaders.testLoader,
     epochs: o.epochs, checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery, config: o.config, resume: o.resume,
-    quiet: o.quiet, label: o.label, onEpoch: epochLine(o.label, o.json),
+    quiet: o.quiet, label: o.label, onEpoch: epochLine(o.label, o.json), loss: o.loss,
   });
   if (result.interrupted) {
     process.stderr.write(`${o.label}: stopped at step ${result.steps}; checkpoint saved to ${o.checkpoint}; rerun with --resume to continue\n`);

@@ -35,8 +35,8 @@ export interface FitOptions {
   train: BatchSource;
   test?: BatchSource;
   epochs: number;
-  /** Loss from logits and labels; cross-entropy by default. */
-  loss?: (logits: Tensor, y: Tensor) => Tensor;
+  /** Loss from logits, labels and the batch's inputs (for a teacher); cross-entropy by default. */
+  loss?: (logits: Tensor, y: Tensor, x: Tensor) => Tensor;
   /** Checkpoint file; written every `checkpointEvery` steps, at each epoch end, and on SIGINT. */
   checkpoint?: string;
   checkpointEvery?: number;
@@ -106,7 +106,7 @@ export function fit(o: FitOptions): FitResult {
         const lr = o.optimizer.paramGroups[0].lr;
         o.optimizer.zeroGrad();
         const logits = o.model.forward(x);
-        const loss = lossFn(logits, y);
+        const loss = lossFn(logits, y, x);
         backward(loss);
         o.optimizer.step();
         const dt = (performance.now() - t0) / 1000;
