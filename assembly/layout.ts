@@ -165,6 +165,46 @@ export const R_MODE: i32 = 27;
 /** Set to 1 by a task that meets a non-finite value (the caller then reruns the reference path for its error). */
 export const R_FLAG: i32 = 28;
 
+/**
+ * LUT training descriptor (assembly/lut-train-jobs.ts): the per-block kernels of lut-train.ts over the nb blocks of
+ * one chunk, one task per block; i32 fields at LT + 4·T_*. Pointers in bytes, block b's operand at base + b·stride.
+ */
+export const LT: i32 = 896;
+/** Block 0 of x [C·V][R] and the bytes between blocks (also those of gw and xhat), rows per block. */
+export const T_X: i32 = 0;
+export const T_XB: i32 = 1;
+export const T_R: i32 = 2;
+/** Centroids [C][K][V], codebooks, centroids per codebook, sub-vector length, metric (0 l2, 1 l1, 2 Chebyshev). */
+export const T_P: i32 = 3;
+export const T_C: i32 = 4;
+export const T_K: i32 = 5;
+export const T_V: i32 = 6;
+export const T_METRIC: i32 = 7;
+/** Codes of block 0 (rows ldc bytes apart) and the bytes between blocks. */
+export const T_CODES: i32 = 8;
+export const T_LDC: i32 = 9;
+export const T_CB: i32 = 10;
+/** Scratch of block 0 and the bytes between blocks (each block has its own). */
+export const T_SCR: i32 = 11;
+export const T_SCRB: i32 = 12;
+/** Soft pass: gw and xhat of block 0 (0 = none; xhat may alias gw), β (f32 bits), dx written over x (1) or not (0). */
+export const T_GW: i32 = 13;
+export const T_BETA: i32 = 14;
+export const T_XHAT: i32 = 15;
+export const T_DX: i32 = 16;
+/** Soft pass: dp [C][K][V] of block 0 (0 = none) and the bytes between blocks. */
+export const T_DP: i32 = 17;
+export const T_DPB: i32 = 18;
+/** Per-block results, 8 bytes each: the encoder's i32 first bad index, the soft pass's f64 dL/dβ. */
+export const T_RES: i32 = 19;
+/** Gather: table [C][K][M], outputs, bias (0 = none), out of block 0, bytes between blocks, [M][R] layout (1). */
+export const T_T: i32 = 20;
+export const T_M: i32 = 21;
+export const T_BIAS: i32 = 22;
+export const T_OUT: i32 = 23;
+export const T_OB: i32 = 24;
+export const T_MMAJOR: i32 = 25;
+
 /** Per-thread MR×NR scratch tiles for edge blocks. */
 export const TILES: i32 = 1024;
 export const MAX_THREADS: i32 = 64;
@@ -189,6 +229,9 @@ export const K_RT_CONV_ENCODE: i32 = 12;
 export const K_RT_CONV_SCAN: i32 = 13;
 export const K_RT_POOL: i32 = 14;
 export const K_RT_EPI: i32 = 15;
+export const K_LT_ENCODE: i32 = 16;
+export const K_LT_GATHER: i32 = 17;
+export const K_LT_SOFT: i32 = 18;
 
 /** Field f of the GEMM descriptor. */
 @inline export function gemmField(f: i32): i32 {
@@ -203,6 +246,11 @@ export const K_RT_EPI: i32 = 15;
 /** Field f of the LUT inference descriptor. */
 @inline export function lutField(f: i32): i32 {
   return load<i32>(<usize>(CTRL + LUT + (f << 2)));
+}
+
+/** Field f of the LUT training descriptor. */
+@inline export function ltField(f: i32): i32 {
+  return load<i32>(<usize>(CTRL + LT + (f << 2)));
 }
 
 /** Field f of the runtime descriptor. */

@@ -6,6 +6,7 @@ import {
   CTRL, C_DONE, C_TICKET, C_NTOTAL, C_NPHASES, PHASES, PHASE_BYTES, STATS,
   K_PACK_A, K_PACK_B, K_TILES, K_IM2COL, K_COL2IM, K_BIAS_ADD, K_BIAS_GRAD, K_DEPTHWISE,
   K_LUT_ENCODE, K_LUT_SCAN, K_RT_PAD, K_RT_CONV_ENCODE, K_RT_CONV_SCAN, K_RT_POOL, K_RT_EPI,
+  K_LT_ENCODE, K_LT_GATHER, K_LT_SOFT,
 } from './layout';
 import { packATask, packBTask, tilesTask } from './gemm';
 import { im2colTask, col2imTask, biasAddTask, biasGradTask } from './conv';
@@ -13,6 +14,7 @@ import { depthwiseTask } from './depthwise';
 import { lutEncodeTask, lutScanTask } from './lut-infer';
 import { rtPadTask, rtConvEncodeTask, rtConvScanTask } from './lut-conv';
 import { rtPoolTask, rtEpiTask } from './runtime';
+import { ltEncodeTask, ltGatherTask, ltSoftTask } from './lut-train-jobs';
 
 /** Task index of a closed ticket: larger than any job's task count. */
 const CLOSED: i64 = 0x7fffffff;
@@ -84,6 +86,9 @@ function runTask(idx: i32, tid: i32): void {
         case K_RT_CONV_SCAN: rtConvScanTask(t); break;
         case K_RT_POOL: rtPoolTask(t); break;
         case K_RT_EPI: rtEpiTask(t); break;
+        case K_LT_ENCODE: ltEncodeTask(t); break;
+        case K_LT_GATHER: ltGatherTask(t); break;
+        case K_LT_SOFT: ltSoftTask(t); break;
         default: break;
       }
       return;

@@ -37,6 +37,10 @@ export const LAYOUT = {
   K_RT_CONV_SCAN: 13,
   K_RT_POOL: 14,
   K_RT_EPI: 15,
+  LT: 896,
+  K_LT_ENCODE: 16,
+  K_LT_GATHER: 17,
+  K_LT_SOFT: 18,
 } as const;
 
 /** GEMM descriptor fields, in assembly/layout.ts order (G_M = 0 ...). */
@@ -62,10 +66,18 @@ const RT_FIELDS = [
   'TAPS', 'NTAPS', 'QCENT', 'ESCALE', 'ESHIFT', 'RELU', 'Y', 'PPT', 'MODE', 'FLAG',
 ] as const;
 
+/** LUT training descriptor fields, in assembly/layout.ts order (T_X = 0 ...); see assembly/lut-train-jobs.ts. */
+const LT_FIELDS = [
+  'X', 'XB', 'R', 'P', 'C', 'K', 'V', 'METRIC', 'CODES', 'LDC', 'CB', 'SCR', 'SCRB', 'GW', 'BETA', 'XHAT', 'DX', 'DP',
+  'DPB', 'RES', 'T', 'M', 'BIAS', 'OUT', 'OB', 'MMAJOR',
+] as const;
+
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
 export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
 /** FLAG is reset to 0 by `rt()`; fields a job does not read may be 0. */
 export type RtDesc = Partial<Record<Exclude<(typeof RT_FIELDS)[number], 'FLAG'>, number>>;
+/** BETA is the f32 β's bit pattern (as i32); fields a job does not read may be left out (written as 0). */
+export type LtDesc = Partial<Record<(typeof LT_FIELDS)[number], number>>;
 /** SCALE is the f32 scale's bit pattern (as i32); ERR is reset to 0x7fffffff by `lut()`. */
 export type LutDesc = Record<Exclude<(typeof LUT_FIELDS)[number], 'ERR'>, number>;
 
@@ -87,6 +99,7 @@ export function checkLayout(exportsObj: WebAssembly.Exports): void {
   CONV_FIELDS.forEach((f, i) => expect(`V_${f}`, i));
   LUT_FIELDS.forEach((f, i) => expect(`L_${f}`, i));
   RT_FIELDS.forEach((f, i) => expect(`R_${f}`, i));
+  LT_FIELDS.forEach((f, i) => expect(`T_${f}`, i));
 }
 
 /** The micro-kernel tile and blocking the kernels were built with. */
@@ -151,6 +164,12 @@ export class JobWriter {
 
   lut(d: LutDesc): this {
     LUT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.LUT >> 2) + i] = f === 'ERR' ? 0x7fffffff : d[f]));
+    return this;
+  }
+
+  /** Writes the LUT training descriptor (missing fields 0). */
+  lt(d: LtDesc): this {
+    LT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.LT >> 2) + i] = d[f] ?? 0));
     return this;
   }
 

@@ -9,7 +9,8 @@
 //   da = G·lutᵀ = (G·Wᵀ)·Pᵀ per codebook   dW = Σ_rows xhatᵀ·G   dP = Σ_rows a·GW − ddist·∂dist/∂x
 // so no C·K×M GEMM is needed: the two GEMMs have the dense layer's shapes, the rest is the per-block soft kernel.
 import { getBackend } from '../backend/index.js';
-import { allocLutMem, lutCol2im, lutGemmDW, lutGemmGW, lutIm2col, lutKernels, lutScratchBytes, type LutMem } from '../backend/lut-train.js';
+import { allocLutMem, lutCol2im, lutGemmDW, lutGemmGW, lutIm2col, lutScratchBytes, type LutMem } from '../backend/lut-train.js';
+import { encodeBlocks, gatherBlocks, softBlocks, type BlockSet } from '../backend/lut-train-blocks.js';
 import type { Conv2dGeom } from '../backend/types.js';
 import { NonFiniteError } from '../errors.js';
 import type { Metric } from './distance.js';
@@ -110,23 +111,32 @@ function maxRows(src: Source): number {
   return src.chunks.reduce((m, c) => Math.max(m, c.nb * c.R), 0);
 }
 
+function maxBlocks(src: Source): number {
+  return src.chunks.reduce((m, c) => Math.max(m, c.nb), 1);
+}
+
+/** Per-block scratch and result slots for up to `nb` blocks; `blocks` gives a chunk's BlockSet. */
+function takeBlockSlots(lay: Layout, nb: number, d: Dims): { scratch: number; scratchStride: number; res: number; blocks(ch: Chunk): BlockSet } {
+  const scratchStride = Math.ceil(lutScratchBytes(d.C, d.K, d.V) / 64) * 64;
+  const scratch = lay.take((nb * scratchStride) / 4);
+  const res = lay.take(2 * nb);
+  return { scratch, scratchStride, res, blocks: (ch) => ({ nb: ch.nb, R: ch.R, xStride: d.D * ch.R * 4, scratch, scratchStride, res }) };
+}
+
 function nonFinite(row: number, c: number): NonFiniteError {
   return new NonFiniteError(`lutForward: no finite distance for row ${row}, codebook ${c} (NaN or Inf in x or centroids)`);
 }
 
 /** Encodes every block of a loaded chunk into codes [rows][C] at `codes`; throws on a sub-vector with no finite distance. */
-function encodeChunk(mem: LutMem, ch: Chunk, metric: Metric, d: Dims, X: number, P: number, codes: number, scratch: number): void {
-  const { D, C, K, V } = d;
-  const kern = lutKernels(mem);
-  for (let b = 0; b < ch.nb; b++) {
-    const bad = kern.encode(mem, X + b * D * ch.R * 4, ch.R, P, C, K, V, metric, codes + b * ch.R * C, C, scratch);
-    if (bad >= 0) throw nonFinite(ch.r0 + b * ch.R + (bad % ch.R), Math.floor(bad / ch.R));
-  }
+function encodeChunk(mem: LutMem, bs: BlockSet, ch: Chunk, metric: Metric, d: Dims, X: number, P: number, codes: number): void {
+  const { C, K, V } = d;
+  const e = encodeBlocks(mem, bs, X, P, C, K, V, metric, codes, C, ch.R * C);
+  if (e) throw nonFinite(ch.r0 + e.block * ch.R + (e.bad % ch.R), Math.floor(e.bad / ch.R));
 }
 
 /** codes [N, C] for every row of the source. */
 export function encodeSource(src: Source, metric: Metric, P: Float32Array, d: Dims): Uint8Array {
-  const { D, C, K, V } = d;
+  const { D, C } = d;
   const codes = new Uint8Array(src.N * C);
   const R = maxRows(src);
   const lay = new Layout();
@@ -134,13 +144,13 @@ export function encodeSource(src: Source, metric: Metric, P: Float32Array, d: Di
   const xO = lay.take(R * D);
   const cO = lay.take(Math.ceil((R * C) / 4));
   const imgO = lay.take(src.imgFloats);
-  const sO = lay.take(lutScratchBytes(C, K, V) / 4);
+  const slots = takeBlockSlots(lay, maxBlocks(src), d);
   const mem = allocLutMem(lay.bytes);
   try {
     mem.f32.set(P, pO >> 2);
     for (const ch of src.chunks) {
       src.loadX(mem, ch, xO, imgO);
-      encodeChunk(mem, ch, metric, d, xO, pO, cO, sO);
+      encodeChunk(mem, slots.blocks(ch), ch, metric, d, xO, pO, cO);
       codes.set(mem.u8.subarray(cO, cO + ch.nb * ch.R * C), ch.r0 * C);
     }
   } finally {
@@ -151,7 +161,7 @@ export function encodeSource(src: Source, metric: Metric, P: Float32Array, d: Di
 
 /** Hard forward: out = Σ_c table[c, code] + bias, chunk by chunk, in the source's layout. */
 export function forwardSource(src: Source, metric: Metric, P: Float32Array, table: Float32Array, B: Float32Array | null, d: Dims): Float32Array {
-  const { D, C, K, V, M } = d;
+  const { D, C, K, M } = d;
   const Y = new Float32Array(src.N * M);
   const R = maxRows(src);
   const lay = new Layout();
@@ -162,20 +172,18 @@ export function forwardSource(src: Source, metric: Metric, P: Float32Array, tabl
   const oO = lay.take(R * M);
   const cO = lay.take(Math.ceil((R * C) / 4));
   const imgO = lay.take(src.imgFloats);
-  const sO = lay.take(lutScratchBytes(C, K, V) / 4);
+  const slots = takeBlockSlots(lay, maxBlocks(src), d);
   const mem = allocLutMem(lay.bytes);
   try {
     const F = mem.f32;
-    const kern = lutKernels(mem);
     F.set(P, pO >> 2);
     F.set(table, tO >> 2);
     if (B) F.set(B, bO >> 2);
     for (const ch of src.chunks) {
       src.loadX(mem, ch, xO, imgO);
-      encodeChunk(mem, ch, metric, d, xO, pO, cO, sO);
-      for (let b = 0; b < ch.nb; b++) {
-        kern.gather(mem, cO + b * ch.R * C, C, ch.R, tO, C, K, M, bO, oO + b * M * ch.R * 4, src.mMajor, sO);
-      }
+      const bs = slots.blocks(ch);
+      encodeChunk(mem, bs, ch, metric, d, xO, pO, cO);
+      gatherBlocks(mem, bs, cO, C, ch.R * C, tO, C, K, M, bO, oO, M * ch.R * 4, src.mMajor);
       const rows = ch.nb * ch.R;
       Y.set(F.subarray(oO >> 2, (oO >> 2) + rows * M), ch.r0 * M);
     }
@@ -241,16 +249,17 @@ export function backwardSource(src: Source, G: Float32Array, metric: Metric, P: 
   const pO = lay.take(P.length);
   const wO = needDz ? lay.take(D * M) : -1;
   const dwO = want.weight ? lay.take(D * M) : -1;
-  const dpO = want.centroids ? lay.take(C * K * V) : -1;
+  const nbMax = maxBlocks(src);
+  const dpStride = Math.ceil((C * K * V * 4) / 64) * 64;
+  const dpO = want.centroids ? lay.take((nbMax * dpStride) / 4) : -1;
   const xO = lay.take(R * D);
   const gwO = lay.take(R * D);
   const gO = lay.take(R * M);
   const imgO = lay.take(src.imgFloats);
-  const sO = lay.take(lutScratchBytes(C, K, V) / 4);
+  const slots = takeBlockSlots(lay, nbMax, d);
   const mem = allocLutMem(lay.bytes);
   try {
     const F = mem.f32;
-    const kern = lutKernels(mem);
     F.set(P, pO >> 2);
     // The soft kernel is linear in GW: it runs on GW·2^k (W scaled by 2^k, exact) with max|G·2^k| near 1, and its
     // gw-linear outputs are scaled back by 2^−k. Bit-identical barring underflow, which is the point: gradients of
@@ -268,10 +277,10 @@ export function backwardSource(src: Source, G: Float32Array, metric: Metric, P: 
       src.loadX(mem, ch, xO, imgO);
       F.set(G.subarray(ch.r0 * M, (ch.r0 + rows) * M), gO >> 2);
       if (needDz) lutGemmGW(mem, wO, gO, gwO, D, M, Rb, nb, src.mMajor);
+      const blockBeta = softBlocks(mem, slots.blocks(ch), metric, xO, needDz ? gwO : -1, pO, C, K, V, beta, want.weight ? gwO : -1, dx !== null, dpO, dpStride);
       for (let b = 0; b < nb; b++) {
-        const off = b * D * Rb * 4;
-        dBeta += down * kern.soft(mem, metric, xO + off, needDz ? gwO + off : -1, Rb, pO, C, K, V, beta, want.weight ? gwO + off : -1, dx ? xO + off : -1, dpO, sO);
-        if (dP) for (let i = 0; i < dP.length; i++) dP[i] += down * F[(dpO >> 2) + i];
+        dBeta += down * blockBeta[b];
+        if (dP) for (let i = 0, o = (dpO + b * dpStride) >> 2; i < dP.length; i++) dP[i] += down * F[o + i];
       }
       if (want.weight) lutGemmDW(mem, gwO, gO, dwO, D, M, Rb, nb, src.mMajor, !first);
       first = false;
