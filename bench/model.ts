@@ -1,4 +1,4 @@
-// Whole-model inference: the fmnist-cnn LUT model on lutnn's runtime beside the dense model on lutnn, onnxruntime-node and onnxruntime-web.
+// Whole-model inference: the fmnist-cnn LUT model on lutnn's runtime beside the dense model on lutnn, onnxruntime-node, onnxruntime-web and tfjs-wasm.
 // Usage: node --import tsx bench/model.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors]
 //          [--accuracy] [--profile] [--calib N]   (--part is the internal child run)
 // Without --lut the shipped dense model is converted on the fly (LUT-NN, K=16, k-means on --calib real training images,
@@ -30,6 +30,7 @@ import type { Op, Window } from '../src/runtime/plan.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { im2rowRef as im2row } from '../src/runtime/lut-kernels-ref.js';
+import { buildTfjsModel, type TfjsModel } from './tfjs-model.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -101,6 +102,23 @@ async function runPart(simd: string, threads: number, lutFile: string, onnxFile:
     sWeb = await web.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
     peers['ort-web-fp32'] = `onnxruntime-web ${readVersion('onnxruntime-web')} wasm on the same ONNX, env.wasm.numThreads ${threads}`;
   }
+  let tfm: TfjsModel | null = null;
+  if (web) {
+    const tf = await import('@tensorflow/tfjs');
+    const tfw = await import('@tensorflow/tfjs-backend-wasm');
+    tfw.setThreadsCount(threads);
+    await tf.setBackend('wasm');
+    await tf.ready();
+    tfm = buildTfjsModel(tf, models['lutnn-dense'].ops, [1, 28, 28]);
+    // The rebuilt graph must compute the same logits as lutnn's dense runtime before it is timed.
+    const x = images(loadDataset({ name: 'fashion-mnist' }).test, 0, 8);
+    const a = tfm.run(x, 8);
+    const b = models['lutnn-dense'].run(x);
+    let worst = 0;
+    for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+    if (!(worst < 1e-4)) throw new Error(`tfjs model disagrees with lutnn-dense: relative error ${worst}`);
+    peers['tfjs-wasm-fp32'] = `@tensorflow/tfjs-backend-wasm ${readVersion('@tensorflow/tfjs-backend-wasm')}, threads ${tfw.getThreadsCount()}, the dense plan rebuilt NHWC (logits within ${worst.toExponential(1)} relative of lutnn-dense)`;
+  }
   const test = loadDataset({ name: 'fashion-mnist' }).test;
   const rng = new Rng(1);
   const out: PartResult['batches'] = [];
@@ -115,6 +133,10 @@ async function runPart(simd: string, threads: number, lutFile: string, onnxFile:
       const s = sWeb;
       methods.push({ name: 'ort-web-fp32', run: async () => (await s.run({ [inName]: new ow.Tensor('float32', x, [batch, 1, 28, 28]) }))[outName].data });
     }
+    if (tfm) {
+      const t = tfm;
+      methods.push({ name: 'tfjs-wasm-fp32', run: () => t.run(x, batch) });
+    }
     const res: PartResult['batches'][number] = { batch, medianMs: await measure(methods, reps, rng) };
     if (profile) {
       res.profile = {};
@@ -126,6 +148,7 @@ async function runPart(simd: string, threads: number, lutFile: string, onnxFile:
   }
   await sNode.release();
   if (sWeb) await sWeb.release();
+  tfm?.dispose();
   Object.values(models).forEach((m) => m.dispose());
   return { simd, threads, peers, batches: out };
 }
@@ -251,7 +274,7 @@ async function main(): Promise<void> {
       const ratios: Record<string, number> = {};
       for (const enc of ['f32', 'int8']) {
         const lut = b.medianMs[`lutnn-lut-${enc}`];
-        for (const peer of ['ort-node-fp32', 'ort-web-fp32', 'lutnn-dense']) {
+        for (const peer of ['ort-node-fp32', 'ort-web-fp32', 'tfjs-wasm-fp32', 'lutnn-dense']) {
           if (b.medianMs[peer] !== undefined) ratios[`${peer} / lutnn-lut-${enc}`] = +(b.medianMs[peer] / lut).toFixed(2);
         }
       }
@@ -269,7 +292,7 @@ async function main(): Promise<void> {
       peers: Object.assign({}, ...parts.map((p) => p.peers)),
       timing: 'median ms per call of the whole fmnist-cnn on real test images, Float32Array in, logits out. lutnn-dense: the dense '
         + 'model on lutnn\'s runtime; lutnn-lut-f32/int8: the LUT model (conv2-4 and fc1 as LUT-NN layers) with the exact f32 or '
-        + 'the int8 encoder; ort-*: the dense model exported to ONNX. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
+        + 'the int8 encoder; ort-*: the dense model exported to ONNX; tfjs-wasm-fp32: the dense model rebuilt in tfjs. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
       rows,
       ...(acc ? { accuracy: acc } : {}),
     };
