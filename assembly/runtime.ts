@@ -94,6 +94,12 @@ export function rtRowsToPlanes(src: usize, dst: usize, nb: i32, P: i32, M: i32, 
   }
 }
 
+/** Lane-wise `if (!(v <= best) && best == best) best = v`: the larger value, or the first NaN, ties keep `best`. */
+@inline function maxStep(best: v128, v: v128): v128 {
+  const take = v128.and(v128.not(f32x4.le(v, best)), f32x4.eq(best, best));
+  return v128.bitselect(v, best, take);
+}
+
 /**
  * Pooling over `planes` NCHW planes [H, W] → [OH, OW]. mode 0: max (padding acts as −inf, the first NaN of a
  * window wins, as in src/ops/pool.ts), mode 1: average with padded zeros counted (divisor KH·KW).
@@ -107,7 +113,22 @@ export function rtPool2d(x: usize, y: usize, planes: i32, H: i32, W: i32, KH: i3
       for (let oy = 0; oy < OH; oy++) {
         const r0 = xb + ((<usize>(2 * oy) * W) << 2);
         const r1 = r0 + (<usize>W << 2);
-        for (let ox = 0; ox < OW; ox++) {
+        let ox = 0;
+        // Four outputs at a time: even and odd columns split by shuffles, then the scalar rule lane-wise.
+        for (; ox + 4 <= OW; ox += 4) {
+          const o = <usize>(2 * ox) << 2;
+          const a0 = v128.load(r0 + o);
+          const a1 = v128.load(r0 + o, 16);
+          const b0 = v128.load(r1 + o);
+          const b1 = v128.load(r1 + o, 16);
+          let best = i32x4.shuffle(a0, a1, 0, 2, 4, 6);
+          best = maxStep(best, i32x4.shuffle(a0, a1, 1, 3, 5, 7));
+          best = maxStep(best, i32x4.shuffle(b0, b1, 0, 2, 4, 6));
+          best = maxStep(best, i32x4.shuffle(b0, b1, 1, 3, 5, 7));
+          v128.store(d, best);
+          d += 16;
+        }
+        for (; ox < OW; ox++) {
           const o = <usize>(2 * ox) << 2;
           let best = load<f32>(r0 + o);
           let v = load<f32>(r0 + o, 4);
