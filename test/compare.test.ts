@@ -11,8 +11,11 @@ import { fit } from '../src/train/fit.js';
 import { runComparison } from '../src/lut/compare.js';
 import { describeModel } from '../src/nn/spec.js';
 import { bandDataset } from './helpers.js';
+import { noGrad } from '../src/autograd/engine.js';
+import type { Module } from '../src/nn/module.js';
+import { softmax } from '../src/ops/index.js';
 
-test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with costs', () => {
+function trainedModel(): { model: Sequential; train: ReturnType<typeof bandDataset>; testSet: ReturnType<typeof bandDataset> } {
   const rng = new Rng(1);
   const model = Sequential.named([
     ['conv1', new Conv2d(1, 4, 3, { padding: 1, rng })],
@@ -31,7 +34,14 @@ test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with cost
     model, optimizer: new Adam(model.parameters(), { lr: 3e-3 }) as unknown as Optimizer<BaseHyper>, schedule: constant({ baseLr: 3e-3 }),
     train: new DataLoader(train, { batchSize: 32, seed: 1 }), epochs: 3, quiet: true,
   });
-  const meta = { format: 'lutnn-model' as const, version: 1 as const, arch: describeModel(model), dataset: { name: 'fashion-mnist', mean: 0.286, std: 0.353, inputShape: [1, 28, 28] } };
+  return { model, train, testSet };
+}
+
+const META = (model: Sequential) => ({ format: 'lutnn-model' as const, version: 1 as const, arch: describeModel(model), dataset: { name: 'fashion-mnist', mean: 0.286, std: 0.353, inputShape: [1, 28, 28] } });
+
+test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with costs', () => {
+  const { model, train, testSet } = trainedModel();
+  const meta = META(model);
   const rows = runComparison(model, meta, { train, test: testSet, source: 'synthetic' }, {
     metrics: ['l2', 'chebyshev'], maddness: true, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
     convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true,
@@ -49,4 +59,33 @@ test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with cost
   assert.ok(ft.temperatures && Object.keys(ft.temperatures).length === 2, 'conv2 and fc1 have temperatures');
   assert.ok(ft.finetuneImagesPerSecond! > 0);
   assert.ok(ft.testAccuracy >= rows[1].testAccuracy - 0.05, `fine-tuning kept accuracy: ${rows[1].testAccuracy} → ${ft.testAccuracy}`);
+});
+
+/** Mean KL(softmax(teacher) ‖ softmax(student)) over the test images. */
+function meanKl(teacher: Module, student: Module, ds: ReturnType<typeof bandDataset>): number {
+  teacher.eval();
+  student.eval();
+  let kl = 0;
+  let n = 0;
+  for (const { x } of new DataLoader(ds, { batchSize: 50, shuffle: false }).epoch(0)) {
+    const [pt, ps] = noGrad(() => [softmax(teacher.forward(x), 1), softmax(student.forward(x), 1)]);
+    for (let i = 0; i < pt.size; i++) kl += pt.f32[i] * (Math.log(pt.f32[i] + 1e-12) - Math.log(ps.f32[i] + 1e-12));
+    n += x.shape[0];
+  }
+  return kl / n;
+}
+
+test('runComparison with distill: fine-tuning pulls the LUT model toward the dense teacher', () => {
+  const { model, train, testSet } = trainedModel();
+  const kl: Record<string, number> = {}; // measured when each row is done (fine-tuning changes the k-means model in place)
+  runComparison(model, META(model), { train, test: testSet, source: 'synthetic' }, {
+    metrics: ['l2'], maddness: false, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
+    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true, distill: { alpha: 1, temperature: 2 },
+    onRow: (row, m) => {
+      if (row.method !== 'dense') kl[row.method] = meanKl(model, m, testSet);
+    },
+  });
+  const before = kl['lutnn-kmeans'];
+  const after = kl['lutnn-finetuned'];
+  assert.ok(after < 0.8 * before, `KL to the teacher ${before} → ${after}`);
 });

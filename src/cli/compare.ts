@@ -9,6 +9,7 @@ import { loadModel, saveModel, type ModelMeta } from '../io/model-file.js';
 import { runComparison, type CompareOptions, type CompareRow } from '../lut/compare.js';
 import type { Metric } from '../lut/distance.js';
 import { setNumThreads } from '../backend/index.js';
+import { checkDistillOptions } from '../train/distill.js';
 import { createProgress, type Progress } from './progress.js';
 import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
@@ -20,6 +21,9 @@ interface CompareCliOptions {
   calibMode: 'parallel' | 'sequential';
   refit: boolean;
   batchSize: number;
+  distill: boolean;
+  distillAlpha: number;
+  distillTemperature: number;
   calib: number;
   maxRows: number;
   iters: number;
@@ -49,6 +53,9 @@ function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: numbe
     .option('--metrics <list>', 'distance metrics to convert with', defaults.metrics ?? 'l2,l1,chebyshev')
     .option('--finetune-metrics <list>', 'metrics whose LUT model is also fine-tuned (default: all of --metrics)', defaults.finetuneMetrics)
     .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
+    .option('--distill', 'fine-tune with knowledge distillation from the dense model (see finetune --distill)', false)
+    .option('--distill-alpha <a>', 'weight of the distillation term, in [0, 1]', floatArg('--distill-alpha', 0), 0.5)
+    .option('--distill-temperature <T>', 'softening temperature of the distillation term', floatArg('--distill-temperature', 0), 2)
     .option('--calib <n>', 'calibration images', intArg('--calib', 1), 1024)
     .option('--max-rows <n>', 'calibration rows per layer for k-means', intArg('--max-rows', 16), defaults.maxRows ?? 65536)
     .option('--calib-mode <m>', 'parallel (official) or sequential calibration', choiceArg('--calib-mode', ['parallel', 'sequential'] as const), 'parallel')
@@ -115,6 +122,7 @@ export function formatTable(rows: CompareRow[]): string {
 
 async function compare(file: string, o: CompareCliOptions, command: 'compare' | 'demo'): Promise<void> {
   if (o.threads !== undefined) setNumThreads(o.threads);
+  if (o.distill) checkDistillOptions(`${command} --distill`, { alpha: o.distillAlpha, temperature: o.distillTemperature });
   const t0 = performance.now();
   const { model, meta } = loadModel(file);
   const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
@@ -122,6 +130,7 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
   const opts: CompareOptions = {
     metrics: parseMetrics(o.metrics), finetuneMetrics: o.finetuneMetrics === undefined ? undefined : parseMetrics(o.finetuneMetrics), maddness: o.maddness, epochs: o.epochs, batchSize: o.batchSize, lr: 1e-3, temperatureLr: 0.1,
+    distill: o.distill ? { alpha: o.distillAlpha, temperature: o.distillTemperature } : null,
     calib: o.calib, convert: { k: 16, maxRows: o.maxRows, kmeansIters: o.iters, calibration: o.calibMode, refit: o.refit }, seed: o.seed,
     limitTrain: o.limitTrain, limitTest: o.limitTest, quiet: o.quiet || o.json,
     log: (line) => {

@@ -15,6 +15,8 @@ import { convertModel, type ConvertOptions } from './convert.js';
 import { modelCost } from './cost.js';
 import type { Metric } from './distance.js';
 import { lutParamGroups, lutTemperatures } from './recipe.js';
+import { noGrad } from '../autograd/engine.js';
+import { distillationLoss, type DistillOptions } from '../train/distill.js';
 
 export interface CompareOptions {
   metrics: Metric[];
@@ -26,6 +28,8 @@ export interface CompareOptions {
   batchSize: number;
   lr: number;
   temperatureLr: number;
+  /** Distil the fine-tuning from the dense model (see src/train/distill.ts); null or absent: cross-entropy only. */
+  distill?: DistillOptions | null;
   calib: number;
   convert: Pick<ConvertOptions, 'k' | 'v' | 'maxRows' | 'kmeansIters' | 'kmeansRestarts' | 'include' | 'exclude' | 'calibration' | 'refit' | 'ridge'>;
   seed: number;
@@ -119,9 +123,12 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     const groups = lutParamGroups(lut, o.lr, o.temperatureLr);
     const opt = new Adam(groups) as unknown as Optimizer<BaseHyper>;
     log(`fine-tuning (${metric}) for ${o.epochs} epoch(s) of ${train.n} images`);
+    const kd = o.distill ?? null;
+    if (kd) dense.eval();
     const res = fit({
       model: lut, optimizer: opt, schedule: cosine({ baseLr: o.lr, totalSteps: epochs * perEpoch }),
       train: limitBatches(loader, perEpoch), epochs, quiet: o.quiet, label: `finetune ${metric}`,
+      loss: kd ? (logits, y, x) => distillationLoss(logits, noGrad(() => dense.forward(x)), y, kd) : undefined,
     });
     row('lutnn-finetuned', metric, lut, t1, { finetuneEpochs: o.epochs, finetuneImagesPerSecond: res.imagesPerSecond, finetuneHistory: res.epochs });
   }
