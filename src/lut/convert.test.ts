@@ -8,6 +8,7 @@ import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { LutConv2d, LutLinear } from './modules.js';
 import { MaddnessConv2d, MaddnessLinear } from './maddness-modules.js';
+import { maddnessEncode, trainMaddness } from './maddness.js';
 import { noGrad } from '../autograd/engine.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -117,4 +118,29 @@ test('sequential calibration with the least-squares refit tracks the dense model
   const again = convertWith({ calibration: 'sequential', refit: true });
   assert.deepEqual(again.m.stateDict()['fc1.weight'].data, ours.m.stateDict()['fc1.weight'].data);
   assert.throws(() => convertModel(smallCnn(rng), calib, { calibration: 'both' as never }), ArgumentError);
+});
+
+test('MaddnessLinear forward = scale · Σ_c table[c, code] + bias (exact integer sums), with codes from the trees', () => {
+  const rng = new Rng(12);
+  const N = 300;
+  const D = 24;
+  const M = 9;
+  const x = randn([N, D], 1, rng);
+  const linear = new Linear(D, M, { rng });
+  const enc = trainMaddness(x.f32, N, D / 4, 4, { seed: 2 });
+  const m = MaddnessLinear.fromDense(linear, enc);
+  const y = noGrad(() => m.forward(x));
+  const codes = maddnessEncode(x.f32, N, enc);
+  const T = m.table.data as Int8Array;
+  const scale = m.tableScale.data[0];
+  const C = D / 4;
+  const want = new Float32Array(N * M);
+  for (let r = 0; r < N; r++) {
+    for (let o = 0; o < M; o++) {
+      let acc = 0;
+      for (let c = 0; c < C; c++) acc += T[(c * 16 + codes[r * C + c]) * M + o];
+      want[r * M + o] = scale * acc + linear.bias!.f32[o];
+    }
+  }
+  assert.deepEqual(y.f32, want);
 });

@@ -324,7 +324,8 @@ export function convertModel(model: Module, calibration: Iterable<Tensor>, opts:
       }
       replacement = lut;
     } else {
-      const enc = trainMaddness(rows, n, C, V, { seed: seed + 1000 * (li + 1), maxRows: n, onProgress: progress });
+      // The table is solved directly (prototypes times the dense weight): M instead of D right-hand sides.
+      const enc = trainMaddness(rows, n, C, V, { seed: seed + 1000 * (li + 1), maxRows: n, onProgress: progress, project: layer.weight.f32 });
       replacement = layer instanceof Linear ? MaddnessLinear.fromDense(layer, enc) : MaddnessConv2d.fromDense(layer, enc);
     }
     const dot = name.lastIndexOf('.');

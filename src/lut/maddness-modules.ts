@@ -8,6 +8,7 @@ import { registerModuleType } from '../nn/spec.js';
 import { conv2dGeom, permute, reshape } from '../ops/index.js';
 import { scalar, zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
+import { allocLutMem, lutKernels, lutScratchBytes } from '../backend/lut-train.js';
 import { maddnessEncode, MADDNESS_LEAVES, MADDNESS_NODES, MADDNESS_DEPTH, type MaddnessModel } from './maddness.js';
 import { im2colRows } from './modules.js';
 
@@ -55,9 +56,17 @@ abstract class MaddnessBase extends Module {
     }
     this.splitDims.data.set(model.splitDims);
     this.thresholds.data.set(model.thresholds);
-    // lut [C·16, M] = prototypes [C·16, D] · denseᵀ [D, M]
-    const lut = new Float32Array(C * MADDNESS_LEAVES * M);
-    getBackend().gemm(model.prototypes, dense, lut, C * MADDNESS_LEAVES, M, D, false, true, false);
+    // lut [C·16, M] = prototypes [C·16, D] · denseᵀ [D, M], or the projected prototypes themselves
+    let lut: Float32Array;
+    if (model.projected !== undefined) {
+      if (model.projected !== M || model.prototypes.length !== C * MADDNESS_LEAVES * M) {
+        throw new ShapeError(`${op}: projected table has ${model.projected} outputs (length ${model.prototypes.length}); layer has M=${M}`);
+      }
+      lut = model.prototypes;
+    } else {
+      lut = new Float32Array(C * MADDNESS_LEAVES * M);
+      getBackend().gemm(model.prototypes, dense, lut, C * MADDNESS_LEAVES, M, D, false, true, false);
+    }
     let maxAbs = 0;
     for (let i = 0; i < lut.length; i++) maxAbs = Math.max(maxAbs, Math.abs(lut[i]));
     const scale = maxAbs > 0 ? maxAbs / 127 : 1;
@@ -77,24 +86,38 @@ abstract class MaddnessBase extends Module {
     };
   }
 
-  /** rows [n, D] → [n, M]: encode by the trees, sum table rows, scale, add bias. No gradient. */
+  /** rows [n, D] → [n, M]: encode by the trees, sum table rows (exact integer sums), scale, add bias. No gradient. */
   protected rowsForward(rows: Tensor): Tensor {
     const n = rows.shape[0];
     const C = this.ncodebooks;
     const M = this.outDim;
     const codes = maddnessEncode(rows.f32, n, this.encoder()); // [n, C]
-    const T = this.table.data as Int8Array;
-    const acc = new Int32Array(M);
     const out = new Float32Array(n * M);
-    const scale = this.tableScale.data[0];
-    const B = this.bias?.f32;
-    for (let r = 0; r < n; r++) {
-      acc.fill(0);
-      for (let c = 0; c < C; c++) {
-        const base = (c * MADDNESS_LEAVES + codes[r * C + c]) * M;
-        for (let m = 0; m < M; m++) acc[m] += T[base + m];
-      }
-      for (let m = 0; m < M; m++) out[r * M + m] = scale * acc[m] + (B ? B[m] : 0);
+    if (n === 0) return new Tensor(out, [n, M]);
+    // The LUT gather kernel on the int8 entries as floats: every partial sum is an integer below 2^24, so exact.
+    const lay = { codes: 0, table: 0, out: 0, scratch: 0, bytes: 0 };
+    const take = (bytes: number): number => {
+      const o = lay.bytes;
+      lay.bytes += Math.ceil(bytes / 64) * 64;
+      return o;
+    };
+    lay.codes = take(n * C);
+    lay.table = take(C * MADDNESS_LEAVES * M * 4);
+    lay.out = take(n * M * 4);
+    lay.scratch = take(lutScratchBytes(C, MADDNESS_LEAVES, 1));
+    const mem = allocLutMem(lay.bytes);
+    try {
+      mem.u8.set(codes, lay.codes);
+      const T = this.table.data as Int8Array;
+      const tf = mem.f32.subarray(lay.table >> 2, (lay.table >> 2) + T.length);
+      for (let i = 0; i < T.length; i++) tf[i] = T[i];
+      lutKernels(mem).gather(mem, lay.codes, C, n, lay.table, C, MADDNESS_LEAVES, M, -1, lay.out, false, lay.scratch);
+      const acc = mem.f32.subarray(lay.out >> 2, (lay.out >> 2) + n * M);
+      const scale = this.tableScale.data[0];
+      const B = this.bias?.f32;
+      for (let r = 0; r < n; r++) for (let m = 0; m < M; m++) out[r * M + m] = scale * acc[r * M + m] + (B ? B[m] : 0);
+    } finally {
+      mem.dispose();
     }
     return new Tensor(out, [n, M]);
   }

@@ -224,3 +224,32 @@ test('MADDNESS functions validate their arguments', () => {
   assert.throws(() => maddnessReconstruct(new Uint8Array(3), model), /not a multiple of C = 2/);
   assert.throws(() => maddnessReconstruct(Uint8Array.of(16, 0), model), /codes\[0\] = 16, expected 0..15/);
 });
+
+test('a projected table (project: W) equals prototypes · Wᵀ, with the same trees', () => {
+  const N = 2000;
+  const C = 5;
+  const V = 4;
+  const D = C * V;
+  const M = 7;
+  const rows = blobRows(N, C, V, 6, 0.4, 11);
+  const rng = new Rng(3);
+  const W = new Float32Array(M * D).map(() => rng.normal(0, 1));
+  const plain = trainMaddness(rows, N, C, V);
+  const proj = trainMaddness(rows, N, C, V, { project: W });
+  assert.deepEqual(proj.splitDims, plain.splitDims);
+  assert.deepEqual(proj.thresholds, plain.thresholds);
+  assert.equal(proj.projected, M);
+  assert.equal(proj.prototypes.length, C * 16 * M);
+  let worst = 0;
+  let scale = 0;
+  for (let r = 0; r < C * 16; r++) {
+    for (let m = 0; m < M; m++) {
+      let want = 0;
+      for (let d = 0; d < D; d++) want += plain.prototypes[r * D + d] * W[m * D + d];
+      worst = Math.max(worst, Math.abs(proj.prototypes[r * M + m] - want));
+      scale = Math.max(scale, Math.abs(want));
+    }
+  }
+  assert.ok(worst <= 1e-4 * scale, `max |P·Wᵀ − projected| ${worst} (scale ${scale})`);
+  assert.throws(() => trainMaddness(rows, N, C, V, { project: new Float32Array(D + 1) }), ShapeError);
+});

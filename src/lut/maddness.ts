@@ -1,6 +1,7 @@
 // MADDNESS encoder (Blalock & Guttag, ICML'21): per-codebook depth-4 hash trees and ridge-regression prototypes.
 import { ArgumentError, NonFiniteError, ShapeError } from '../errors.js';
 import { Rng } from '../tensor/rng.js';
+import { getBackend } from '../backend/index.js';
 import { sampleRows } from './kmeans.js';
 
 /** Tree depth: 4 levels give 16 leaves (codes 0..15). */
@@ -22,8 +23,13 @@ export interface MaddnessModel {
   splitDims: Int32Array;
   /** [C, 15] one threshold per node, heap order. */
   thresholds: Float32Array;
-  /** [C·16, D] prototype of leaf k of codebook c in row c·16 + k; a row reconstructs as Σ_c prototypes[c·16 + code]. */
+  /**
+   * [C·16, D] prototype of leaf k of codebook c in row c·16 + k; a row reconstructs as Σ_c prototypes[c·16 + code].
+   * When `projected` is set, [C·16, projected] instead: the prototypes times a dense weight's transpose (a LUT).
+   */
   prototypes: Float32Array;
+  /** Output count M when `prototypes` holds P·Wᵀ (trained with `project`); absent for plain prototypes. */
+  projected?: number;
 }
 
 export interface MaddnessOptions {
@@ -37,6 +43,12 @@ export interface MaddnessOptions {
   seed?: number;
   /** Called with (done, total): once per codebook tree, then once for the prototype solve. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A dense weight W [M, D] (row m = output m). The result's prototypes are then P·Wᵀ [C·16, M], the layer's table,
+   * solved directly as (GᵀG + λI)·T = Gᵀ(X·Wᵀ): the same least-squares solution (the solve is linear in its
+   * right-hand side) with M instead of D right-hand sides, which for a wide Linear is most of the cost.
+   */
+  project?: Float32Array;
 }
 
 function intArg(fn: string, name: string, v: number, min: number): number {
@@ -83,6 +95,18 @@ export function trainMaddness(rows: Float32Array, N: number, C: number, V: numbe
     opts.onProgress?.(c + 1, total);
   }
   const codes = routeRows(X, n, C, V, splitDims, thresholds, 'trainMaddness');
+  if (opts.project) {
+    const W = opts.project;
+    if (!(W instanceof Float32Array) || W.length === 0 || W.length % D !== 0) {
+      throw new ShapeError(`${fn}: project must be a Float32Array weight [M, D] with D = ${D}, got length ${(W as ArrayLike<number>)?.length}`);
+    }
+    const M = W.length / D;
+    const Y = new Float32Array(n * M); // [n, M] = X·Wᵀ
+    getBackend().gemm(X, W, Y, n, M, D, false, true, false);
+    const table = ridgePrototypes(codes, Y, n, C, M, lambda);
+    opts.onProgress?.(total, total);
+    return { ncodebooks: C, subvecLen: V, splitDims, thresholds, prototypes: table, projected: M };
+  }
   const prototypes = ridgePrototypes(codes, X, n, C, D, lambda);
   opts.onProgress?.(total, total);
   return { ncodebooks: C, subvecLen: V, splitDims, thresholds, prototypes };
@@ -393,7 +417,8 @@ export function maddnessReconstruct(codes: Uint8Array, model: MaddnessModel): Fl
 
 /**
  * Ridge prototypes P [C·16, D] from codes [n, C] and rows X [n, D]: (GᵀG + λI) P = GᵀX with G the one-hot
- * codes [n, C·16]. GᵀG counts code co-occurrences (diagonal blocks are the leaf counts).
+ * codes [n, C·16]. GᵀG counts code co-occurrences (diagonal blocks are the leaf counts). Any target [n, D] works
+ * (trainMaddness passes X·Wᵀ for a projected table).
  */
 export function ridgePrototypes(codes: Uint8Array, X: Float32Array, n: number, C: number, D: number, lambda: number): Float32Array {
   const M = C * MADDNESS_LEAVES;
