@@ -45,29 +45,47 @@ export interface Source {
   storeDx(mem: LutMem, ch: Chunk, dX: number, img: number, dx: Float32Array): void;
 }
 
+/** Rows per block of a rows source: blocks are the unit the thread pool splits a chunk by. */
+const ROW_BLOCK = 64;
+
 export function rowSource(X: Float32Array, d: Dims, rowsPerChunk: number): Source {
   const { N, D } = d;
   const chunks: Chunk[] = [];
-  for (let r = 0; r < N; r += rowsPerChunk) chunks.push({ r0: r, nb: 1, R: Math.min(rowsPerChunk, N - r) });
+  // A chunk is nb full blocks of ROW_BLOCK rows (nb >= 1), or one block of what is left (or of a small chunk size).
+  const per = Math.max(1, Math.floor(rowsPerChunk / ROW_BLOCK));
+  let r = 0;
+  if (rowsPerChunk >= ROW_BLOCK) {
+    for (; r + ROW_BLOCK <= N; ) {
+      const nb = Math.min(per, Math.floor((N - r) / ROW_BLOCK));
+      chunks.push({ r0: r, nb, R: ROW_BLOCK });
+      r += nb * ROW_BLOCK;
+    }
+  }
+  for (; r < N; r += rowsPerChunk) chunks.push({ r0: r, nb: 1, R: Math.min(rowsPerChunk, N - r) });
   return {
     N,
     mMajor: false,
     chunks,
     imgFloats: 0,
-    loadX: (mem, { r0, R }, Xo) => {
+    // X [nb][D][R]: block b holds rows r0 + b·R .. + R transposed.
+    loadX: (mem, { r0, nb, R }, Xo) => {
       const F = mem.f32;
-      const o = Xo >> 2;
-      for (let r = 0; r < R; r++) {
-        const s = (r0 + r) * D;
-        for (let i = 0; i < D; i++) F[o + i * R + r] = X[s + i];
+      for (let b = 0; b < nb; b++) {
+        const o = (Xo >> 2) + b * D * R;
+        for (let r = 0; r < R; r++) {
+          const s = (r0 + b * R + r) * D;
+          for (let i = 0; i < D; i++) F[o + i * R + r] = X[s + i];
+        }
       }
     },
-    storeDx: (mem, { r0, R }, dXo, _img, dx) => {
+    storeDx: (mem, { r0, nb, R }, dXo, _img, dx) => {
       const F = mem.f32;
-      const o = dXo >> 2;
-      for (let r = 0; r < R; r++) {
-        const s = (r0 + r) * D;
-        for (let i = 0; i < D; i++) dx[s + i] = F[o + i * R + r];
+      for (let b = 0; b < nb; b++) {
+        const o = (dXo >> 2) + b * D * R;
+        for (let r = 0; r < R; r++) {
+          const s = (r0 + b * R + r) * D;
+          for (let i = 0; i < D; i++) dx[s + i] = F[o + i * R + r];
+        }
       }
     },
   };

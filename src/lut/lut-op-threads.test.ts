@@ -1,5 +1,5 @@
 // The fused LUT op on the thread pool: encode, gather and the soft backward run one task per block of a chunk, and
-// give bit-identical values and gradients for 1, 2 and 3 threads, with the workers taking part.
+// give bit-identical values and gradients for 1, 2 and 3 threads, with the workers taking part (convs and rows).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backward } from '../autograd/engine.js';
@@ -9,7 +9,7 @@ import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { METRICS } from './distance.js';
-import { lutConv2d, thetaForTemperature } from './lut-op.js';
+import { lutConv2d, lutForward, thetaForTemperature } from './lut-op.js';
 
 test('lutConv2d values and gradients are bit-identical for 1, 2 and 3 threads (every metric), and workers help', async () => {
   const rt = wasmRuntime() ?? assert.fail('no wasm runtime');
@@ -39,6 +39,49 @@ test('lutConv2d values and gradients are bit-identical for 1, 2 and 3 threads (e
       };
       const one = run(1);
       assert.equal(one.helpers, 0);
+      for (const threads of [2, 3]) {
+        let helped = 0;
+        for (let attempt = 0; attempt < 20 && helped === 0; attempt++) {
+          const r = run(threads);
+          r.outs.forEach((o, i) => assert.deepEqual(o, one.outs[i], `${metric}, ${threads} threads, output ${i}`));
+          helped = r.helpers;
+        }
+        assert.ok(helped > 0, `${metric}, ${threads} threads: no worker ran a task`);
+      }
+    }
+  } finally {
+    setNumThreads(prevThreads);
+    setParallelMinMacs(prevMin);
+  }
+});
+
+test('lutForward (rows) splits chunks into 64-row blocks: bit-identical for 1, 2 and 3 threads, and workers help', async () => {
+  const rt = wasmRuntime() ?? assert.fail('no wasm runtime');
+  const prevThreads = getNumThreads();
+  const prevMin = getParallelMinMacs();
+  try {
+    setNumThreads(3);
+    await startWorkers(rt);
+    setParallelMinMacs(0);
+    const rng = new Rng(41);
+    // 200 rows with chunkRows 128: chunks of 2 and 1 blocks of 64 rows, then a tail block of 8.
+    const x0 = randn([200, 48], 0.7, rng);
+    const P0 = randn([3, 16, 16], 0.7, rng);
+    const W0 = randn([3, 16, 6], 1, rng);
+    const b0 = randn([6], 1, rng);
+    const G = randn([200, 6], 1, rng);
+    for (const metric of METRICS) {
+      const run = (threads: number): { outs: Float32Array[]; helpers: number } => {
+        setNumThreads(threads);
+        takeTaskCounts(rt);
+        const [x, P, W, b] = [x0, P0, W0, b0].map((t) => t.clone().requireGrad());
+        const th = new Tensor(Float32Array.of(thetaForTemperature(0.3)), []).requireGrad();
+        const y = lutForward(x, P, W, b, th, { metric, chunkRows: 128 });
+        backward(y, G);
+        const outs = [y, x, P, W, b, th].map((t, i) => (i === 0 ? t.f32.slice() : t.grad!.f32.slice()));
+        return { outs, helpers: takeTaskCounts(rt).slice(1).filter((n) => n > 0).length };
+      };
+      const one = run(1);
       for (const threads of [2, 3]) {
         let helped = 0;
         for (let attempt = 0; attempt < 20 && helped === 0; attempt++) {
