@@ -43,17 +43,20 @@ function parseMetrics(s: string): Metric[] {
   return list as Metric[];
 }
 
-function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string; maddness?: boolean }): Command {
+function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string; maddness?: boolean; distill?: boolean }): Command {
   const withMaddness = (c: Command): Command =>
     defaults.maddness === false
       ? c.option('--maddness', 'add the MADDNESS row (its ridge prototypes for fc1 take about 2.5 minutes here)', false)
       : c.option('--no-maddness', 'skip the MADDNESS row');
-  return withMaddness(cmd)
+  const withDistill = (c: Command): Command =>
+    defaults.distill
+      ? c.option('--no-distill', 'fine-tune with cross-entropy only (the official recipe), no distillation from the dense model')
+      : c.option('--distill', 'fine-tune with knowledge distillation from the dense model (see finetune --distill)', false);
+  return withDistill(withMaddness(cmd))
     .option('--epochs <n>', 'fine-tuning epochs per metric (fractions allowed, 0 = k-means only)', floatArg('--epochs', 0), defaults.epochs)
     .option('--metrics <list>', 'distance metrics to convert with', defaults.metrics ?? 'l2,l1,chebyshev')
     .option('--finetune-metrics <list>', 'metrics whose LUT model is also fine-tuned (default: all of --metrics)', defaults.finetuneMetrics)
     .option('--batch-size <n>', 'fine-tuning batch size', intArg('--batch-size', 1), 128)
-    .option('--distill', 'fine-tune with knowledge distillation from the dense model (see finetune --distill)', false)
     .option('--distill-alpha <a>', 'weight of the distillation term, in [0, 1]', floatArg('--distill-alpha', 0), 0.5)
     .option('--distill-temperature <T>', 'softening temperature of the distillation term', floatArg('--distill-temperature', 0), 2)
     .option('--calib <n>', 'calibration images', intArg('--calib', 1), 1024)
@@ -93,7 +96,7 @@ export function demoCommand(): Command {
   return addOptions(
     new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
     // Sized to finish in under 10 minutes on a 2-core machine (BENCHMARKS.md has the timing).
-    { epochs: 0.1, metrics: 'l2', maxRows: 16384, maddness: false },
+    { epochs: 0.1, metrics: 'l2', maxRows: 16384, maddness: false, distill: true },
   ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
 }
 
@@ -166,6 +169,9 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
     printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });
   } else {
     process.stdout.write(formatTable(rows));
-    process.stdout.write(`(${seconds.toFixed(0)} s; test set ${o.limitTest ?? splits.test.n} images of ${splits.source})\n`);
+    const ft = opts.epochs > 0
+      ? `; fine-tuned ${opts.epochs} epoch(s) with ${opts.distill ? `distillation from the dense model (alpha ${opts.distill.alpha}, T ${opts.distill.temperature})` : 'cross-entropy (official recipe)'}`
+      : '';
+    process.stdout.write(`(${seconds.toFixed(0)} s; test set ${o.limitTest ?? splits.test.n} images of ${splits.source}${ft})\n`);
   }
 }
