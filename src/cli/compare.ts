@@ -46,7 +46,7 @@ function parseMetrics(s: string): Metric[] {
 function addOptions(cmd: Command, defaults: { epochs: number; limitTrain?: number; finetuneMetrics?: string; maxRows?: number; metrics?: string; maddness?: boolean; distill?: boolean }): Command {
   const withMaddness = (c: Command): Command =>
     defaults.maddness === false
-      ? c.option('--maddness', 'add the MADDNESS row (its ridge prototypes for fc1 take about 2.5 minutes here)', false)
+      ? c.option('--maddness', 'add the MADDNESS row (about 2 more minutes here; the demo then takes close to 10 minutes)', false)
       : c.option('--no-maddness', 'skip the MADDNESS row');
   const withDistill = (c: Command): Command =>
     defaults.distill
