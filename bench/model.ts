@@ -8,6 +8,10 @@
 // methods in a fresh random order per repetition after two warm-up rounds, on real test images, and reports medians.
 // --profile adds ms per plan step (lutnn runtime); --accuracy the runtime LUT model's test accuracy (f32 and int8
 // encoders) on the embedded 10,000 test images and how many codes the int8 encoder picks differently from f32.
+// --json fields: benchmark ("model"), date, command, machine, loadavg, reps, relaxed, lutModel, peers (what each
+// method is), timing, rows [{ simd, threads, batch, medianMs: { lutnn-dense, lutnn-lut-f32, lutnn-lut-int8,
+// ort-node-fp32, ort-web-fp32?, tfjs-wasm-fp32? }, ratios: { "<peer> / lutnn-lut-<enc>": x }, profile? }], and
+// with --accuracy: accuracy { testImages, accuracyPct: { dense, lut-f32, lut-int8 }, int8CodeChanges }.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
