@@ -95,17 +95,14 @@ abstract class MaddnessBase extends Module {
     const out = new Float32Array(n * M);
     if (n === 0) return new Tensor(out, [n, M]);
     // The LUT gather kernel on the int8 entries as floats: every partial sum is an integer below 2^24, so exact.
-    const lay = { codes: 0, table: 0, out: 0, scratch: 0, bytes: 0 };
-    const take = (bytes: number): number => {
-      const o = lay.bytes;
-      lay.bytes += Math.ceil(bytes / 64) * 64;
+    let bytes = 0;
+    const take = (n: number): number => {
+      const o = bytes;
+      bytes += Math.ceil(n / 64) * 64;
       return o;
     };
-    lay.codes = take(n * C);
-    lay.table = take(C * MADDNESS_LEAVES * M * 4);
-    lay.out = take(n * M * 4);
-    lay.scratch = take(lutScratchBytes(C, MADDNESS_LEAVES, 1));
-    const mem = allocLutMem(lay.bytes);
+    const lay = { codes: take(n * C), table: take(C * MADDNESS_LEAVES * M * 4), out: take(n * M * 4), scratch: take(lutScratchBytes(C, MADDNESS_LEAVES, 1)) };
+    const mem = allocLutMem(bytes);
     try {
       mem.u8.set(codes, lay.codes);
       const T = this.table.data as Int8Array;
