@@ -8,6 +8,7 @@ import type { BaseHyper, Optimizer } from '../src/optim/optimizer.js';
 import { constant } from '../src/optim/schedule.js';
 import { Rng } from '../src/tensor/rng.js';
 import { fit } from '../src/train/fit.js';
+import { evaluate } from '../src/train/metrics.js';
 import { runComparison } from '../src/lut/compare.js';
 import { describeModel } from '../src/nn/spec.js';
 import { bandDataset } from './helpers.js';
@@ -42,15 +43,24 @@ const META = (model: Sequential) => ({ format: 'lutnn-model' as const, version: 
 test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with costs', () => {
   const { model, train, testSet } = trainedModel();
   const meta = META(model);
+  const engineAcc: number[] = [];
   const rows = runComparison(model, meta, { train, test: testSet, source: 'synthetic' }, {
     metrics: ['l2', 'chebyshev'], maddness: true, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
     convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true,
+    onRow: (row, m) => engineAcc.push(evaluate(m, new DataLoader(testSet, { batchSize: 64, shuffle: false, mean: 0.286, std: 0.353 }).epoch(0)).accuracy),
   });
+  // Every row's accuracy (runtime or engine) equals the training engine's eval forward, up to one near-tie sample.
+  rows.forEach((r, i) => assert.ok(Math.abs(r.testAccuracy - engineAcc[i]) <= 1 / testSet.n, `${r.method} ${r.metric}: ${r.testAccuracy} vs engine ${engineAcc[i]}`));
   assert.deepEqual(rows.map((r) => `${r.method}:${r.metric}`), [
     'dense:null', 'lutnn-kmeans:l2', 'lutnn-finetuned:l2', 'lutnn-kmeans:chebyshev', 'lutnn-finetuned:chebyshev', 'maddness:null',
   ]);
   const dense = rows[0];
   assert.ok(dense.testAccuracy > 0.9, `dense accuracy ${dense.testAccuracy}`);
+  assert.deepEqual(rows.map((r) => r.evaluatedOn), ['runtime', 'runtime', 'runtime', 'runtime', 'runtime', 'engine']);
+  // The runtime's figures agree with the training engine's eval forward (BN folding moves logits by rounding only).
+  const engine = evaluate(model, new DataLoader(testSet, { batchSize: 64, shuffle: false, mean: 0.286, std: 0.353 }).epoch(0));
+  assert.ok(Math.abs(engine.accuracy - dense.testAccuracy) <= 1 / testSet.n, `engine ${engine.accuracy} vs runtime ${dense.testAccuracy}`);
+  assert.ok(Math.abs(engine.loss - dense.testLoss) <= 1e-4 * Math.max(1, engine.loss), `loss engine ${engine.loss} vs runtime ${dense.testLoss}`);
   for (const r of rows.slice(1)) {
     assert.ok(r.macs > 0 && r.macs !== dense.macs, `${r.method} macs ${r.macs}`);
     assert.ok(Number.isFinite(r.testAccuracy));
