@@ -64,3 +64,26 @@ test('a training process killed with SIGKILL resumes from its checkpoint to the 
   assert.ok(JSON.parse(resumed.stdout).resumedFrom.globalStep > 0);
   assert.deepEqual(weights(out), weights(ref));
 });
+
+test('finetune --distill: converts, fine-tunes with a teacher, records the setting; bad options fail clearly', () => {
+  const dir = tempDir('lutnn-distill-');
+  const dense = join(dir, 'dense.safetensors');
+  const lut = join(dir, 'lut.safetensors');
+  const ft = join(dir, 'ft.safetensors');
+  const t = spawnSync(process.execPath, [...cli, 'train', ...common, '--out', dense], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  const c = spawnSync(process.execPath, [...cli, 'convert', dense, '--out', lut, '--data-dir', dataDir, '--calib', '256', '--threads', '1', '--quiet', '--json'], { encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+  const f = spawnSync(process.execPath, [...cli, 'finetune', lut, '--out', ft, '--data-dir', dataDir, '--epochs', '1', '--batch-size', '64', '--threads', '1', '--quiet', '--json',
+    '--distill', dense, '--distill-alpha', '0.7', '--distill-temperature', '3'], { encoding: 'utf8' });
+  assert.equal(f.status, 0, f.stderr);
+  const j = JSON.parse(f.stdout);
+  assert.ok(j.testAccuracy > 0.5, `accuracy ${j.testAccuracy}`);
+  const meta = JSON.parse(loadSafetensors(ft).metadata.lutnn);
+  assert.deepEqual(meta.info.finetune.distill, { teacher: dense, alpha: 0.7, temperature: 3 });
+  const bad = spawnSync(process.execPath, [...cli, 'finetune', lut, '--out', join(dir, 'bad.safetensors'), '--data-dir', dataDir, '--epochs', '1', '--quiet',
+    '--distill', dense, '--distill-temperature', '0'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /finetune --distill: temperature must be a finite number > 0, got number 0/);
+  assert.ok(!existsSync(join(dir, 'bad.safetensors')));
+});
