@@ -54,9 +54,13 @@ export function finetuneCommand(): Command {
 }
 
 async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
+  const kd = { alpha: o.distillAlpha, temperature: o.distillTemperature };
+  if (o.distill !== undefined) checkDistillOptions('finetune --distill', kd); // before any loading
   if (o.threads !== undefined) setNumThreads(o.threads);
   const { model, meta } = loadModel(file);
   model.train();
+  const teacher = o.distill !== undefined ? loadModel(o.distill).model : null;
+  teacher?.eval();
   const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
   const loaders = prepareLoaders({ ...o, dataset: name, mean: meta.dataset?.mean, std: meta.dataset?.std });
   manualSeed(o.seed);
@@ -67,13 +71,7 @@ async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
   const config = { from: file, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, temperatureLr: o.temperatureLr, weightDecay: o.weightDecay, seed: o.seed, augment: loaders.augment, limitTrain: o.limitTrain ?? null, dataDir: o.dataDir ?? null, distill: o.distill === undefined ? null : { teacher: o.distill, alpha: o.distillAlpha, temperature: o.distillTemperature } };
   const temperaturesBefore = lutTemperatures(model);
   let loss: ((logits: Tensor, y: Tensor, x: Tensor) => Tensor) | undefined;
-  if (o.distill !== undefined) {
-    const kd = { alpha: o.distillAlpha, temperature: o.distillTemperature };
-    checkDistillOptions('finetune --distill', kd);
-    const teacher = loadModel(o.distill).model;
-    teacher.eval();
-    loss = (logits, y, x) => distillationLoss(logits, noGrad(() => teacher.forward(x)), y, kd);
-  }
+  if (teacher) loss = (logits, y, x) => distillationLoss(logits, noGrad(() => teacher.forward(x)), y, kd);
   const result = runFit({ loss, label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
   if (!result) return;
   const last = result.epochs[result.epochs.length - 1];
