@@ -9,10 +9,9 @@ import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { crossEntropy } from '../ops/index.js';
 import { compile } from '../runtime/node.js';
 import { fit, type EpochSummary } from '../train/fit.js';
-import { countCorrect, evaluate, type Batch } from '../train/metrics.js';
+import { evaluate, evaluateLogits, type Batch, type EvalResult } from '../train/metrics.js';
 import { convertModel, type ConvertOptions } from './convert.js';
 import { modelCost } from './cost.js';
 import type { Metric } from './distance.js';
@@ -71,25 +70,16 @@ export interface CompareRow {
 }
 
 /** Test loss and accuracy of `model` on lutnn's inference runtime (compiled once, f32 encoder). */
-function evaluateOnRuntime(model: Module, batches: Iterable<Batch>, inputShape: number[], onBatch: (done: number) => void): { loss: number; accuracy: number } {
+function evaluateOnRuntime(model: Module, batches: Iterable<Batch>, inputShape: number[], onBatch: (done: number) => void): EvalResult {
   const rm = compile(model, { inputShape, maxBatch: 256, lutEncoder: 'f32' });
-  let lossSum = 0;
-  let correct = 0;
-  let count = 0;
   try {
-    for (const { x, y } of batches) {
-      const n = x.shape[0];
+    return evaluateLogits(batches, (x) => {
       const out = rm.run(x);
-      const logits = new Tensor(out, [n, out.length / n]);
-      lossSum += crossEntropy(logits, y, { reduction: 'sum' }).item();
-      correct += countCorrect(logits, y);
-      count += n;
-      onBatch(count);
-    }
+      return new Tensor(out, [x.shape[0], out.length / x.shape[0]]);
+    }, onBatch);
   } finally {
     rm.dispose();
   }
-  return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN };
 }
 
 function cloneModel(model: Module): Module {

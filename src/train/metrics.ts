@@ -51,25 +51,16 @@ export interface EvalResult {
   imagesPerSecond: number;
 }
 
-/** Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. */
-export function evaluate(model: Module, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
-  const wasTraining = model.training;
-  model.eval();
+/** Mean cross-entropy and accuracy of the logits `logitsOf(x)` [n, classes] gives for each batch. */
+export function evaluateLogits(batches: Iterable<Batch>, logitsOf: (x: Tensor) => Tensor, onBatch?: (done: number) => void): EvalResult {
   const t0 = performance.now();
   const s = emptyStats();
-  try {
-    noGrad(() => {
-      for (const { x, y } of batches) {
-        const logits = model.forward(x);
-        const n = x.shape[0];
-        s.lossSum += crossEntropy(logits, y, { reduction: 'sum' }).item();
-        s.correct += countCorrect(logits, y);
-        s.count += n;
-        onBatch?.(s.count);
-      }
-    });
-  } finally {
-    model.train(wasTraining);
+  for (const { x, y } of batches) {
+    const logits = logitsOf(x);
+    s.lossSum += crossEntropy(logits, y, { reduction: 'sum' }).item();
+    s.correct += countCorrect(logits, y);
+    s.count += x.shape[0];
+    onBatch?.(s.count);
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
@@ -79,4 +70,15 @@ export function evaluate(model: Module, batches: Iterable<Batch>, onBatch?: (don
     seconds,
     imagesPerSecond: s.count / Math.max(seconds, 1e-9),
   };
+}
+
+/** Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. */
+export function evaluate(model: Module, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return noGrad(() => evaluateLogits(batches, (x) => model.forward(x), onBatch));
+  } finally {
+    model.train(wasTraining);
+  }
 }
