@@ -4,9 +4,10 @@
 //
 // Layouts (pointers in bytes; the LUT descriptor of assembly/layout.ts gives C, M, CODES, ENC, CENT, AUX, TABLE,
 // SCALE, BIAS, SROWB, STILES, EROWB; the runtime descriptor RT the geometry):
-//   padded planes XP [NB][C][HP][WP]: f32 (f32 encoders), or round(clamp(x·inv_c, −128, 127)) as i8 (per-pixel int8
-//     encoder, relaxed build) or i16 (plain build, and the lanes int8 encoder in both builds); zero borders; 64 bytes
-//     of slack after the last plane. RT MODE: 0 = the int8 encoder with pixels in lanes (3×3), 1 = one pixel at a time.
+//   padded planes XP [NB][C][HP][WP]: f32 (f32 encoders), or round(clamp(x·inv_c, −QMAX − 1, QMAX)) as i8 (per-pixel
+//     int8 encoder, relaxed build) or i16 (plain build, and the lanes int8 encoder in both builds); QMAX 127 for the
+//     int8 data, 2047 for the lanes encoder's wide data (inv_c from AUX either way); zero borders; 64 bytes of slack
+//     after the last plane. RT MODE: 0 = the int8 encoder with pixels in lanes (3×3), 1 = one pixel at a time.
 //   codes [NB·BPI][C][16] bytes: image b's output pixel p is row b·BPI·16 + p (rows p >= OH·OW hold code 0).
 //   TAPS i32 [NTAPS]: f32: byte offset of tap v = ki·KW + kj in a padded plane (v order = the im2row column order, so
 //     distances are summed in the same order as the row encoder); int8: offsets of the 4-byte groups (a byte quad or
@@ -14,8 +15,8 @@
 //     the group runs past the kernel row); lanes int8 encoder: TAPS [3] kernel rows, QCENT as encodeInt8Lanes says.
 import { madd } from './math';
 import {
-  CTRL, RT, rtField, lutField, R_NB, R_C, R_H, R_W, R_KH, R_KW, R_SH, R_SW, R_PH, R_PW, R_OH, R_OW, R_X, R_XP, R_HP,
-  R_WP, R_BPI, R_TAPS, R_NTAPS, R_QCENT, R_ESCALE, R_ESHIFT, R_RELU, R_Y, R_PPT, R_MODE, R_FLAG,
+  CTRL, RT, rtField, lutField, R_NB, R_C, R_H, R_W, R_KH, R_KW, R_SH, R_SW, R_PH, R_PW, R_DH, R_OH, R_OW, R_X, R_XP, R_HP,
+  R_WP, R_BPI, R_TAPS, R_NTAPS, R_QCENT, R_ESCALE, R_ESHIFT, R_RELU, R_Y, R_PPT, R_MODE, R_FLAG, R_QMAX, R_FCENT, R_NCHECK,
   L_N, L_C, L_M, L_CODES, L_ENC, L_CENT, L_AUX, L_TABLE, L_SCALE, L_BIAS, L_EROWB, L_SROWB, L_STILES,
 } from './layout';
 
@@ -28,11 +29,14 @@ const MAGIC_BITS: i32 = 0x4b400000;
 
 // ---------------------------------------------------------------- padding / quantization
 
-/** Quantizes W floats at s to int8 values (clamp then round, as the row encoder) at d (i8, or i16 when wide or in the plain build); returns 1 on a non-finite x·inv. */
-function quantRow(d: usize, s: usize, W: i32, inv: f32, wide: bool): i32 {
+/**
+ * Quantizes W floats at s to integers in [−qmax − 1, qmax] (clamp then round, as the row encoder) at d (i8, or i16
+ * for the lanes encoder or in the plain build); returns 1 on a non-finite x·inv.
+ */
+function quantRow(d: usize, s: usize, W: i32, inv: f32, wide: bool, qmax: f32): i32 {
   const vinv = f32x4.splat(inv);
-  const lo = f32x4.splat(-128);
-  const hi = f32x4.splat(127);
+  const lo = f32x4.splat(-qmax - 1);
+  const hi = f32x4.splat(qmax);
   let nf = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= W; i += 4) {
@@ -47,7 +51,7 @@ function quantRow(d: usize, s: usize, W: i32, inv: f32, wide: bool): i32 {
   for (; i < W; i++) {
     let y = load<f32>(s + (<usize>i << 2)) * inv;
     if (!(y - y == 0)) bad = 1;
-    y = y > 127 ? 127 : y < -128 ? -128 : y;
+    y = y > qmax ? qmax : y < -qmax - 1 ? -qmax - 1 : y;
     const q = reinterpret<i32>(y + MAGIC) - MAGIC_BITS; // NaN gives garbage; flagged above
     if (ASC_FEATURE_RELAXED_SIMD && !wide) store<i8>(d + <usize>i, <i8>q);
     else store<i16>(d + (<usize>i << 1), <i16>q);
@@ -77,6 +81,7 @@ export function rtPadTask(t: i32): void {
   const wide = rtField(R_MODE) == 0; // the lanes encoder reads i16 planes in both builds
   const esz: usize = q ? (ASC_FEATURE_RELAXED_SIMD && !wide ? 1 : 2) : 4;
   const invs = <usize>lutField(L_AUX) + (<usize>C << 6);
+  const qmax = <f32>rtField(R_QMAX);
   const rowB = <usize>WP * esz;
   let bad = 0;
   for (let b = b0; b < b1; b++) {
@@ -90,7 +95,7 @@ export function rtPadTask(t: i32): void {
         memory.fill(row, 0, <usize>PW * esz);
         const d = row + <usize>PW * esz;
         const s = src + ((<usize>iy * W) << 2);
-        if (q) bad |= quantRow(d, s, W, inv, wide);
+        if (q) bad |= quantRow(d, s, W, inv, wide, qmax);
         else memory.copy(d, s, <usize>W << 2);
         memory.fill(d + <usize>W * esz, 0, <usize>(WP - PW - W) * esz);
       }
@@ -292,12 +297,17 @@ function encodeInt8Conv(blk0: i32, blk1: i32): void {
 
 /**
  * The int8 encoder of 3×3 kernels with 8 pixels in lanes (MODE 0), in both builds on i16 planes. QCENT holds, per
- * (channel, k), 5 pairs of w = −u·2^shift (|w| <= 127·256 fits i16): taps (r0k0, r0k1), (r1k0, r1k1), (r2k0, r2k1),
- * (r0k2, r1k2), (r2k2, 0) of the kernel rows r at TAPS[0..2]. key_k = base_k + Σ_pairs dot(x, w) =
- * base_k − (Σ_v xq_v·u_kv << shift) exactly (i32, bounded by int8EncoderParams), as encodeInt8Conv; a running signed
- * min over k keeps the first best k in its low 4 bits. Any stride; dilation along H (TAPS).
+ * (channel, k), 5 pairs of i16 w: taps (r0k0, r0k1), (r1k0, r1k1), (r2k0, r2k1), (r0k2, r1k2), (r2k2, 0) of the
+ * kernel rows r at TAPS[0..2]; AUX the bases. key_k = base_k + Σ_pairs dot(x, w) exactly in i32, for either data:
+ * the int8 data (w = −u·2^shift, |w| <= 127·256; keys as encodeInt8Conv) or the wide data (12-bit x, w = −16·2^s·cq
+ * with 10-bit cq; keys as encodeWideRef in src/runtime/lut-kernels-ref.ts, bounds checked by wideEncoderParams).
+ * A running signed min over k keeps the first best k in its low 4 bits. Any stride; dilation along H (TAPS).
+ * `cert` (a literal): the certified f32 encoder (FCENT != 0, wide data): the second smallest key is kept too, and a
+ * pixel whose two best keys are not further apart than ALPHA·Σ|xq| + BETA (AUX, see certifyParams in
+ * src/runtime/lut-kernels-ref.ts), or whose x may have been clamped, is re-encoded by recheckF32, so every code is the
+ * exact f32 encoder's. The number of re-encoded sub-vectors is added to NCHECK.
  */
-function encodeInt8Lanes(blk0: i32, blk1: i32): void {
+@inline function encodeInt8LanesBody(blk0: i32, blk1: i32, cert: bool): void {
   const C = lutField(L_C);
   const aux = <usize>lutField(L_AUX);
   const codes = <usize>lutField(L_CODES);
@@ -316,6 +326,12 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
   const t2 = <usize>load<i32>(taps, 8);
   const lo4 = i32x4.splat(15);
   const big = i32x4.splat(i32.MAX_VALUE);
+  const alphas = aux + (<usize>C << 6) + (<usize>C << 2);
+  const betas = alphas + (<usize>C << 2);
+  const ones = i16x8.splat(1);
+  const oneLow = v128(1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0); // i16 (1, 0) per pixel: the 5th pair's tap only
+  const edge = i16x8.splat(2046);
+  let nchk = 0;
   for (let blk = blk0; blk < blk1; blk++) {
     const b = blk / BPI;
     const pb = (blk - b * BPI) << 4;
@@ -380,6 +396,7 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
           x41 = gather4(r2 + 4, a4, a5, a6, a7);
         }
         let m0 = big, m1 = big;
+        let s0 = big, s1 = big; // second smallest keys (cert)
         const bEnd = bp + 64;
         // 4 centroids per trip (immediate offsets).
         while (bp < bEnd) {
@@ -399,6 +416,10 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
           v = v128.load32_splat(w, 16);
           e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
           e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          if (cert) {
+            s0 = i32x4.min_s(s0, i32x4.max_s(m0, e0));
+            s1 = i32x4.min_s(s1, i32x4.max_s(m1, e1));
+          }
           m0 = i32x4.min_s(m0, e0);
           m1 = i32x4.min_s(m1, e1);
           bk = v128.load32_splat(bp, 4);
@@ -417,6 +438,10 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
           v = v128.load32_splat(w, 36);
           e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
           e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          if (cert) {
+            s0 = i32x4.min_s(s0, i32x4.max_s(m0, e0));
+            s1 = i32x4.min_s(s1, i32x4.max_s(m1, e1));
+          }
           m0 = i32x4.min_s(m0, e0);
           m1 = i32x4.min_s(m1, e1);
           bk = v128.load32_splat(bp, 8);
@@ -435,6 +460,10 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
           v = v128.load32_splat(w, 56);
           e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
           e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          if (cert) {
+            s0 = i32x4.min_s(s0, i32x4.max_s(m0, e0));
+            s1 = i32x4.min_s(s1, i32x4.max_s(m1, e1));
+          }
           m0 = i32x4.min_s(m0, e0);
           m1 = i32x4.min_s(m1, e1);
           bk = v128.load32_splat(bp, 12);
@@ -453,6 +482,10 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
           v = v128.load32_splat(w, 76);
           e0 = i32x4.add(e0, i32x4.dot_i16x8_s(x40, v));
           e1 = i32x4.add(e1, i32x4.dot_i16x8_s(x41, v));
+          if (cert) {
+            s0 = i32x4.min_s(s0, i32x4.max_s(m0, e0));
+            s1 = i32x4.min_s(s1, i32x4.max_s(m1, e1));
+          }
           m0 = i32x4.min_s(m0, e0);
           m1 = i32x4.min_s(m1, e1);
           w += 80;
@@ -460,11 +493,87 @@ function encodeInt8Lanes(blk0: i32, blk1: i32): void {
         }
         const h = i16x8.narrow_i32x4_s(v128.and(m0, lo4), v128.and(m1, lo4));
         v128.store64_lane(cp, v128.and(i8x16.narrow_i16x8_s(h, h), valid), 0);
+        if (cert) {
+          // Per pixel: S = Σ|xq| over the 9 taps, and whether some |xq| >= 2047 (maybe clamped).
+          const a00 = i16x8.abs(x00), a10 = i16x8.abs(x10), a20 = i16x8.abs(x20), a30 = i16x8.abs(x30), a40 = v128.and(i16x8.abs(x40), i32x4.splat(0xffff));
+          const a01 = i16x8.abs(x01), a11 = i16x8.abs(x11), a21 = i16x8.abs(x21), a31 = i16x8.abs(x31), a41 = v128.and(i16x8.abs(x41), i32x4.splat(0xffff));
+          const S0 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a00, ones), i32x4.dot_i16x8_s(a10, ones)),
+            i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a20, ones), i32x4.dot_i16x8_s(a30, ones)), i32x4.dot_i16x8_s(a40, oneLow)));
+          const S1 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a01, ones), i32x4.dot_i16x8_s(a11, ones)),
+            i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a21, ones), i32x4.dot_i16x8_s(a31, ones)), i32x4.dot_i16x8_s(a41, oneLow)));
+          const c0 = i16x8.gt_u(i16x8.max_u(i16x8.max_u(a00, a10), i16x8.max_u(i16x8.max_u(a20, a30), a40)), edge);
+          const c1 = i16x8.gt_u(i16x8.max_u(i16x8.max_u(a01, a11), i16x8.max_u(i16x8.max_u(a21, a31), a41)), edge);
+          const alpha = v128.load32_splat(alphas + (<usize>c << 2));
+          const beta = v128.load32_splat(betas + (<usize>c << 2));
+          // s − m is in [0, 2^32): compared unsigned after the wrapping subtraction.
+          const n0 = v128.or(i32x4.le_u(i32x4.sub(s0, m0), i32x4.add(i32x4.mul(S0, alpha), beta)), i32x4.ne(c0, i32x4.splat(0)));
+          const n1 = v128.or(i32x4.le_u(i32x4.sub(s1, m1), i32x4.add(i32x4.mul(S1, alpha), beta)), i32x4.ne(c1, i32x4.splat(0)));
+          const need = i8x16.bitmask(v128.and(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(n0, n1), i16x8.splat(0)), valid)) & 0xff;
+          if (need) nchk += recheckF32(need, b, c, q, cp);
+        }
         cp += 16;
         xb += plane;
       }
     }
   }
+  if (cert && nchk) atomic.add<i32>(<usize>(CTRL + RT + (R_NCHECK << 2)), nchk);
+}
+
+function encodeInt8Lanes(blk0: i32, blk1: i32): void {
+  if (rtField(R_FCENT)) encodeInt8LanesBody(blk0, blk1, true);
+  else encodeInt8LanesBody(blk0, blk1, false);
+}
+
+/**
+ * The exact f32 encoder (same operations in the same order as encodeF32Body, so the same codes) for the pixels q + i
+ * of image b, channel c, whose bit i is set in `need`, read from the unpadded f32 input X (zeros outside) and the f32
+ * centroids FCENT [C][9][16]; writes their codes at cp + i. Returns how many it re-encoded.
+ */
+function recheckF32(need: i32, b: i32, c: i32, q: i32, cp: usize): i32 {
+  const C = rtField(R_C);
+  const H = rtField(R_H);
+  const W = rtField(R_W);
+  const OW = rtField(R_OW);
+  const SH = rtField(R_SH);
+  const SW = rtField(R_SW);
+  const PH = rtField(R_PH);
+  const PW = rtField(R_PW);
+  const DH = rtField(R_DH);
+  const xs = <usize>rtField(R_X) + ((<usize>(b * C + c) * H * W) << 2);
+  const cent = <usize>rtField(R_FCENT) + <usize>c * 9 * 64;
+  let n = 0;
+  while (need) {
+    const i = ctz(need);
+    need &= need - 1;
+    const p = q + i;
+    const oy = p / OW;
+    const iy0 = oy * SH - PH;
+    const ix0 = (p - oy * OW) * SW - PW;
+    let d0 = f32x4.splat(0);
+    let d1 = d0, d2 = d0, d3 = d0;
+    let pc = cent;
+    for (let ki = 0; ki < 3; ki++) {
+      const iy = iy0 + ki * DH;
+      for (let kj = 0; kj < 3; kj++) {
+        const ix = ix0 + kj;
+        const xv: f32 = iy >= 0 && iy < H && ix >= 0 && ix < W ? load<f32>(xs + ((<usize>iy * W + <usize>ix) << 2)) : 0;
+        const xv4 = f32x4.splat(xv);
+        const t0 = f32x4.sub(xv4, v128.load(pc));
+        const t1 = f32x4.sub(xv4, v128.load(pc, 16));
+        const t2 = f32x4.sub(xv4, v128.load(pc, 32));
+        const t3 = f32x4.sub(xv4, v128.load(pc, 48));
+        d0 = f32x4.add(d0, f32x4.mul(t0, t0));
+        d1 = f32x4.add(d1, f32x4.mul(t1, t1));
+        d2 = f32x4.add(d2, f32x4.mul(t2, t2));
+        d3 = f32x4.add(d3, f32x4.mul(t3, t3));
+        pc += 64;
+      }
+    }
+    const k = argmin16(d0, d1, d2, d3); // x is finite here (PAD flags the rest), so k >= 0
+    store<u8>(cp + <usize>i, <u8>max(k, 0));
+    n++;
+  }
+  return n;
 }
 
 /** Task t of CONV_ENCODE: row blocks [t·EROWB, (t+1)·EROWB) of the NB·BPI blocks. */

@@ -166,6 +166,11 @@ const MAGIC: f32 = 12582912.0;
   return i32x4.dot_i16x8_s(xs, v128.load(p));
 }
 
+/** Dot products of x's i16 pair `xs` with one group of 4 centroids' i16 pairs at p (both builds), as i32x4. */
+@inline function dotPair(xs: v128, p: usize): v128 {
+  return i32x4.dot_i16x8_s(xs, v128.load(p));
+}
+
 /**
  * int8 L2 encoder for rows [n0, n1). Per codebook c: x is quantized with the codebook's scale sx (xq = round(x/sx)
  * clamped to [−128, 127]), centroids are u = cq + 64 with cq = round(p/sc) in [−63, 63] and sx = sc·2^s, so
@@ -176,12 +181,14 @@ const MAGIC: f32 = 12582912.0;
  * Both builds compute the same integers (relaxed: byte quads, plain: i32x4.dot_i16x8_s on i16 pairs), so they give
  * the same codes. x is read in chunks of 16 coordinates; `V` is a literal for the common sizes, which folds every
  * size test below (nv is then the constant V). Returns the first n·C + c whose x·inv is NaN or infinite (its code
- * is still written), or -1.
+ * is still written), or -1. `wide` (a literal): the wide data of encodeWideRef instead, on the i16-pair path in both
+ * builds: x clamped to [−2048, 2047], w = −16·2^s·cq signed, key_k = base_k + Σ_v xq_v·w_kv.
  */
-@inline function encodeInt8Body(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, cent: usize, aux: usize, codes: usize, V: i32): i32 {
+@inline function encodeInt8Body(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, cent: usize, aux: usize, codes: usize, V: i32, wide: bool): i32 {
   let bad = -1;
   const rowBytes = <usize>ldx << 2;
-  const cStep = <usize>(ASC_FEATURE_RELAXED_SIMD ? (V + 3) >> 2 : (V + 1) >> 1) << 6; // quads or pairs × 64 bytes
+  const quads = ASC_FEATURE_RELAXED_SIMD && !wide;
+  const cStep = <usize>(quads ? (V + 3) >> 2 : (V + 1) >> 1) << 6; // quads or pairs × 64 bytes
   const invs = aux + (<usize>C << 6);
   const shs = invs + (<usize>C << 2);
   const zero = i32x4.splat(0);
@@ -205,10 +212,11 @@ const MAGIC: f32 = 12582912.0;
         const h1 = nv > 8 ? i16x8.narrow_i32x4_s(quantY(y2), nv > 12 ? quantY(y3) : zero) : zero; // x_s+8..x_s+15
         check = flag(check, h0);
         if (nv > 8) check = flag(check, h1);
-        // Saturating to [−128, 127] = clamping before rounding (the bounds are integers), as the twin does.
-        const b = i8x16.narrow_i16x8_s(h0, h1);
+        // Saturating to [−128, 127] (wide: clamping to [−2048, 2047]) = clamping before rounding (the bounds are
+        // integers), as the twins do.
+        const b = wide ? zero : i8x16.narrow_i16x8_s(h0, h1);
         // Unrolled by hand (Binaryen keeps loops): one broadcast of x per quad / pair, four groups of 4 centroids each.
-        if (ASC_FEATURE_RELAXED_SIMD) {
+        if (quads) {
           const xs0 = lane(b, 0);
           a0 = i32x4.add(a0, dotGroup(xs0, up + 0));
           a1 = i32x4.add(a1, dotGroup(xs0, up + 16));
@@ -237,71 +245,82 @@ const MAGIC: f32 = 12582912.0;
           }
           up += <usize>min(4, (nv + 3) >> 2) << 6;
         } else {
-          const e0 = i16x8.extend_low_i8x16_s(b);
-          const e1 = nv > 8 ? i16x8.extend_high_i8x16_s(b) : zero;
+          const wlo = i16x8.splat(-2048);
+          const whi = i16x8.splat(2047);
+          const e0 = wide ? i16x8.min_s(i16x8.max_s(h0, wlo), whi) : i16x8.extend_low_i8x16_s(b);
+          const e1 = nv > 8 ? (wide ? i16x8.min_s(i16x8.max_s(h1, wlo), whi) : i16x8.extend_high_i8x16_s(b)) : zero;
           const xs0 = lane(e0, 0);
-          a0 = i32x4.add(a0, dotGroup(xs0, up + 0));
-          a1 = i32x4.add(a1, dotGroup(xs0, up + 16));
-          a2 = i32x4.add(a2, dotGroup(xs0, up + 32));
-          a3 = i32x4.add(a3, dotGroup(xs0, up + 48));
+          a0 = i32x4.add(a0, dotPair(xs0, up + 0));
+          a1 = i32x4.add(a1, dotPair(xs0, up + 16));
+          a2 = i32x4.add(a2, dotPair(xs0, up + 32));
+          a3 = i32x4.add(a3, dotPair(xs0, up + 48));
           if (nv > 2) {
             const xs1 = lane(e0, 1);
-            a0 = i32x4.add(a0, dotGroup(xs1, up + 64));
-            a1 = i32x4.add(a1, dotGroup(xs1, up + 80));
-            a2 = i32x4.add(a2, dotGroup(xs1, up + 96));
-            a3 = i32x4.add(a3, dotGroup(xs1, up + 112));
+            a0 = i32x4.add(a0, dotPair(xs1, up + 64));
+            a1 = i32x4.add(a1, dotPair(xs1, up + 80));
+            a2 = i32x4.add(a2, dotPair(xs1, up + 96));
+            a3 = i32x4.add(a3, dotPair(xs1, up + 112));
           }
           if (nv > 4) {
             const xs2 = lane(e0, 2);
-            a0 = i32x4.add(a0, dotGroup(xs2, up + 128));
-            a1 = i32x4.add(a1, dotGroup(xs2, up + 144));
-            a2 = i32x4.add(a2, dotGroup(xs2, up + 160));
-            a3 = i32x4.add(a3, dotGroup(xs2, up + 176));
+            a0 = i32x4.add(a0, dotPair(xs2, up + 128));
+            a1 = i32x4.add(a1, dotPair(xs2, up + 144));
+            a2 = i32x4.add(a2, dotPair(xs2, up + 160));
+            a3 = i32x4.add(a3, dotPair(xs2, up + 176));
           }
           if (nv > 6) {
             const xs3 = lane(e0, 3);
-            a0 = i32x4.add(a0, dotGroup(xs3, up + 192));
-            a1 = i32x4.add(a1, dotGroup(xs3, up + 208));
-            a2 = i32x4.add(a2, dotGroup(xs3, up + 224));
-            a3 = i32x4.add(a3, dotGroup(xs3, up + 240));
+            a0 = i32x4.add(a0, dotPair(xs3, up + 192));
+            a1 = i32x4.add(a1, dotPair(xs3, up + 208));
+            a2 = i32x4.add(a2, dotPair(xs3, up + 224));
+            a3 = i32x4.add(a3, dotPair(xs3, up + 240));
           }
           if (nv > 8) {
             const xs4 = lane(e1, 0);
-            a0 = i32x4.add(a0, dotGroup(xs4, up + 256));
-            a1 = i32x4.add(a1, dotGroup(xs4, up + 272));
-            a2 = i32x4.add(a2, dotGroup(xs4, up + 288));
-            a3 = i32x4.add(a3, dotGroup(xs4, up + 304));
+            a0 = i32x4.add(a0, dotPair(xs4, up + 256));
+            a1 = i32x4.add(a1, dotPair(xs4, up + 272));
+            a2 = i32x4.add(a2, dotPair(xs4, up + 288));
+            a3 = i32x4.add(a3, dotPair(xs4, up + 304));
           }
           if (nv > 10) {
             const xs5 = lane(e1, 1);
-            a0 = i32x4.add(a0, dotGroup(xs5, up + 320));
-            a1 = i32x4.add(a1, dotGroup(xs5, up + 336));
-            a2 = i32x4.add(a2, dotGroup(xs5, up + 352));
-            a3 = i32x4.add(a3, dotGroup(xs5, up + 368));
+            a0 = i32x4.add(a0, dotPair(xs5, up + 320));
+            a1 = i32x4.add(a1, dotPair(xs5, up + 336));
+            a2 = i32x4.add(a2, dotPair(xs5, up + 352));
+            a3 = i32x4.add(a3, dotPair(xs5, up + 368));
           }
           if (nv > 12) {
             const xs6 = lane(e1, 2);
-            a0 = i32x4.add(a0, dotGroup(xs6, up + 384));
-            a1 = i32x4.add(a1, dotGroup(xs6, up + 400));
-            a2 = i32x4.add(a2, dotGroup(xs6, up + 416));
-            a3 = i32x4.add(a3, dotGroup(xs6, up + 432));
+            a0 = i32x4.add(a0, dotPair(xs6, up + 384));
+            a1 = i32x4.add(a1, dotPair(xs6, up + 400));
+            a2 = i32x4.add(a2, dotPair(xs6, up + 416));
+            a3 = i32x4.add(a3, dotPair(xs6, up + 432));
           }
           if (nv > 14) {
             const xs7 = lane(e1, 3);
-            a0 = i32x4.add(a0, dotGroup(xs7, up + 448));
-            a1 = i32x4.add(a1, dotGroup(xs7, up + 464));
-            a2 = i32x4.add(a2, dotGroup(xs7, up + 480));
-            a3 = i32x4.add(a3, dotGroup(xs7, up + 496));
+            a0 = i32x4.add(a0, dotPair(xs7, up + 448));
+            a1 = i32x4.add(a1, dotPair(xs7, up + 464));
+            a2 = i32x4.add(a2, dotPair(xs7, up + 480));
+            a3 = i32x4.add(a3, dotPair(xs7, up + 496));
           }
           up += <usize>min(8, (nv + 1) >> 1) << 6;
         }
       }
       const base = aux + (<usize>c << 6);
-      const sh = load<i32>(shs + (<usize>c << 2));
-      const k0 = i32x4.sub(v128.load(base), i32x4.shl(a0, sh));
-      const k1 = i32x4.sub(v128.load(base, 16), i32x4.shl(a1, sh));
-      const k2 = i32x4.sub(v128.load(base, 32), i32x4.shl(a2, sh));
-      const k3 = i32x4.sub(v128.load(base, 48), i32x4.shl(a3, sh));
+      let k0: v128, k1: v128, k2: v128, k3: v128;
+      if (wide) {
+        // w carries the sign and scale: key = base + Σ x·w.
+        k0 = i32x4.add(v128.load(base), a0);
+        k1 = i32x4.add(v128.load(base, 16), a1);
+        k2 = i32x4.add(v128.load(base, 32), a2);
+        k3 = i32x4.add(v128.load(base, 48), a3);
+      } else {
+        const sh = load<i32>(shs + (<usize>c << 2));
+        k0 = i32x4.sub(v128.load(base), i32x4.shl(a0, sh));
+        k1 = i32x4.sub(v128.load(base, 16), i32x4.shl(a1, sh));
+        k2 = i32x4.sub(v128.load(base, 32), i32x4.shl(a2, sh));
+        k3 = i32x4.sub(v128.load(base, 48), i32x4.shl(a3, sh));
+      }
       let m = i32x4.min_s(i32x4.min_s(k0, k1), i32x4.min_s(k2, k3));
       m = i32x4.min_s(m, v128.shuffle<i32>(m, m, 2, 3, 0, 1));
       m = i32x4.min_s(m, v128.shuffle<i32>(m, m, 1, 0, 3, 2));
@@ -310,7 +329,7 @@ const MAGIC: f32 = 12582912.0;
       xp += <usize>V << 2;
     }
     if (v128.any_true(i16x8.ge_u(check, i16x8.splat(32767)))) {
-      const b2 = encodeInt8RowExact(xr, n, C, V, cent, aux, codes);
+      const b2 = encodeInt8RowExact(xr, n, C, V, cent, aux, codes, wide);
       if (bad < 0) bad = b2;
     }
   }
@@ -321,8 +340,9 @@ const MAGIC: f32 = 12582912.0;
  * Rare path for a row with a huge or non-finite x·inv: its codes again, one coordinate at a time, clamping before
  * rounding (as the twin). Returns the first n·C + c with a non-finite x·inv, or -1.
  */
-function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize): i32 {
-  const relaxed = ASC_FEATURE_RELAXED_SIMD;
+function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize, wide: bool): i32 {
+  const relaxed = ASC_FEATURE_RELAXED_SIMD && !wide;
+  const qmax: f32 = wide ? 2047 : 127;
   const per = relaxed ? 4 : 2;
   const groups = (V + per - 1) / per;
   const invs = aux + (<usize>C << 6);
@@ -340,12 +360,13 @@ function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux:
       let dot = 0;
       for (let v = 0; v < V; v++) {
         let y = load<f32>(xr + (<usize>(c * V + v) << 2)) * inv;
-        y = y > 127 ? 127 : y < -128 ? -128 : y; // NaN stays NaN
+        y = y > qmax ? qmax : y < -qmax - 1 ? -qmax - 1 : y; // NaN stays NaN
         const q = y != y ? 0 : <i32>((y + MAGIC) - MAGIC);
         const at = <usize>((((c * groups + v / per) * 4 + (k >> 2)) * 4 + (k & 3)) * per + v % per);
         dot += q * (relaxed ? <i32>load<u8>(cent + at) : <i32>load<i16>(cent + (at << 1)));
       }
-      const key = load<i32>(aux + (<usize>(c * 16 + k) << 2)) - (dot << sh);
+      const b = load<i32>(aux + (<usize>(c * 16 + k) << 2));
+      const key = wide ? b + dot : b - (dot << sh);
       if (key < best) best = key;
     }
     store<u8>(codes + ((<usize>(n >> 4) * C + c) << 4) + <usize>(n & 15), <u8>(best & 15));
@@ -354,11 +375,19 @@ function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux:
 }
 
 function encodeInt8Rows(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize): i32 {
-  if (V == 16) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 16);
-  if (V == 9) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 9);
-  if (V == 4) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 4);
-  if (V == 8) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 8);
-  return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, V);
+  if (V == 16) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 16, false);
+  if (V == 9) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 9, false);
+  if (V == 4) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 4, false);
+  if (V == 8) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 8, false);
+  return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, V, false);
+}
+
+/** The wide encoder (ENC 4): the plain path in both builds on i16 pairs, x clamped to [−2048, 2047], w signed (see encodeWideRef). */
+function encodeWideRows(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize): i32 {
+  if (V == 16) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 16, true);
+  if (V == 9) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 9, true);
+  if (V == 4) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 4, true);
+  return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, V, true);
 }
 
 /** Task t of the ENCODE phase: row blocks [t·EROWB, (t+1)·EROWB) of the descriptor's rows. */
@@ -375,9 +404,12 @@ export function lutEncodeTask(t: i32): void {
   const enc = lutField(L_ENC);
   const codes = <usize>lutField(L_CODES);
   const cent = <usize>lutField(L_CENT);
+  const aux = <usize>lutField(L_AUX);
   const bad = enc == 3
-    ? encodeInt8Rows(n0, n1, x, ldx, C, V, cent, <usize>lutField(L_AUX), codes)
-    : encodeF32Rows(n0, n1, x, ldx, C, V, cent, codes, enc);
+    ? encodeInt8Rows(n0, n1, x, ldx, C, V, cent, aux, codes)
+    : enc == 4
+      ? encodeWideRows(n0, n1, x, ldx, C, V, cent, aux, codes)
+      : encodeF32Rows(n0, n1, x, ldx, C, V, cent, codes, enc);
   if (bad >= 0) reportBad(bad);
 }
 

@@ -7,11 +7,15 @@
 // --experimental-wasm-relaxed-simd on Node 20, and ORT-web sizes its pool once per process. Each child interleaves its
 // methods in a fresh random order per repetition after two warm-up rounds, on real test images, and reports medians.
 // --profile adds ms per plan step (lutnn runtime); --accuracy the runtime LUT model's test accuracy (f32 and int8
-// encoders) on the embedded 10,000 test images and how many codes the int8 encoder picks differently from f32.
+// encoders) on the embedded 10,000 test images, how many predictions and codes the int8 encoder changes against f32,
+// and how many predictions a relative input noise of 1e-4 / 1e-3 changes (the model's own sensitivity).
 // --json fields: benchmark ("model"), date, command, machine, loadavg, reps, relaxed, lutModel, peers (what each
-// method is), timing, rows [{ simd, threads, batch, medianMs: { lutnn-dense, lutnn-lut-f32, lutnn-lut-int8,
+// method is), timing, rows [{ simd, threads, batch, medianMs: { lutnn-dense, lutnn-lut-f32 (3×3 convs on the certified
+// encoder), lutnn-lut-f32-plain (lutCertify false: the f32 encoder everywhere; the same outputs), lutnn-lut-int8,
 // ort-node-fp32, ort-web-fp32?, tfjs-wasm-fp32? }, ratios: { "<peer> / lutnn-lut-<enc>": x }, profile? }], and
-// with --accuracy: accuracy { testImages, accuracyPct: { dense, lut-f32, lut-int8 }, int8CodeChanges }.
+// with --accuracy: accuracy { testImages, accuracyPct: { dense, lut-f32, lut-int8, lut-int8-nowide, lut-f32-noise1e-4,
+// lut-f32-noise1e-3 }, predictionsChangedVsLutF32 (same keys but dense and lut-f32), int8CodeChanges { images,
+// layers [{ layer, codes, changed, wide }] } }.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,7 +37,8 @@ import { loadSync } from '../src/runtime/node.js';
 import type { Op, Window } from '../src/runtime/plan.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { im2rowRef as im2row } from '../src/runtime/lut-kernels-ref.js';
+import { encodeWideRef, im2rowRef as im2row } from '../src/runtime/lut-kernels-ref.js';
+import { directConvUnsupported } from '../src/runtime/lut-conv.js';
 import { buildTfjsModel, type TfjsModel } from './tfjs-model.js';
 
 const args = process.argv.slice(2);
@@ -86,8 +91,16 @@ async function runPart(simd: string, threads: number, lutFile: string, onnxFile:
   const models: Record<string, RuntimeModel> = {
     'lutnn-dense': loadSync(DENSE, { maxBatch }),
     'lutnn-lut-f32': loadSync(lutFile, { maxBatch, lutEncoder: 'f32' }),
+    'lutnn-lut-f32-plain': loadSync(lutFile, { maxBatch, lutEncoder: 'f32', lutCertify: false }),
     'lutnn-lut-int8': loadSync(lutFile, { maxBatch, lutEncoder: 'int8' }),
   };
+  {
+    // The certified encoder must give the plain f32 encoder's logits, bit for bit, before either is timed.
+    const x = images(loadDataset({ name: 'fashion-mnist' }).test, 0, Math.min(maxBatch, 32));
+    const a = models['lutnn-lut-f32'].run(x);
+    const b = models['lutnn-lut-f32-plain'].run(x);
+    if (a.some((v, i) => v !== b[i])) throw new Error('lutnn-lut-f32 (certified) and lutnn-lut-f32-plain disagree');
+  }
   const onnx = readFileSync(onnxFile);
   const ortMod = await import('onnxruntime-node');
   const ortNode = (ortMod as unknown as { default?: typeof ortMod }).default ?? ortMod;
@@ -176,42 +189,68 @@ function child(simd: string, threads: number, nodeFlags: string[], files: string
 
 
 
+/** Predicted classes of a runtime model on the test split; `noise` scales every input value by 1 + noise·sin(12.9898·i). */
+function predict(m: RuntimeModel, test: Dataset, B: number, noise = 0): Uint8Array {
+  const pred = new Uint8Array(test.n);
+  for (let i = 0; i < test.n; i += B) {
+    const n = Math.min(B, test.n - i);
+    const x = images(test, i, n);
+    if (noise) for (let j = 0; j < x.length; j++) x[j] *= 1 + noise * Math.sin(j * 12.9898);
+    const y = m.run(x);
+    for (let s = 0; s < n; s++) {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (y[s * 10 + k] > y[s * 10 + best]) best = k;
+      pred[i + s] = best;
+    }
+  }
+  return pred;
+}
+
 /**
- * Test accuracy of the runtime models (dense, LUT f32, LUT int8) on the embedded test split, and per LUT layer how
- * many codes the int8 encoder picks differently from the f32 one on the same input (the f32 model's activations) over
- * the first `codeImages` test images.
+ * Test accuracy of the runtime models (dense, LUT f32, LUT int8 with and without the wide 3×3 conv data) on the
+ * embedded test split; how many test predictions each LUT variant changes against the f32 encoder, beside what a
+ * tiny relative input noise (1e-4, 1e-3) changes on the f32 encoder (how sensitive the model's hard argmins are);
+ * and per LUT layer how many codes the int8 encoder (the wide twin for 3×3 direct convs, as the runtime runs them)
+ * picks differently from the f32 one on the same input (the f32 model's activations) over the first `codeImages`
+ * test images.
  */
 function accuracy(lutFile: string, codeImages: number): Record<string, unknown> {
   const test = loadDataset({ name: 'fashion-mnist' }).test;
   const B = 64;
   const acc: Record<string, number> = {};
-  for (const [name, file, enc] of [['dense', DENSE, 'f32'], ['lut-f32', lutFile, 'f32'], ['lut-int8', lutFile, 'int8']] as const) {
-    const m = loadSync(file, { maxBatch: B, lutEncoder: enc });
-    let right = 0;
+  const changed: Record<string, number> = {};
+  const variants = [
+    ['dense', DENSE, { lutEncoder: 'f32' }, 0], ['lut-f32', lutFile, { lutEncoder: 'f32' }, 0],
+    ['lut-int8', lutFile, { lutEncoder: 'int8' }, 0], ['lut-int8-nowide', lutFile, { lutEncoder: 'int8', lutWideConv: false }, 0],
+    ['lut-f32-noise1e-4', lutFile, { lutEncoder: 'f32' }, 1e-4], ['lut-f32-noise1e-3', lutFile, { lutEncoder: 'f32' }, 1e-3],
+  ] as const;
+  let ref: Uint8Array | null = null;
+  for (const [name, file, o, noise] of variants) {
+    const m = loadSync(file, { maxBatch: B, ...o });
     const t0 = performance.now();
-    for (let i = 0; i < test.n; i += B) {
-      const n = Math.min(B, test.n - i);
-      const y = m.run(images(test, i, n));
-      for (let s = 0; s < n; s++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (y[s * 10 + k] > y[s * 10 + best]) best = k;
-        if (best === test.labels[i + s]) right++;
-      }
-    }
+    const pred = predict(m, test, B, noise);
     m.dispose();
+    let right = 0;
+    pred.forEach((p, i) => (right += p === test.labels[i] ? 1 : 0));
     acc[name] = +((100 * right) / test.n).toFixed(2);
-    log(`accuracy ${name}: ${acc[name]}% (${test.n} test images, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    if (name === 'lut-f32') ref = pred;
+    else if (ref) changed[name] = pred.reduce((a, p, i) => a + (p !== ref![i] ? 1 : 0), 0);
+    log(`accuracy ${name}: ${acc[name]}%${name in changed ? `, ${changed[name]} predictions differ from lut-f32` : ''} (${test.n} test images, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   const f32 = loadSync(lutFile, { maxBatch: 16, lutEncoder: 'f32' });
-  const layers: { layer: string; codes: number; changed: number }[] = [];
+  const layers: { layer: string; codes: number; changed: number; wide: boolean }[] = [];
   try {
     const lutOps = f32.ops.map((op, i) => [op, i] as [Op, number]).filter(([op]) => op.kind === 'lutConv' || op.kind === 'lutLinear');
     const prepared = lutOps.map(([op]) => {
       const s = (op as Extract<Op, { kind: 'lutConv' | 'lutLinear' }>).spec;
       const base = { centroids: s.centroids, lutQ: s.lutQ, scale: s.scale, bias: s.bias, ncodebooks: s.C, k: s.K, subvecLen: s.V, outFeatures: s.M, metric: s.metric };
-      return { f: prepareLutLayer({ ...base, encoder: 'f32' }), q: s.metric === 'l2' ? prepareLutLayer({ ...base, encoder: 'int8' }) : null };
+      const f = prepareLutLayer({ ...base, encoder: 'f32' });
+      const q = s.metric === 'l2' ? prepareLutLayer({ ...base, encoder: 'int8' }) : null;
+      // What the runtime runs: the wide data on 3×3 direct convs (DirectLutConv), the int8 data elsewhere.
+      const wide = q?.wide && op.kind === 'lutConv' && op.win.kh === 3 && op.win.kw === 3 && !directConvUnsupported(op.win, q) ? q.wide : null;
+      return { f, q, wide };
     });
-    lutOps.forEach(([op]) => layers.push({ layer: op.name.split('+')[0], codes: 0, changed: 0 }));
+    lutOps.forEach(([op], j) => layers.push({ layer: op.name.split('+')[0], codes: 0, changed: 0, wide: prepared[j].wide !== null }));
     for (let i = 0; i < codeImages; i += 16) {
       const n = Math.min(16, codeImages - i);
       const x = images(test, i, n);
@@ -219,10 +258,10 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
       lutOps.forEach(([op, si], j) => {
         const input = si === 0 ? x : acts[si - 1];
         const rows = op.kind === 'lutConv' ? im2row(input, n, op.win) : input;
-        const { f, q } = prepared[j];
+        const { f, q, wide } = prepared[j];
         if (!q) return;
         const a = encodeLut(f, rows);
-        const b = encodeLut(q, rows);
+        const b = wide ? encodeWideRef(rows, q.D, rows.length / q.D, wide, q.C, q.K, q.V).codes : encodeLut(q, rows);
         layers[j].codes += a.length;
         for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) layers[j].changed++;
       });
@@ -231,8 +270,8 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
   } finally {
     f32.dispose();
   }
-  for (const l of layers) log(`int8 vs f32 codes, ${l.layer}: ${l.changed} of ${l.codes} differ (${((100 * l.changed) / Math.max(1, l.codes)).toFixed(3)}%)`);
-  return { testImages: test.n, accuracyPct: acc, int8CodeChanges: { images: codeImages, layers } };
+  for (const l of layers) log(`int8 vs f32 codes, ${l.layer}${l.wide ? ' (wide)' : ''}: ${l.changed} of ${l.codes} differ (${((100 * l.changed) / Math.max(1, l.codes)).toFixed(3)}%)`);
+  return { testImages: test.n, accuracyPct: acc, predictionsChangedVsLutF32: changed, int8CodeChanges: { images: codeImages, layers } };
 }
 
 async function main(): Promise<void> {
@@ -282,6 +321,7 @@ async function main(): Promise<void> {
           if (b.medianMs[peer] !== undefined) ratios[`${peer} / lutnn-lut-${enc}`] = +(b.medianMs[peer] / lut).toFixed(2);
         }
       }
+      ratios['lutnn-lut-f32-plain / lutnn-lut-f32'] = +(b.medianMs['lutnn-lut-f32-plain'] / b.medianMs['lutnn-lut-f32']).toFixed(2);
       return { simd: p.simd, threads: p.threads, batch: b.batch, medianMs: b.medianMs, ratios, profile: b.profile };
     }));
     const report = {
@@ -296,7 +336,7 @@ async function main(): Promise<void> {
       peers: Object.assign({}, ...parts.map((p) => p.peers)),
       timing: 'median ms per call of the whole fmnist-cnn on real test images, Float32Array in, logits out. lutnn-dense: the dense '
         + 'model on lutnn\'s runtime; lutnn-lut-f32/int8: the LUT model (conv2-4 and fc1 as LUT-NN layers) with the exact f32 or '
-        + 'the int8 encoder; ort-*: the dense model exported to ONNX; tfjs-wasm-fp32: the dense model rebuilt in tfjs. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
+        + 'the int8 encoder (f32: 3x3 convs on the certified encoder, f32-plain: without it, the same logits); ort-*: the dense model exported to ONNX; tfjs-wasm-fp32: the dense model rebuilt in tfjs. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
       rows,
       ...(acc ? { accuracy: acc } : {}),
     };

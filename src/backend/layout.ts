@@ -63,7 +63,7 @@ const LUT_FIELDS = [
 /** Runtime descriptor fields, in assembly/layout.ts order (R_NB = 0 ...); see assembly/lut-conv.ts. */
 const RT_FIELDS = [
   'NB', 'C', 'H', 'W', 'KH', 'KW', 'SH', 'SW', 'PH', 'PW', 'DH', 'DW', 'OH', 'OW', 'X', 'XP', 'HP', 'WP', 'BPI',
-  'TAPS', 'NTAPS', 'QCENT', 'ESCALE', 'ESHIFT', 'RELU', 'Y', 'PPT', 'MODE', 'FLAG',
+  'TAPS', 'NTAPS', 'QCENT', 'ESCALE', 'ESHIFT', 'RELU', 'Y', 'PPT', 'MODE', 'FLAG', 'QMAX', 'FCENT', 'NCHECK',
 ] as const;
 
 /** LUT training descriptor fields, in assembly/layout.ts order (T_X = 0 ...); see assembly/lut-train-jobs.ts. */
@@ -74,8 +74,8 @@ const LT_FIELDS = [
 
 export type GemmDesc = Record<(typeof GEMM_FIELDS)[number], number>;
 export type ConvDesc = Record<(typeof CONV_FIELDS)[number], number>;
-/** FLAG is reset to 0 by `rt()`; fields a job does not read may be 0. */
-export type RtDesc = Partial<Record<Exclude<(typeof RT_FIELDS)[number], 'FLAG'>, number>>;
+/** FLAG and NCHECK are reset to 0 by `rt()`; fields a job does not read may be 0. */
+export type RtDesc = Partial<Record<Exclude<(typeof RT_FIELDS)[number], 'FLAG' | 'NCHECK'>, number>>;
 /** BETA is the f32 β's bit pattern (as i32); fields a job does not read may be left out (written as 0). */
 export type LtDesc = Partial<Record<(typeof LT_FIELDS)[number], number>>;
 /** SCALE is the f32 scale's bit pattern (as i32); ERR is reset to 0x7fffffff by `lut()`. */
@@ -173,10 +173,15 @@ export class JobWriter {
     return this;
   }
 
-  /** Writes the runtime descriptor (missing fields 0) and clears its FLAG. */
+  /** Writes the runtime descriptor (missing fields 0) and clears its FLAG and NCHECK. */
   rt(d: RtDesc): this {
-    RT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.RT >> 2) + i] = f === 'FLAG' ? 0 : (d[f] ?? 0)));
+    RT_FIELDS.forEach((f, i) => (this.ctl[(LAYOUT.RT >> 2) + i] = f === 'FLAG' || f === 'NCHECK' ? 0 : (d[f] ?? 0)));
     return this;
+  }
+
+  /** The runtime descriptor's NCHECK after a job: sub-vectors the certified conv encoder re-encoded in f32. */
+  rtChecks(): number {
+    return Atomics.load(this.ctl, (LAYOUT.RT >> 2) + RT_FIELDS.indexOf('NCHECK'));
   }
 
   /** The runtime descriptor's FLAG after a job (1: a task met a non-finite value). */

@@ -13,7 +13,7 @@ import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import { prepareLutLayer } from './lut-kernels.js';
-import { encodeF32Ref, encodeInt8Ref } from './lut-kernels-ref.js';
+import { encodeCertifiedRef, encodeF32Ref, encodeInt8Ref, encodeWideRef, finishRef, scanRef } from './lut-kernels-ref.js';
 import { compile } from './node.js';
 import type { Window } from './plan.js';
 import { im2rowRef as im2row } from './lut-kernels-ref.js';
@@ -60,20 +60,22 @@ function convNet(rng: Rng): Module {
 }
 
 for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
-  test(`direct LUT convs (${metric}): outputs bit-identical to the im2row path, f32 and int8 encoders, threads 1 and 2`, () => {
+  test(`direct LUT convs (${metric}): outputs bit-identical to the im2row path, f32, int8 and wide encoders, threads 1 and 2`, () => {
     const rng = new Rng(11);
     const m = convNet(rng);
     // Input 13×11 → conv1 13×11 → conv2 (stride 2, pad 2, dil 2) 7×6 → conv3 (2×3, pad [1,0]) 8×4 → pool 4×2 → conv4.
     convertModel(m, [randn([6, 3, 13, 11], 1, rng)], { k: 16, seed: 2, metric, include: ['conv1', 'conv2', 'conv3', 'conv4'], refit: false });
     m.eval();
     const x = randn([37, 3, 13, 11], 1, rng);
-    for (const enc of metric === 'l2' ? (['f32', 'int8'] as const) : (['f32'] as const)) {
-      const direct = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc });
+    for (const enc of metric === 'l2' ? (['f32', 'int8', 'wide'] as const) : (['f32'] as const)) {
+      // lutWideConv false: the direct int8 encoders use the int8 data, as the im2row path (the wide data: tests below).
+      const direct = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc, lutWideConv: false });
       const oracle = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc, lutConv: 'im2row' });
       try {
         // conv4 is 1×1 with V = 4 over 8 channels: not one codebook per channel, so it stays on im2row; so does conv2
-        // (dilation 2) with the int8 encoder, which reads kernel rows contiguously.
-        assert.equal(direct.directLutConvs, enc === 'int8' ? 2 : 3);
+        // (dilation 2) with the integer encoders, which read kernel rows contiguously, and conv3 (2×3) with the wide
+        // one (its direct form is the 3×3 lanes encoder), whose rows encoder gives the same codes.
+        assert.equal(direct.directLutConvs, { f32: 3, int8: 2, wide: 1 }[enc]);
         assert.equal(oracle.directLutConvs, 0);
         const want = withThreads(1, () => oracle.run(x));
         assert.deepEqual(withThreads(1, () => direct.run(x)), want, `${enc}, 1 thread`);
@@ -97,7 +99,7 @@ const window = (cin: number, h: number, w: number, k: [number, number], s: numbe
   return { cin, h, w, kh: k[0], kw: k[1], sh: s, sw: s, ph: p, pw: p, dh: d, dw: d, outH, outW };
 };
 
-test('direct encoders: codes equal the twins (encodeF32Ref / encodeInt8Ref) on the im2row rows; NaN input is reported', () => {
+test('direct encoders: codes equal the twins (encodeF32Ref / encodeWideRef / encodeInt8Ref) on the im2row rows; NaN input is reported', () => {
   const rng = new Rng(5);
   const cases: [Window, 'f32' | 'int8'][] = [
     [window(5, 9, 7, [3, 3], 1, 1, 1), 'f32'],
@@ -133,7 +135,11 @@ test('direct encoders: codes equal the twins (encodeF32Ref / encodeInt8Ref) on t
       const rows = im2row(x, n, w);
       const want = enc === 'f32'
         ? encodeF32Ref(rows, C * V, n * P, centroids, C, K, V, 'l2').codes
-        : encodeInt8Ref(rows, C * V, n * P, layer.int8!, C, K, V).codes;
+        : dc.wide
+          ? encodeWideRef(rows, C * V, n * P, layer.wide!, C, K, V).codes
+          : encodeInt8Ref(rows, C * V, n * P, layer.int8!, C, K, V).codes;
+      assert.equal(dc.wide, w.kh === 3 && w.kw === 3 && w.dw === 1, 'the 3×3 convs run the wide data (int8, or certified f32)');
+      assert.equal(dc.certified, enc === 'f32' && dc.wide);
       assert.deepEqual(dc.readCodes(rt, n, sp), want, `codes ${JSON.stringify(w)} ${enc}`);
       const codes = new Set(want);
       assert.ok(codes.size > 4, 'the case exercises many centroids');
@@ -178,7 +184,7 @@ test('a non-finite activation inside the model: the direct path reports the same
   assert.equal((errs[0] as Error).message, (errs[1] as Error).message);
 });
 
-test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes and outputs (and encodeInt8Ref\'s codes)', () => {
+test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes and outputs on the int8 data, the wide twin\'s on the wide data', () => {
   const rng = new Rng(9);
   const win = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
     const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
@@ -196,6 +202,7 @@ test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes an
     [win(4, 11, 10, 1, 1, 2), 3, 1.5],
     [win(6, 9, 17, 1, 1), 2, 40],
   ];
+  let wideCases = 0;
   for (const [w, n, xs] of cases) {
     const C = w.cin;
     const V = 9;
@@ -219,23 +226,130 @@ test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes an
       const yp = alloc.alloc(n * M * P * 4);
       rt.f32(xp, x.length).set(x);
       const host = { rt, runJob: runOnCallingThread, threadsFor: () => 1 };
-      const res = (['pixel', 'lanes'] as const).map((mode) => {
-        const dc = new DirectLutConv(rt, alloc, w, layer, { scale: 0, shift: 0, relu: 0 }, { int8Encoder: mode });
-        assert.equal(dc.int8Encoder, mode);
+      const modes = [{ int8Encoder: 'pixel' as const }, { int8Encoder: 'lanes' as const, wide: false }, { int8Encoder: 'lanes' as const }];
+      const res = modes.map((opts) => {
+        const dc = new DirectLutConv(rt, alloc, w, layer, { scale: 0, shift: 0, relu: 0 }, opts);
+        assert.equal(dc.int8Encoder, opts.int8Encoder);
+        assert.equal(dc.wide, opts.int8Encoder === 'lanes' && opts.wide !== false && layer.wide !== null);
         const sp = alloc.alloc(dc.scratchBytes(n));
         new Uint8Array(rt.memory.buffer, sp, dc.scratchBytes(n)).fill(0xee); // stale codes must not survive
         assert.equal(dc.run(host, n, xp, yp, sp), true);
         return { codes: dc.readCodes(rt, n, sp), y: rt.f32(yp, n * M * P).slice() };
       });
-      const want = encodeInt8Ref(im2row(x, n, w), C * V, n * P, layer.int8!, C, K, V).codes;
+      const rows = im2row(x, n, w);
+      const want = encodeInt8Ref(rows, C * V, n * P, layer.int8!, C, K, V).codes;
       const tag = JSON.stringify(w);
       assert.deepEqual(res[0].codes, want, `pixel codes ${tag}`);
-      assert.deepEqual(res[1].codes, want, `lanes codes ${tag}`);
+      assert.deepEqual(res[1].codes, want, `lanes codes (int8 data) ${tag}`);
       assert.deepEqual(res[1].y, res[0].y, `outputs ${tag}`);
+      // The scan writes scale·Σ lutQ (no epilogue) into NCHW planes: the twins' outputs, bit for bit.
+      const planes = (codes: Uint8Array): Float32Array => {
+        const out = finishRef(scanRef(codes, table.data as Int8Array, n * P, C, K, M), n * P, M, scale, null);
+        const y = new Float32Array(n * M * P);
+        for (let b = 0; b < n; b++) for (let m = 0; m < M; m++) for (let q = 0; q < P; q++) y[(b * M + m) * P + q] = out[(b * P + q) * M + m];
+        return y;
+      };
+      assert.deepEqual(res[0].y, planes(want), `pixel outputs vs the scan twin ${tag}`);
+      if (layer.wide) {
+        const wideCodes = encodeWideRef(rows, C * V, n * P, layer.wide, C, K, V).codes;
+        assert.deepEqual(res[2].codes, wideCodes, `lanes codes (wide) ${tag}`);
+        assert.deepEqual(res[2].y, planes(wideCodes), `lanes outputs (wide) ${tag}`);
+        wideCases++;
+        const exact = encodeF32Ref(rows, C * V, n * P, centroids, C, K, V, 'l2').codes;
+        wideCases++;
+      } else {
+        assert.deepEqual(res[2].codes, want, `lanes codes (no wide data: int8) ${tag}`);
+      }
       assert.ok(new Set(want).size > 8, 'the case exercises many centroids');
     } finally {
       blocks.forEach((p) => rt.heap.free(p));
       layer.dispose();
     }
   }
+  assert.ok(wideCases >= 4, `${wideCases} cases ran the wide data`);
+});
+
+test('lutEncoder int8: 3×3 direct convs run the wide data (as lutEncoder wide), others the int8 data; lutWideConv is checked', () => {
+  const rng = new Rng(12);
+  const m = convNet(rng);
+  convertModel(m, [randn([6, 3, 13, 11], 1, rng)], { k: 16, seed: 2, include: ['conv1', 'conv2', 'conv3', 'conv4'], refit: false });
+  m.eval();
+  const x = randn([9, 3, 13, 11], 1, rng);
+  const opts = { inputShape: [3, 13, 11], maxBatch: 9 };
+  const [int8, wide, narrow] = [compile(m, { ...opts, lutEncoder: 'int8' }), compile(m, { ...opts, lutEncoder: 'wide' }), compile(m, { ...opts, lutEncoder: 'int8', lutWideConv: false })];
+  try {
+    const [a, b, c] = [int8, wide, narrow].map((r) => r.activations(x.f32));
+    assert.match(int8.summary()[0], /^lutConv conv1/);
+    assert.deepEqual(a[0], b[0], 'conv1 (3×3, direct): the wide data under both encoders');
+    assert.notDeepEqual(a[0], c[0], 'lutWideConv false: conv1 on the int8 data picks other codes');
+  } finally {
+    int8.dispose();
+    wide.dispose();
+    narrow.dispose();
+  }
+  assert.throws(() => compile(m, { ...opts, lutWideConv: 'yes' as unknown as boolean }), /lutWideConv must be a boolean, got yes/);
+});
+
+test('certified f32 conv encoder: the f32 encoder\'s codes and outputs exactly, near-ties re-encoded as its twin says', () => {
+  const rng = new Rng(21);
+  const win = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
+    const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
+    const outW = Math.floor((w + 2 * p - 2 - 1) / s) + 1;
+    return { cin, h, w, kh: 3, kw: 3, sh: s, sw: s, ph: p, pw: p, dh, dw: 1, outH, outW };
+  };
+  const cases: [Window, number, number, number][] = [
+    [win(8, 12, 12, 1, 1), 3, 16, 1],
+    [win(5, 11, 9, 2, 1), 4, 16, 1],
+    [win(6, 10, 13, 1, 0, 2), 3, 7, 1],
+    [win(4, 9, 9, 1, 1), 3, 16, 40], // x far outside the centroids: clamped, always re-encoded
+  ];
+  let fixed = 0;
+  for (const [w, n, K, xs] of cases) {
+    const C = w.cin;
+    const V = 9;
+    const M = 6;
+    const centroids = Float32Array.from({ length: C * K * V }, () => rng.normal());
+    // Near-ties on purpose: most pixels at the midpoint of two centroids of their channel (plus tiny noise).
+    const x = new Float32Array(n * C * w.h * w.w);
+    for (let i = 0; i < x.length; i++) {
+      const c = Math.floor(i / (w.h * w.w)) % C;
+      const a = rng.int(K), b = rng.int(K), v = rng.int(V);
+      x[i] = i % 3 === 0 ? rng.normal() * xs : 0.5 * (centroids[(c * K + a) * V + v] + centroids[(c * K + b) * V + v]) + rng.normal() * 1e-3;
+    }
+    const W = randn([C, V, M], 0.3, rng);
+    const { table, scale } = quantizeLut(buildLut(new Tensor(centroids, [C, K, V]), W));
+    const layer = prepareLutLayer({ centroids, lutQ: table.data as Int8Array, scale, ncodebooks: C, k: K, subvecLen: V, outFeatures: M });
+    const blocks: number[] = [];
+    const alloc = { alloc: (b: number) => (blocks.push(rt.heap.alloc(b)), blocks[blocks.length - 1]) };
+    try {
+      const P = w.outH * w.outW;
+      const xp = alloc.alloc(x.length * 4);
+      const yp = alloc.alloc(n * M * P * 4);
+      rt.f32(xp, x.length).set(x);
+      const host = { rt, runJob: runOnCallingThread, threadsFor: () => 1 };
+      const res = [true, false].map((certify) => {
+        const dc = new DirectLutConv(rt, alloc, w, layer, { scale: 0, shift: 0, relu: 0 }, { certify });
+        assert.equal(dc.certified, certify);
+        const sp = alloc.alloc(dc.scratchBytes(n));
+        assert.equal(dc.run(host, n, xp, yp, sp), true);
+        return { codes: dc.readCodes(rt, n, sp), y: rt.f32(yp, n * M * P).slice(), rechecks: dc.lastRechecks };
+      });
+      const rows = im2row(x, n, w);
+      const exact = encodeF32Ref(rows, C * V, n * P, centroids, C, K, V, 'l2').codes;
+      const twin = encodeCertifiedRef(rows, C * V, n * P, layer.wide!, layer.certify!, centroids, C, K, V);
+      const tag = JSON.stringify(w);
+      assert.deepEqual(twin.codes, exact, `twin ${tag}`);
+      assert.deepEqual(res[0].codes, exact, `certified codes ${tag}`);
+      assert.deepEqual(res[1].codes, exact, `plain f32 codes ${tag}`);
+      assert.deepEqual(res[0].y, res[1].y, `outputs ${tag}`);
+      assert.equal(res[0].rechecks, twin.rechecked, `re-encoded sub-vectors ${tag}`);
+      assert.ok(twin.rechecked > 0 && twin.rechecked < exact.length, `${twin.rechecked} of ${exact.length} re-encoded`);
+      const wideCodes = encodeWideRef(rows, C * V, n * P, layer.wide!, C, K, V).codes;
+      fixed += exact.reduce((a, e, i) => a + (wideCodes[i] !== e ? 1 : 0), 0);
+    } finally {
+      blocks.forEach((p) => rt.heap.free(p));
+      layer.dispose();
+    }
+  }
+  assert.ok(fixed > 20, `the wide keys alone pick ${fixed} other codes, which the re-encoding corrects`);
 });

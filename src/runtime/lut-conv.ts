@@ -1,10 +1,13 @@
 // Direct LUT convs (assembly/lut-conv.ts): codes read straight from zero-padded input planes, the scan writing NCHW
 // planes with the epilogue, as one pool job per chunk of images. The im2row path (rows, encode + scan, rows → planes)
-// stays in steps.ts as the oracle and the fallback: both give bit-identical outputs (src/runtime/lut-conv.test.ts).
+// stays in steps.ts as the oracle and the fallback: both give bit-identical outputs (src/runtime/lut-conv.test.ts),
+// except where the integer encoders' direct form runs the wide data (3×3 int8 convs; tested against encodeWideRef).
+// 3×3 f32 l2 convs run the certified encoder: integer keys, near-ties re-encoded in f32, the f32 codes exactly.
 import { LAYOUT } from '../backend/layout.js';
 import type { WasmRuntime } from '../backend/wasm.js';
 import { BackendError } from '../errors.js';
 import type { LutLayer } from './lut-kernels.js';
+import { WIDE_QMAX } from './lut-kernels-ref.js';
 import type { Window } from './plan.js';
 
 /** What a direct conv needs from its host (a subset of steps.ts KernelHost). */
@@ -38,7 +41,9 @@ export function directConvUnsupported(win: Window, layer: Pick<LutLayer, 'C' | '
   if (layer.V !== win.kh * win.kw) return `subvecLen ${layer.V} is not kh·kw = ${win.kh * win.kw}`;
   if (layer.C !== win.cin) return `ncodebooks ${layer.C} is not cin = ${win.cin}`;
   if (layer.C > MAX_C) return `more than ${MAX_C} input channels`;
-  if (layer.encoder === 'int8' && win.dw !== 1) return 'the int8 encoder reads kernel rows contiguously (dilation 1 along W)';
+  if (layer.encoder !== 'f32' && win.dw !== 1) return `the ${layer.encoder} encoder reads kernel rows contiguously (dilation 1 along W)`;
+  // The wide encoder's direct form is the lanes encoder (3×3); its rows encoder (im2row) takes the other kernels.
+  if (layer.encoder === 'wide' && (win.kh !== 3 || win.kw !== 3)) return 'the wide encoder runs direct convs on 3×3 kernels only';
   return null;
 }
 
@@ -60,12 +65,33 @@ export class DirectLutConv {
    * at a time; any kernel; the oracle the tests compare 'lanes' with). Both give identical codes (exact integer keys).
    */
   readonly int8Encoder: 'lanes' | 'pixel' | null;
+  /**
+   * True when the lanes encoder runs the wide variant (layer.wide: x at 12 bits, centroids at 10 bits; codes as
+   * encodeWideRef), false when it runs the int8 data (codes as encodeInt8Ref, like the pixel and row encoders).
+   */
+  readonly wide: boolean;
   private readonly taps: number;
   private readonly ntaps: number;
   private readonly qcent: number;
+  /** The wide encoder's base [C][16] i32 and inverse x scales [C] f32 (0: the layer's int8 AUX). */
+  private readonly aux: number = 0;
+  /** x quantization clamp of the PAD task: xq in [−qmax − 1, qmax]. */
+  private readonly qmax: number;
+  /**
+   * True when this f32 l2 conv runs the certified encoder: the lanes encoder on the wide data, with every sub-vector
+   * whose two nearest keys are within the error bound (certifyParams) re-encoded in f32, so the codes are exactly the
+   * f32 encoder's.
+   */
+  readonly certified: boolean;
+  /** Sub-vectors the certified encoder re-encoded in f32 in the last run (0 otherwise). */
+  lastRechecks = 0;
 
-  /** `opts.int8Encoder` 'pixel' forces the per-pixel int8 encoder (tests, benchmarks); 'lanes' is used where it applies. */
-  constructor(rt: WasmRuntime, blocks: Alloc, readonly win: Window, readonly layer: LutLayer, readonly epi: EpiPtrs, opts: { int8Encoder?: 'lanes' | 'pixel' } = {}) {
+  /**
+   * `opts.int8Encoder` 'pixel' forces the per-pixel int8 encoder (tests, benchmarks); 'lanes' is used where it applies.
+   * `opts.wide` false keeps the lanes encoder on the int8 data (tests, benchmarks). `opts.certify` false keeps an f32
+   * l2 layer on the plain f32 encoder instead of the certified one (same codes; tests, benchmarks).
+   */
+  constructor(rt: WasmRuntime, blocks: Alloc, readonly win: Window, readonly layer: LutLayer, readonly epi: EpiPtrs, opts: { int8Encoder?: 'lanes' | 'pixel'; wide?: boolean; certify?: boolean } = {}) {
     const why = directConvUnsupported(win, layer);
     if (why) throw new BackendError(`DirectLutConv: ${why}`); // callers check directConvUnsupported first
     const { C, K, V, M } = layer;
@@ -75,15 +101,27 @@ export class DirectLutConv {
     this.bpi = Math.ceil(this.P / ROWS);
     this.hp = win.h + 2 * win.ph;
     this.wp = win.w + 2 * win.pw;
-    const int8 = layer.int8;
     const relaxed = rt.variant === 'relaxed';
-    // The lanes encoder folds w = −(cq + 64)·2^shift into i16: shift <= 8 (int8EncoderParams gives 4..8).
-    const lanes = int8 !== null && opts.int8Encoder !== 'pixel' && win.kh === 3 && win.kw === 3 && K <= 16 && int8.keyShift.every((s) => s <= 8);
+    if (layer.encoder === 'wide' && opts.int8Encoder === 'pixel') throw new BackendError('DirectLutConv: the wide encoder has no per-pixel form');
+    const is3x3 = win.kh === 3 && win.kw === 3 && win.dw === 1 && K <= 16;
+    // The certified f32 encoder: the lanes encoder on the wide data, near-ties re-encoded in f32 (the f32 codes).
+    const cert = layer.encoder === 'f32' && is3x3 && opts.certify !== false && layer.wide ? layer.certify : null;
+    this.certified = cert !== null;
+    const int8 = layer.int8; // null for f32 layers
+    // Integer encoders on padded integer planes: int8, wide, or the certified f32 encoder.
+    const integer = int8 !== null || cert !== null;
+    const lanes3x3 = integer && (opts.int8Encoder !== 'pixel' || cert !== null) && is3x3;
+    // A 'wide' layer and the certified encoder always run the wide data; an 'int8' one unless opts.wide is false.
+    const wide = lanes3x3 && (opts.wide !== false || layer.encoder !== 'int8') ? layer.wide : null;
+    // The narrow lanes data fold w = −(cq + 64)·2^shift into i16: shift <= 8 (int8EncoderParams gives 4..8).
+    const lanes = wide !== null || (lanes3x3 && int8 !== null && int8.keyShift.every((s) => s <= 8));
     this.int8Encoder = int8 ? (lanes ? 'lanes' : 'pixel') : null;
-    this.esz = int8 ? (relaxed && !lanes ? 1 : 2) : 4;
-    this.padded = int8 !== null || win.ph > 0 || win.pw > 0;
+    this.wide = wide !== null;
+    this.qmax = wide ? WIDE_QMAX : 127;
+    this.esz = integer ? (relaxed && !lanes ? 1 : 2) : 4;
+    this.padded = integer || win.ph > 0 || win.pw > 0;
     const wp = this.padded ? this.wp : win.w;
-    if (!int8) {
+    if (!integer) {
       // Tap v = ki·KW + kj (the im2row column order) at byte offset ((ki·DH)·WP + kj·DW)·4.
       this.ntaps = V;
       this.taps = blocks.alloc(V * 4);
@@ -91,8 +129,8 @@ export class DirectLutConv {
       for (let ki = 0; ki < win.kh; ki++) for (let kj = 0; kj < win.kw; kj++) t[ki * win.kw + kj] = (ki * win.dh * wp + kj * win.dw) * 4;
       this.qcent = 0;
     } else if (lanes) {
-      // Kernel rows ki at TAPS[ki]; QCENT [C][16 k][5 pairs][2] i16 w = −(cq + 64)·2^shift of taps (r0k0, r0k1),
-      // (r1k0, r1k1), (r2k0, r2k1), (r0k2, r1k2), (r2k2, 0); centroids k >= K keep w = 0 (their base is int32 max).
+      // Kernel rows ki at TAPS[ki]; QCENT [C][16 k][5 pairs][2] i16 w of taps (r0k0, r0k1), (r1k0, r1k1), (r2k0, r2k1),
+      // (r0k2, r1k2), (r2k2, 0): wide w, or w = −(cq + 64)·2^shift; centroids k >= K keep w = 0 (base int32 max).
       this.ntaps = 3;
       this.taps = blocks.alloc(3 * 4);
       const t = new Int32Array(rt.memory.buffer, this.taps, 3);
@@ -100,12 +138,24 @@ export class DirectLutConv {
       const PAIRS = [[0, 1], [3, 4], [6, 7], [2, 5], [8, -1]];
       this.qcent = blocks.alloc(C * 16 * 20);
       const w16 = new Int16Array(rt.memory.buffer, this.qcent, C * 16 * 10).fill(0);
+      const wOf = (c: number, i: number): number => (wide ? wide.w[i] : -(int8!.cq[i] + 64) * 2 ** int8!.keyShift[c]);
       for (let c = 0; c < C; c++) {
-        const f = 2 ** int8.keyShift[c];
         for (let k = 0; k < K; k++) {
+          const i0 = (c * K + k) * V;
           PAIRS.forEach((pr, j) => pr.forEach((v, i) => {
-            if (v >= 0) w16[(c * 16 + k) * 10 + j * 2 + i] = -(int8.cq[(c * K + k) * V + v] + 64) * f;
+            if (v >= 0) w16[(c * 16 + k) * 10 + j * 2 + i] = wOf(c, i0 + v);
           }));
+        }
+      }
+      if (wide) {
+        // AUX: base [C][16] i32 (the certified encoder's exact-norm bases), inverse x scales [C] f32, and for the
+        // certified encoder alpha [C] and beta [C] i32.
+        this.aux = blocks.alloc(C * 76);
+        new Int32Array(rt.memory.buffer, this.aux, C * 16).set(cert ? cert.base : wide.base);
+        new Float32Array(rt.memory.buffer, this.aux + C * 64, C).set(wide.inv);
+        if (cert) {
+          new Int32Array(rt.memory.buffer, this.aux + C * 68, C).set(cert.alpha);
+          new Int32Array(rt.memory.buffer, this.aux + C * 72, C).set(cert.beta);
         }
       }
     } else {
@@ -129,7 +179,7 @@ export class DirectLutConv {
               for (let i = 0; i < per; i++) {
                 const kj = g * per + i;
                 if (kj >= win.kw) continue;
-                const u = int8.cq[(c * K + k) * V + ki * win.kw + kj] + 64;
+                const u = int8!.cq[(c * K + k) * V + ki * win.kw + kj] + 64;
                 const at = (((c * this.ntaps + q) * 4 + (k >> 2)) * 4 + (k & 3)) * per + i;
                 if (relaxed) u8[at] = u;
                 else i16[at] = u;
@@ -181,18 +231,20 @@ export class DirectLutConv {
     }
     const stasks = Math.ceil(nblk / srowb) * Math.ceil(MT / stiles);
     rt.job.reset().lut({
-      N: nblk * ROWS, C, V: layer.V, M, X: 0, LDX: layer.D, CODES: codes, ENC: layer.encoder === 'int8' ? 3 : ENC_CODE[layer.metric],
-      CENT: p.cent, AUX: p.aux, TABLE: p.table, SCALE: f32Bits(layer.scale), BIAS: p.bias, OUT: 0, LDO: M,
+      N: nblk * ROWS, C, V: layer.V, M, X: 0, LDX: layer.D, CODES: codes, ENC: this.esz < 4 ? 3 : ENC_CODE[layer.metric],
+      CENT: p.cent, AUX: this.aux || p.aux, TABLE: p.table, SCALE: f32Bits(layer.scale), BIAS: p.bias, OUT: 0, LDO: M,
       EROWB: erowb, SROWB: srowb, STILES: stiles,
     }).rt({
       NB: nb, C, H: win.h, W: win.w, KH: win.kh, KW: win.kw, SH: win.sh, SW: win.sw, PH: win.ph, PW: win.pw, DH: win.dh, DW: win.dw,
       OH: win.outH, OW: win.outW, X: x, XP: xp, HP: this.padded ? this.hp : win.h, WP: this.padded ? this.wp : win.w, BPI: bpi,
       TAPS: this.taps, NTAPS: this.ntaps, QCENT: this.qcent, ESCALE: this.epi.scale, ESHIFT: this.epi.shift, RELU: this.epi.relu,
-      Y: y, PPT: ppt, MODE: this.int8Encoder === 'lanes' ? 0 : 1,
+      Y: y, PPT: ppt, MODE: this.int8Encoder === 'lanes' || this.certified ? 0 : 1, QMAX: this.qmax,
+      FCENT: this.certified ? p.cent : 0,
     });
     if (this.padded) rt.job.phase(LAYOUT.K_RT_PAD, Math.ceil(nb / ppt));
     rt.job.phase(LAYOUT.K_RT_CONV_ENCODE, Math.ceil(nblk / erowb)).phase(LAYOUT.K_RT_CONV_SCAN, stasks);
     host.runJob(threads);
+    this.lastRechecks = rt.job.rtChecks();
     return rt.job.rtFlag() === 0;
   }
 

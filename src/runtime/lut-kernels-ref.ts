@@ -60,11 +60,11 @@ export interface Int8EncoderParams {
 const ROUND_MAGIC = 12582912; // 1.5·2²³: f32(y + m) − m rounds |y| < 2²² to an integer, half to even
 const ROUND_MAGIC64 = 6755399441055744; // 1.5·2⁵²: the same for doubles
 
-/** round(clamp(f32(x·inv), −128, 127)) as the kernels compute it (NaN stays NaN). */
-export function quantizeX(x: number, inv: number): number {
+/** round(clamp(f32(x·inv), −qmax − 1, qmax)) as the kernels compute it (NaN stays NaN); qmax 127 (int8) or 2047 (wide). */
+export function quantizeX(x: number, inv: number, qmax = 127): number {
   let y = f(x * inv);
-  if (y > 127) y = 127;
-  if (y < -128) y = -128;
+  if (y > qmax) y = qmax;
+  if (y < -qmax - 1) y = -qmax - 1;
   return f(y + ROUND_MAGIC) - ROUND_MAGIC;
 }
 
@@ -143,6 +143,185 @@ export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8En
     }
   }
   return { codes, bad };
+}
+
+/** x levels of the wide encoder: xq in [−2048, 2047] (12 bits). */
+export const WIDE_QMAX = 2047;
+/** Centroid levels of the wide encoder: cq in [−511, 511] (10 bits). */
+const WIDE_CMAX = 511;
+
+/**
+ * The wide ("int16-class") variant of the int8 encoder, used by the 3×3 lanes conv encoder (assembly/lut-conv.ts),
+ * whose i16×i16 dot products take it at no extra cost. Centroids: cq = round(p/sc) in [−511, 511], sc = max|p|/511.
+ * x: xq = round(x·inv) in [−2048, 2047], inv = 1/sx with sx = sc·2^(s−1) (s = the int8 parameters' xShift, so the x
+ * range stays about 2^s·2·max|p|). Then ‖p‖² − 2x·p ≈ sc²·(‖cq‖² − 2^s·xq·cq), and the integer key
+ * key_k = base_k + Σ_v xq_v·w_kv with w = −16·2^max(s,0)·cq (fits i16) and base_k = 16·2^max(−s,0)·‖cq‖² + k orders
+ * k the same way, ties to the first k (its low 4 bits are k); k >= K gets base 0x7fffffff and w = 0. (‖cq‖², not the
+ * exact ‖p/sc‖²: then the key is ‖x − p̂‖² for the quantized p̂, whose error nearly vanishes for the centroids near x.)
+ */
+export interface WideEncoderParams {
+  /** w [C, K, V] = −16·2^max(s,0)·cq, each in i16 range. */
+  w: Int16Array;
+  /** inverse x scale per codebook (float32). */
+  inv: Float32Array;
+  /** base [C, 16]. */
+  base: Int32Array;
+  /** Centroid scale sc per codebook (float32). */
+  sc: Float32Array;
+  /** x shift s per codebook. */
+  shift: Int8Array;
+}
+
+/** Wide parameters for centroids [C, K, V] and the int8 parameters' xShift, or null when some key could overflow int32 or w i16 (then the int8 data are used). */
+export function wideEncoderParams(centroids: Float32Array, C: number, K: number, V: number, xShift: Int8Array): WideEncoderParams | null {
+  const w = new Int16Array(C * K * V);
+  const inv = new Float32Array(C);
+  const base = new Int32Array(C * 16);
+  const scs = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    let cmax = 0;
+    for (let i = c * K * V; i < (c + 1) * K * V; i++) cmax = Math.max(cmax, Math.abs(centroids[i]));
+    const sc = cmax > 0 ? f(cmax / WIDE_CMAX) : 1;
+    scs[c] = sc;
+    const s = xShift[c];
+    const a = Math.max(0, -s);
+    const wm = 16 * 2 ** Math.max(0, s);
+    if (wm * WIDE_CMAX > 32767) return null;
+    if (16 * 2 ** a * V * WIDE_CMAX ** 2 + 15 + wm * V * (WIDE_QMAX + 1) * WIDE_CMAX >= 2 ** 31 - 1) return null;
+    inv[c] = f(1 / (sc * 2 ** (s - 1)));
+    for (let k = 0; k < 16; k++) {
+      if (k >= K) {
+        base[c * 16 + k] = 0x7fffffff;
+        continue;
+      }
+      let nrm = 0;
+      for (let v = 0; v < V; v++) {
+        const i = (c * K + k) * V + v;
+        const r = Math.max(-WIDE_CMAX, Math.min(WIDE_CMAX, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
+        w[i] = -wm * r;
+        nrm += r * r;
+      }
+      base[c * 16 + k] = 16 * 2 ** a * nrm + k;
+    }
+  }
+  return { w, inv, base, sc: scs, shift: Int8Array.from(xShift) };
+}
+
+/** Twin of the wide encoder (the lanes conv encoder's oracle): integer keys, smallest wins, ties to the first k. */
+export function encodeWideRef(x: Float32Array, ldx: number, N: number, p: WideEncoderParams, C: number, K: number, V: number): EncodeResult {
+  const codes = new Uint8Array(N * C);
+  const xq = new Int32Array(V);
+  let bad = -1;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const inv = p.inv[c];
+      for (let v = 0; v < V; v++) {
+        const xv = x[n * ldx + c * V + v];
+        if (!(f(xv * inv) - f(xv * inv) === 0) && bad < 0) bad = n * C + c;
+        xq[v] = quantizeX(xv, inv, WIDE_QMAX);
+      }
+      let best = Infinity;
+      let bk = 0;
+      for (let k = 0; k < K; k++) {
+        let key = p.base[c * 16 + k];
+        for (let v = 0; v < V; v++) key += xq[v] * p.w[(c * K + k) * V + v];
+        if (key < best) {
+          best = key;
+          bk = k;
+        }
+      }
+      codes[n * C + c] = bk;
+    }
+  }
+  return { codes, bad };
+}
+
+/**
+ * Certification of wide keys against the exact f32 encoder (l2), per codebook. The keys are the wide ones (w as in
+ * WideEncoderParams) but with base_k = 16·round(2^a·‖p_k/sc‖²) + k, the exact norm rounded once. A sub-vector whose
+ * smallest key m1 and second smallest m2 satisfy m2 − m1 > alpha·S + beta, with S = Σ_v |xq_v|, and whose xq are all
+ * inside (−2047, 2047) (no clamping) has the same code under encodeF32Ref; any other is re-encoded in f32 (so the
+ * codes are always encodeF32Ref's). Why, in key units (F = 16·2^a, G = 16·2^b, c/sc = cq + ε_c,
+ * x/sx = xq + ε_x with |ε_x| <= 1/2): key_k − F·(‖p_k‖² − 2x·p_k)/sc² = ρ_k + k + G·Σ_v (xq_v·ε_c,kv + ε_x,v·p_kv/sc),
+ * |ρ_k| <= 8 (base rounding), so |error_k| <= 23 + G·(e_c·S + A_k) with e_c = max|ε_c| <= 1/2 and
+ * A_k = Σ_v |p_kv|/(2sc); the f32 encoder's own rounding moves a distance by at most γ·Σ_v (|x_v| + |p_kv|)²,
+ * γ = (V + 4)·2^−24, at most F·γ·V·(2^s·1024.25 + 511)² key units. Two keys further apart than both errors and both
+ * roundings keep their order under the f32 encoder: alpha = G (>= 2G·e_c) and
+ * beta = ⌈46 + 2G·max_k A_k + 2F·γ·V·(2^s·1024.25 + 511)²⌉.
+ */
+export interface CertifyParams {
+  /** base [C, 16] with the exact norms. */
+  base: Int32Array;
+  alpha: Int32Array;
+  beta: Int32Array;
+}
+
+export function certifyParams(p: WideEncoderParams, centroids: Float32Array, C: number, K: number, V: number): CertifyParams {
+  const base = p.base.slice();
+  const alpha = new Int32Array(C);
+  const beta = new Int32Array(C);
+  const gamma = (V + 4) * 2 ** -24;
+  for (let c = 0; c < C; c++) {
+    const s = p.shift[c];
+    const F = 16 * 2 ** Math.max(0, -s);
+    const G = 16 * 2 ** Math.max(0, s);
+    let amax = 0;
+    for (let k = 0; k < K; k++) {
+      let a = 0;
+      let nrm = 0;
+      for (let v = 0; v < V; v++) {
+        a += Math.abs(centroids[(c * K + k) * V + v]) / (2 * p.sc[c]);
+        nrm += (centroids[(c * K + k) * V + v] / p.sc[c]) ** 2;
+      }
+      amax = Math.max(amax, a);
+      base[c * 16 + k] = 16 * Math.round((F / 16) * nrm) + k;
+    }
+    alpha[c] = G;
+    beta[c] = Math.ceil(46 + 2 * G * amax + 2 * F * gamma * V * (2 ** s * 1024.25 + 511) ** 2);
+  }
+  return { base, alpha, beta };
+}
+
+/**
+ * Twin of the certified conv encoder: the wide keys, then encodeF32Ref's code for every sub-vector the keys do not
+ * certify (see CertifyParams). Returns the codes (always encodeF32Ref's, which the tests check) and how many
+ * sub-vectors were re-encoded in f32.
+ */
+export function encodeCertifiedRef(x: Float32Array, ldx: number, N: number, p: WideEncoderParams, cp: CertifyParams, centroids: Float32Array, C: number, K: number, V: number): { codes: Uint8Array; rechecked: number } {
+  const codes = new Uint8Array(N * C);
+  const xq = new Int32Array(V);
+  let rechecked = 0;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const inv = p.inv[c];
+      let S = 0;
+      let edge = false;
+      for (let v = 0; v < V; v++) {
+        xq[v] = quantizeX(x[n * ldx + c * V + v], inv, WIDE_QMAX);
+        S += Math.abs(xq[v]);
+        if (Math.abs(xq[v]) >= WIDE_QMAX) edge = true;
+      }
+      let m1 = 0x7fffffff;
+      let m2 = 0x7fffffff;
+      for (let k = 0; k < 16; k++) {
+        let key = cp.base[c * 16 + k];
+        if (k < K) for (let v = 0; v < V; v++) key += xq[v] * p.w[(c * K + k) * V + v];
+        if (key < m1) {
+          m2 = m1;
+          m1 = key;
+        } else if (key < m2) {
+          m2 = key;
+        }
+      }
+      if (edge || m2 - m1 <= cp.alpha[c] * S + cp.beta[c]) {
+        rechecked++;
+        codes[n * C + c] = Math.max(0, nearestF32(x, n * ldx + c * V, 1, centroids, 0, c, K, V, 'l2'));
+      } else {
+        codes[n * C + c] = m1 & 15;
+      }
+    }
+  }
+  return { codes, rechecked };
 }
 
 /** Exact integer sums acc [N, M] = Σ_c lutQ[c, codes[n, c], m]. */

@@ -13,7 +13,7 @@ import {
   encodeLut, encodeLutPtr, lutCodesBytes, prepareLutLayer, runLutLayer, runLutLayerPtr, scanLut, scanLutPtr,
   type LutEncoderKind, type LutLayer, type LutLayerSpec,
 } from './lut-kernels.js';
-import { encodeF32Ref, encodeInt8Ref, finishRef, scanRef } from './lut-kernels-ref.js';
+import { encodeF32Ref, encodeInt8Ref, encodeWideRef, finishRef, int8EncoderParams, scanRef, wideEncoderParams } from './lut-kernels-ref.js';
 
 const rt = wasmRuntime() ?? assert.fail('the wasm runtime did not load; run npm run build:wasm');
 const relaxed = rt.variant === 'relaxed';
@@ -95,17 +95,22 @@ test('f32 encoder: codes equal the twin, the reference encoder and the training 
   }
 });
 
-test('int8 encoder: codes equal the twin exactly (with and without calibration, V = 4, 9, 16, 21)', () => {
+test('int8 and wide encoders: codes equal the twins exactly (with and without calibration, V = 4, 9, 16, 21)', () => {
   const rng = new Rng(2);
   for (const c of SHAPES) {
     const d = data(c, rng);
-    for (const calibration of [undefined, d.x]) {
-      withLayer(spec(c, d, { encoder: 'int8', calibration }), (layer) => {
-        const got = encodeLut(layer, d.x);
-        const twin = encodeInt8Ref(d.x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V);
-        assert.equal(twin.bad, -1);
-        assert.equal(countDiff(got, twin.codes), 0, `${JSON.stringify(c)} calibration ${calibration !== undefined}`);
-      });
+    // Calibration on a third of x's range: many x are clamped.
+    for (const calibration of [undefined, d.x, d.x.map((v) => v / 3)]) {
+      for (const encoder of ['int8', 'wide'] as const) {
+        withLayer(spec(c, d, { encoder, calibration }), (layer) => {
+          const got = encodeLut(layer, d.x);
+          const twin = encoder === 'int8'
+            ? encodeInt8Ref(d.x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V)
+            : encodeWideRef(d.x, c.C * c.V, c.N, layer.wide!, c.C, c.K, c.V);
+          assert.equal(twin.bad, -1);
+          assert.equal(countDiff(got, twin.codes), 0, `${encoder} ${JSON.stringify(c)} calibration ${calibration !== undefined}`);
+        });
+      }
     }
   }
 });
@@ -138,6 +143,29 @@ test('int8 encoder: few codes differ from the exact f32 encoder on Gaussian-clus
   }
 });
 
+test('wide encoder data (3×3 lanes convs): several times fewer codes off the exact f32 encoder than int8; null when out of range', () => {
+  const rng = new Rng(4);
+  const C = 16, K = 16, V = 9, N = 1024;
+  const centroids = Float32Array.from({ length: C * K * V }, () => rng.normal());
+  for (const amp of [0.25, 1]) {
+    const x = Float32Array.from({ length: N * C * V }, () => rng.normal() * amp);
+    for (const calibration of [undefined, Float32Array.from({ length: C * V }, () => 3 * amp)]) {
+      const p8 = int8EncoderParams(centroids, C, K, V, calibration);
+      const pw = wideEncoderParams(centroids, C, K, V, p8.xShift);
+      assert.ok(pw !== null);
+      const exact = encodeF32Ref(x, C * V, N, centroids, C, K, V, 'l2').codes;
+      const n8 = countDiff(exact, encodeInt8Ref(x, C * V, N, p8, C, K, V).codes);
+      const nw = countDiff(exact, encodeWideRef(x, C * V, N, pw, C, K, V).codes);
+      const tag = `amp ${amp} calibration ${calibration !== undefined}: int8 ${n8}, wide ${nw} of ${exact.length}`;
+      assert.ok(n8 > 20 && nw * 5 < n8, tag);
+    }
+  }
+  // x shift 3 would need |w| = 16·8·511 > 32767; V = 16 keys could pass 2^31 at x shift −5.
+  assert.equal(wideEncoderParams(centroids, C, K, V, new Int8Array(C).fill(3)), null);
+  assert.equal(wideEncoderParams(new Float32Array(C * K * 16).fill(1), C, K, 16, new Int8Array(C).fill(-5)), null);
+  assert.notEqual(wideEncoderParams(centroids, C, K, V, new Int8Array(C).fill(2)), null);
+});
+
 test('scan: exact integer sums, also past the int16 block (C = 300, all entries ±127)', () => {
   const rng = new Rng(4);
   const cases: Case[] = [...SHAPES, { N: 40, C: 513, K: 16, V: 4, M: 6 }];
@@ -161,15 +189,17 @@ test('scan: exact integer sums, also past the int16 block (C = 300, all entries 
   }
 });
 
-test('whole layer: equals twin (encode, integer scan, scale·acc + bias) for both encoders and all metrics', () => {
+test('whole layer: equals twin (encode, integer scan, scale·acc + bias) for every encoder and metric', () => {
   const rng = new Rng(5);
   for (const c of SHAPES) {
     const d = data(c, rng);
-    for (const [encoder, metric] of [['f32', 'l2'], ['f32', 'l1'], ['f32', 'chebyshev'], ['int8', 'l2']] as [LutEncoderKind, Metric][]) {
+    for (const [encoder, metric] of [['f32', 'l2'], ['f32', 'l1'], ['f32', 'chebyshev'], ['int8', 'l2'], ['wide', 'l2']] as [LutEncoderKind, Metric][]) {
       withLayer(spec(c, d, { encoder, metric }), (layer) => {
         const codes = encoder === 'f32'
           ? encodeF32Ref(d.x, c.C * c.V, c.N, d.centroids, c.C, c.K, c.V, metric).codes
-          : encodeInt8Ref(d.x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V).codes;
+          : encoder === 'int8'
+            ? encodeInt8Ref(d.x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V).codes
+            : encodeWideRef(d.x, c.C * c.V, c.N, layer.wide!, c.C, c.K, c.V).codes;
         const want = finishRef(scanRef(codes, d.lutQ, c.N, c.C, c.K, c.M), c.N, c.M, layer.scale, d.bias);
         assertOut(`${encoder} ${metric} ${JSON.stringify(c)}`, runLutLayer(layer, d.x), want);
         assertOut(`scan ${JSON.stringify(c)}`, scanLut(layer, codes), want);
@@ -256,19 +286,22 @@ test('non-finite and huge inputs: NonFiniteError naming the row and codebook; hu
   const rng = new Rng(9);
   const c: Case = { N: 20, C: 4, K: 16, V: 9, M: 6 };
   const d = data(c, rng);
-  for (const encoder of ['f32', 'int8'] as const) {
+  for (const encoder of ['f32', 'int8', 'wide'] as const) {
     withLayer(spec(c, d, { encoder }), (layer) => {
       for (const bad of [NaN, Infinity, -Infinity]) {
         const x = d.x.slice();
         x[13 * c.C * c.V + 2 * c.V + 5] = bad;
         assert.throws(() => runLutLayer(layer, x), (e: Error) => e instanceof NonFiniteError && /row 13, codebook 2/.test(e.message), `${encoder} ${bad}`);
       }
-      if (encoder === 'int8') {
+      if (encoder !== 'f32') {
         // |x·inv| beyond the int16 range takes the exact scalar path: codes still equal the twin.
         const x = d.x.slice();
         x[7 * c.C * c.V + 3] = 1e30;
         x[8 * c.C * c.V + 20] = -4e6;
-        assert.equal(countDiff(encodeLut(layer, x), encodeInt8Ref(x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V).codes), 0);
+        const twin = encoder === 'int8'
+          ? encodeInt8Ref(x, c.C * c.V, c.N, layer.int8!, c.C, c.K, c.V)
+          : encodeWideRef(x, c.C * c.V, c.N, layer.wide!, c.C, c.K, c.V);
+        assert.equal(countDiff(encodeLut(layer, x), twin.codes), 0, encoder);
       }
     });
   }
@@ -292,7 +325,9 @@ test('bad arguments are rejected with clear errors; dispose frees the heap', () 
   bad({ scale: 0 }, ArgumentError, /scale must be a finite number > 0, got 0/);
   bad({ bias: new Float32Array(2) }, ShapeError, /bias length 2 vs outFeatures 3/);
   bad({ metric: 'cosine' as Metric }, ArgumentError, /metric must be one of l2, l1, chebyshev, got cosine/);
-  bad({ encoder: 'int4' as LutEncoderKind }, ArgumentError, /encoder must be f32 or int8, got int4/);
+  bad({ encoder: 'int4' as LutEncoderKind }, ArgumentError, /encoder must be f32, int8 or wide, got int4/);
+  bad({ encoder: 'wide', metric: 'chebyshev' }, ArgumentError, /wide encoder supports metric l2 only, got chebyshev/);
+  bad({ encoder: 'wide', calibration: new Float32Array(c.C * c.V).fill(1e3) }, ArgumentError, /wide encoder keys could overflow/);
   bad({ encoder: 'int8', metric: 'l1' }, ArgumentError, /int8 encoder supports metric l2 only, got l1/);
   bad({ calibration: d.x }, ArgumentError, /calibration applies to the int8 encoder only/);
   bad({ encoder: 'int8', calibration: new Float32Array(5) }, ShapeError, /calibration length 5 is not a positive multiple of D = 8/);

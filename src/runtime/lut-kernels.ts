@@ -11,9 +11,9 @@ import { getParallelMinMacs, runJob, threadsFor } from '../backend/pool.js';
 import { wasmRuntime, wasmLoadError, type WasmRuntime } from '../backend/wasm.js';
 import { ArgumentError, BackendError, DTypeError, NonFiniteError, ShapeError } from '../errors.js';
 import { checkMetric, type Metric } from '../lut/distance.js';
-import { int8EncoderParams, type Int8EncoderParams } from './lut-kernels-ref.js';
+import { certifyParams, int8EncoderParams, wideEncoderParams, type CertifyParams, type Int8EncoderParams, type WideEncoderParams } from './lut-kernels-ref.js';
 
-export type LutEncoderKind = 'f32' | 'int8';
+export type LutEncoderKind = 'f32' | 'int8' | 'wide';
 
 /** What a LUT layer is made of (the names of the LUT-NN paper; shapes in brackets). */
 export interface LutLayerSpec {
@@ -32,7 +32,11 @@ export interface LutLayerSpec {
   outFeatures: number;
   /** Default 'l2'. */
   metric?: Metric;
-  /** 'f32' (default): exact codes. 'int8': int8 distances (l2 only), faster, may pick other codes near ties. */
+  /**
+   * 'f32' (default): exact codes. 'int8': int8 distances (l2 only), faster, may pick other codes near ties. 'wide'
+   * (l2 only): integer distances at 12-bit x and 10-bit centroids (encodeWideRef), about ten times fewer codes off
+   * 'f32' than 'int8'; as fast as 'int8' on the plain build, slower on the relaxed one (i16 instead of int8 dots).
+   */
   encoder?: LutEncoderKind;
   /** Rows the layer's own codes buffer holds (default 256; reserveRows grows it). */
   maxRows?: number;
@@ -102,6 +106,13 @@ export class LutLayer {
   readonly scale: number;
   /** The int8 encoder's parameters (null for f32): the twin encodeInt8Ref takes them. */
   readonly int8: Int8EncoderParams | null;
+  /** The wide variant of the int8 encoder (12-bit x, 10-bit centroids) that 3×3 direct convs use; null for f32 or when out of range. */
+  readonly wide: WideEncoderParams | null;
+  /**
+   * f32 l2 layers: the wide data and their error bounds, with which 3×3 direct convs run the certified encoder (integer
+   * keys, near-ties re-encoded in f32: the f32 codes); null otherwise.
+   */
+  readonly certify: CertifyParams | null;
   readonly rt: WasmRuntime;
   private cent = 0;
   private aux = 0;
@@ -112,8 +123,10 @@ export class LutLayer {
   private live = true;
 
   /** Use prepareLutLayer(). */
-  constructor(rt: WasmRuntime, s: Required<Pick<LutLayerSpec, 'centroids' | 'lutQ' | 'scale' | 'ncodebooks' | 'k' | 'subvecLen' | 'outFeatures'>>, bias: Float32Array | null, metric: Metric, encoder: LutEncoderKind, maxRows: number, int8: Int8EncoderParams | null) {
+  constructor(rt: WasmRuntime, s: Required<Pick<LutLayerSpec, 'centroids' | 'lutQ' | 'scale' | 'ncodebooks' | 'k' | 'subvecLen' | 'outFeatures'>>, bias: Float32Array | null, metric: Metric, encoder: LutEncoderKind, maxRows: number, int8: Int8EncoderParams | null, wide: WideEncoderParams | null = null, certify: CertifyParams | null = null) {
     this.rt = rt;
+    this.wide = wide;
+    this.certify = certify;
     this.C = s.ncodebooks;
     this.K = s.k;
     this.V = s.subvecLen;
@@ -128,21 +141,23 @@ export class LutLayer {
     try {
       // Encoder data.
       if (int8) {
-        const relaxed = rt.variant === 'relaxed';
-        const per = relaxed ? 4 : 2; // coordinates per group: byte quads (relaxed dot) or i16 pairs (dot_i16x8_s)
+        const relaxed = rt.variant === 'relaxed' && encoder === 'int8';
+        const w = encoder === 'wide' ? wide : null;
+        // Coordinates per group: byte quads (relaxed dot) or i16 pairs (dot_i16x8_s; the wide data in both builds).
+        const per = relaxed ? 4 : 2;
         const groups = Math.ceil(V / per);
         this.cent = heap.alloc(C * groups * 64);
         const u8 = new Uint8Array(rt.memory.buffer, this.cent, C * groups * 64);
         const i16 = new Int16Array(rt.memory.buffer, this.cent, C * groups * 32);
         u8.fill(0);
-        // [C][group q][g][kk][per]: centroid k = 4g + kk, coordinate v = per·q + i, as u = cq + 64 (0 when padded).
+        // [C][group q][g][kk][per]: centroid k = 4g + kk, coordinate v = per·q + i, as u = cq + 64 or the wide w (0 when padded).
         for (let c = 0; c < C; c++) {
           for (let q = 0; q < groups; q++) {
             for (let k = 0; k < K; k++) {
               for (let i = 0; i < per; i++) {
                 const v = q * per + i;
                 if (v >= V) continue;
-                const u = int8.cq[(c * K + k) * V + v] + 64;
+                const u = w ? w.w[(c * K + k) * V + v] : int8.cq[(c * K + k) * V + v] + 64;
                 const at = (((c * groups + q) * 4 + (k >> 2)) * 4 + (k & 3)) * per + i;
                 if (relaxed) u8[at] = u;
                 else i16[at] = u;
@@ -151,9 +166,9 @@ export class LutLayer {
           }
         }
         this.aux = heap.alloc(C * 72);
-        new Int32Array(rt.memory.buffer, this.aux, C * 16).set(int8.base);
-        new Float32Array(rt.memory.buffer, this.aux + C * 64, C).set(int8.inv);
-        new Int32Array(rt.memory.buffer, this.aux + C * 68, C).set(int8.keyShift);
+        new Int32Array(rt.memory.buffer, this.aux, C * 16).set(w ? w.base : int8.base);
+        new Float32Array(rt.memory.buffer, this.aux + C * 64, C).set(w ? w.inv : int8.inv);
+        new Int32Array(rt.memory.buffer, this.aux + C * 68, C).set(int8.keyShift); // unused by the wide encoder
       } else {
         this.cent = heap.alloc(C * V * 64);
         const t = new Float32Array(rt.memory.buffer, this.cent, C * V * 16);
@@ -244,8 +259,8 @@ export function prepareLutLayer(spec: LutLayerSpec): LutLayer {
   const M = posInt(op, 'outFeatures', spec.outFeatures, 1 << 24);
   const metric = checkMetric(op, spec.metric ?? 'l2');
   const encoder = spec.encoder ?? 'f32';
-  if (encoder !== 'f32' && encoder !== 'int8') throw new ArgumentError(`${op}: encoder must be f32 or int8, got ${String(encoder)}`);
-  if (encoder === 'int8' && metric !== 'l2') throw new ArgumentError(`${op}: the int8 encoder supports metric l2 only, got ${metric}`);
+  if (encoder !== 'f32' && encoder !== 'int8' && encoder !== 'wide') throw new ArgumentError(`${op}: encoder must be f32, int8 or wide, got ${String(encoder)}`);
+  if (encoder !== 'f32' && metric !== 'l2') throw new ArgumentError(`${op}: the ${encoder} encoder supports metric l2 only, got ${metric}`);
   const maxRows = spec.maxRows === undefined ? 256 : posInt(op, 'maxRows', spec.maxRows);
   const { centroids, lutQ } = spec;
   if (!(centroids instanceof Float32Array)) throw new DTypeError(`${op}: centroids must be a Float32Array`);
@@ -268,7 +283,8 @@ export function prepareLutLayer(spec: LutLayerSpec): LutLayer {
     for (let i = 0; i < M; i++) if (!Number.isFinite(bias[i])) throw new NonFiniteError(`${op}: bias[${i}] is ${bias[i]}, expected finite`);
   }
   let int8: Int8EncoderParams | null = null;
-  if (encoder === 'int8') {
+  let wide: WideEncoderParams | null = null;
+  if (encoder !== 'f32') {
     let xAbsMax: Float32Array | undefined;
     const cal = spec.calibration;
     if (cal !== undefined) {
@@ -284,14 +300,23 @@ export function prepareLutLayer(spec: LutLayerSpec): LutLayer {
     }
     try {
       int8 = int8EncoderParams(centroids, C, K, V, xAbsMax);
+      wide = wideEncoderParams(centroids, C, K, V, int8.xShift);
     } catch (e) {
       throw new ArgumentError(`${op}: ${(e as Error).message}; use the f32 encoder`);
+    }
+    if (encoder === 'wide' && !wide) {
+      throw new ArgumentError(`${op}: wide encoder keys could overflow int32 for subvecLen ${V} (or the x range is over 8x the centroids'); use the int8 or f32 encoder`);
     }
   } else if (spec.calibration !== undefined) {
     throw new ArgumentError(`${op}: calibration applies to the int8 encoder only`);
   }
+  let certify: CertifyParams | null = null;
+  if (encoder === 'f32' && metric === 'l2' && K <= 16) {
+    wide = wideEncoderParams(centroids, C, K, V, new Int8Array(C));
+    if (wide) certify = certifyParams(wide, centroids, C, K, V);
+  }
   const rt = lutRuntime(op);
-  return new LutLayer(rt, { centroids, lutQ, scale: spec.scale, ncodebooks: C, k: K, subvecLen: V, outFeatures: M }, bias, metric, encoder, maxRows, int8);
+  return new LutLayer(rt, { centroids, lutQ, scale: spec.scale, ncodebooks: C, k: K, subvecLen: V, outFeatures: M }, bias, metric, encoder, maxRows, int8, wide, certify);
 }
 
 // ---------------------------------------------------------------- jobs
@@ -333,6 +358,8 @@ function split(layer: LutLayer, N: number, opts: LutCallOptions, encode: boolean
 }
 
 const ENC_CODE: Record<Metric, number> = { l2: 0, l1: 1, chebyshev: 2 };
+/** ENC of the integer encoders (assembly/lut-infer.ts): 3 int8, 4 wide; the f32 encoder's is its metric's. */
+const ENC_KIND: Partial<Record<LutEncoderKind, number>> = { int8: 3, wide: 4 };
 
 function checkSpan(op: string, rt: WasmRuntime, name: string, ptr: number, bytes: number): void {
   if (!Number.isInteger(ptr) || ptr < LAYOUT.ARENA || ptr + bytes > rt.memory.buffer.byteLength) {
@@ -363,7 +390,7 @@ function runLut(op: string, layer: LutLayer, xPtr: number, outPtr: number, N: nu
   const s = split(layer, N, opts, encode, scan);
   const p = layer.ptrs();
   rt.job.reset().lut({
-    N, C, V: layer.V, M, X: xPtr, LDX: ldx, CODES: codes, ENC: layer.encoder === 'int8' ? 3 : ENC_CODE[layer.metric],
+    N, C, V: layer.V, M, X: xPtr, LDX: ldx, CODES: codes, ENC: ENC_KIND[layer.encoder] ?? ENC_CODE[layer.metric],
     CENT: p.cent, AUX: p.aux, TABLE: p.table, SCALE: f32Bits(layer.scale), BIAS: p.bias, OUT: outPtr, LDO: ldo,
     EROWB: s.erowb, SROWB: s.srowb, STILES: s.stiles,
   });

@@ -18,18 +18,18 @@ export function wasmLayerOf(p: PreparedLut): LutLayer | null {
 }
 
 /**
- * LUT layers on the wasm kernels. `encoder` 'f32' gives the same codes as the TypeScript engine; 'int8' (l2 only) is
- * faster and may pick other codes near ties. Layers the kernels cannot take (K > 16) go to `fallback`.
+ * LUT layers on the wasm kernels. `encoder` 'f32' gives the same codes as the TypeScript engine; 'int8' and 'wide'
+ * (l2 only) are faster and may pick other codes near ties ('wide' about ten times fewer). Layers the kernels cannot take (K > 16) go to `fallback`.
  */
 export function wasmLutEngine(opts: { encoder?: LutEncoderKind; fallback?: LutEngine } = {}): LutEngine {
   const encoder = opts.encoder ?? 'f32';
-  if (encoder !== 'f32' && encoder !== 'int8') throw new ArgumentError(`lutnn.load: lutEncoder must be f32 or int8, got ${String(encoder)}`);
+  if (encoder !== 'f32' && encoder !== 'int8' && encoder !== 'wide') throw new ArgumentError(`lutnn.load: lutEncoder must be f32, int8 or wide, got ${String(encoder)}`);
   return {
     name: `wasm-${encoder}`,
     prepare(spec: LutLayerSpec, maxRows: number): PreparedLut {
       checkLutSpec('wasmLutEngine.prepare', spec);
       if (spec.K > WASM_LUT_MAX_K && opts.fallback) return opts.fallback.prepare(spec, maxRows);
-      // An l1/Chebyshev layer keeps the f32 encoder (the int8 one computes l2 distances only).
+      // An l1/Chebyshev layer keeps the f32 encoder (the integer ones compute l2 distances only).
       const enc = spec.metric === 'l2' ? encoder : 'f32';
       const layer = prepareLutLayer({
         centroids: spec.centroids, lutQ: spec.lutQ, scale: spec.scale, bias: spec.bias,

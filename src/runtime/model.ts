@@ -7,7 +7,7 @@ import { LutLinear } from '../lut/modules.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { describeOps, planOps, type Op } from './plan.js';
-import { Blocks, makeStep, type KernelHost, type LutConvMode, type Step } from './steps.js';
+import { Blocks, makeStep, type KernelHost, type LutConvMode, type LutConvOptions, type Step } from './steps.js';
 
 const RUN = 'lutnn.run';
 
@@ -24,14 +24,28 @@ export interface CompileOptions {
   lut?: LutEngine;
   /**
    * Encoder of the default wasm LUT engine: 'f32' (default) picks the same codes as training's forward; 'int8'
-   * (l2 layers only) computes distances with int8 dot products, faster, and may pick other codes near ties.
+   * (l2 layers only) computes distances with int8 dot products, faster, and may pick other codes near ties (3×3
+   * direct convs use the wide data, see lutWideConv); 'wide' computes every l2 layer's distances at 12-bit x and
+   * 10-bit centroids (about ten times fewer codes off 'f32'; its rows encoder is slower than int8 on the relaxed build).
    */
-  lutEncoder?: 'f32' | 'int8';
+  lutEncoder?: 'f32' | 'int8' | 'wide';
   /**
    * LUT convs: 'direct' (default) encodes output pixels straight from padded input planes when the layer has one
    * codebook per input channel (V = kh·kw); 'im2row' materialises the patch rows first (the reference path; same outputs).
    */
   lutConv?: LutConvMode;
+  /**
+   * With the int8 encoder, direct 3×3 LUT convs compute distances at 12-bit x and 10-bit centroid precision on the
+   * same i16 dot products (true, default: about ten times fewer codes off the f32 encoder, at no extra cost); false
+   * keeps the int8 data of every other layer (then direct and im2row give the same codes).
+   */
+  lutWideConv?: boolean;
+  /**
+   * With the f32 encoder, direct 3×3 l2 LUT convs compute integer keys first and re-encode in f32 only the
+   * sub-vectors whose two nearest centroids are within the keys' error bound: the same codes as the f32 encoder,
+   * faster (true, default); false runs the f32 encoder on every sub-vector.
+   */
+  lutCertify?: boolean;
 }
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -67,7 +81,7 @@ export class RuntimeModel {
     inputShape: number[],
     maxBatch: number,
     lut: LutEngine,
-    lutConv: LutConvMode,
+    conv: LutConvOptions,
   ) {
     this.inputShape = inputShape;
     this.maxBatch = maxBatch;
@@ -75,7 +89,7 @@ export class RuntimeModel {
     this.outputShape = ops[ops.length - 1].outShape;
     this.inSize = size(inputShape);
     this.outSize = size(this.outputShape);
-    this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, lutConv));
+    this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, conv));
     const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => size(o.outShape)));
     this.act = [blocks.alloc(actFloats * 4), blocks.alloc(actFloats * 4)];
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
@@ -100,11 +114,15 @@ export class RuntimeModel {
     const inputShape = checkShapeOpt(opts.inputShape ?? meta?.dataset?.inputShape ?? leadingFeatures(module));
     const lutConv = opts.lutConv ?? 'direct';
     if (lutConv !== 'direct' && lutConv !== 'im2row') throw new ArgumentError(`lutnn.load: lutConv must be direct or im2row, got ${String(lutConv)}`);
+    const lutWideConv = opts.lutWideConv ?? true;
+    if (typeof lutWideConv !== 'boolean') throw new ArgumentError(`lutnn.load: lutWideConv must be a boolean, got ${String(lutWideConv)}`);
+    const lutCertify = opts.lutCertify ?? true;
+    if (typeof lutCertify !== 'boolean') throw new ArgumentError(`lutnn.load: lutCertify must be a boolean, got ${String(lutCertify)}`);
     const ops = planOps(module, inputShape);
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
-      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut, lutConv);
+      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify });
     } catch (e) {
       prepared.forEach((p) => p.dispose());
       blocks.freeAll();

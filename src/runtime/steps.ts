@@ -41,6 +41,13 @@ export const DIRECT_CHUNK_BYTES = 2 << 20;
 /** How LUT convs run: 'direct' (default; codes read from padded planes where the layer allows) or 'im2row' (the oracle). */
 export type LutConvMode = 'direct' | 'im2row';
 
+/** How LUT conv steps run (see CompileOptions in model.ts): direct or im2row, wide data, certified f32 encoder. */
+export interface LutConvOptions {
+  mode: LutConvMode;
+  wide: boolean;
+  certify: boolean;
+}
+
 /** Heap blocks owned by a plan, freed together. */
 export class Blocks {
   private readonly ptrs: number[] = [];
@@ -193,7 +200,7 @@ function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind:
  * im2row (the oracle, and the fallback for other layers or when the direct job meets a non-finite value): per chunk,
  * im2col rows [(b, oy, ox)][(cin, ki, kj)], encode + scan, then rows → NCHW planes with the epilogue.
  */
-function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutConv' }>, lut: PreparedLut, chunkImages: number, maxBatch: number, mode: LutConvMode): Step {
+function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutConv' }>, lut: PreparedLut, chunkImages: number, maxBatch: number, conv: LutConvOptions): Step {
   const { rt } = host;
   const { win } = op;
   const { C, K, V, M } = op.spec;
@@ -201,8 +208,8 @@ function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: '
   const P = win.outH * win.outW;
   const epi = putEpilogue(blocks, op.epi);
   const rowsBytes = align(chunkImages * P * D * 4);
-  const layer = mode === 'direct' ? wasmLayerOf(lut) : null;
-  const direct = layer && !directConvUnsupported(win, layer) ? new DirectLutConv(rt, blocks, win, layer, epi) : null;
+  const layer = conv.mode === 'direct' ? wasmLayerOf(lut) : null;
+  const direct = layer && !directConvUnsupported(win, layer) ? new DirectLutConv(rt, blocks, win, layer, epi, { wide: conv.wide, certify: conv.certify }) : null;
   const directChunk = direct ? Math.max(1, Math.min(maxBatch, Math.floor(DIRECT_CHUNK_BYTES / direct.bytesPerImage))) : 0;
   const img = win.cin * win.h * win.w;
   const im2row = (n: number, x: number, y: number): void => {
@@ -284,7 +291,7 @@ function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'a
 }
 
 /** The step of one op (LUT layers are made resident by `lut`, which may use `blocks` too). */
-export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], lutConv: LutConvMode = 'direct'): Step {
+export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], conv: LutConvOptions = { mode: 'direct', wide: true, certify: true }): Step {
   switch (op.kind) {
     case 'conv':
       return convStep(host, blocks, op);
@@ -301,7 +308,7 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
       const chunkImages = Math.max(1, Math.min(maxBatch, Math.floor(CONV_CHUNK_BYTES / (P * rowBytes))));
       const p = lut.prepare(op.spec, chunkImages * P);
       prepared.push(p);
-      return lutConvStep(host, blocks, op, p, chunkImages, maxBatch, lutConv);
+      return lutConvStep(host, blocks, op, p, chunkImages, maxBatch, conv);
     }
     case 'pool':
       return poolStep(host, op);

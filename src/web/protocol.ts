@@ -6,7 +6,9 @@ import type { KernelInfo, KernelOptions } from './kernels.js';
 export interface WorkerLoadOptions extends KernelOptions {
   maxBatch?: number;
   inputShape?: readonly number[];
-  lutEncoder?: 'f32' | 'int8';
+  lutEncoder?: 'f32' | 'int8' | 'wide';
+  lutWideConv?: boolean;
+  lutCertify?: boolean;
   name?: string;
 }
 
