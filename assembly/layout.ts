@@ -164,7 +164,7 @@ export const R_PPT: i32 = 26;
 export const R_MODE: i32 = 27;
 /** Set to 1 by a task that meets a non-finite value (the caller then reruns the reference path for its error). */
 export const R_FLAG: i32 = 28;
-/** x quantization clamp of the int8 PAD task: xq in [−QMAX − 1, QMAX] (127 int8, 2047 the wide lanes encoder). */
+/** x quantization clamp of the int8 PAD task: xq in [−QMAX − 1, QMAX] (127 int8, the wide data's qmax for the lanes encoder). */
 export const R_QMAX: i32 = 29;
 /** Certified f32 encoder of the lanes conv encoder: f32 centroids [C][9][16] (0 = off), and its re-encode count. */
 export const R_FCENT: i32 = 30;

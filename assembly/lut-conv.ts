@@ -6,7 +6,7 @@
 // SCALE, BIAS, SROWB, STILES, EROWB; the runtime descriptor RT the geometry):
 //   padded planes XP [NB][C][HP][WP]: f32 (f32 encoders), or round(clamp(x·inv_c, −QMAX − 1, QMAX)) as i8 (per-pixel
 //     int8 encoder, relaxed build) or i16 (plain build, and the lanes int8 encoder in both builds); QMAX 127 for the
-//     int8 data, 2047 for the lanes encoder's wide data (inv_c from AUX either way); zero borders; 64 bytes of slack
+//     int8 data, the wide data's qmax (4Q − 1) for the lanes encoder (inv_c from AUX either way); zero borders; 64 bytes of slack
 //     after the last plane. RT MODE: 0 = the int8 encoder with pixels in lanes (3×3), 1 = one pixel at a time.
 //   codes [NB·BPI][C][16] bytes: image b's output pixel p is row b·BPI·16 + p (rows p >= OH·OW hold code 0).
 //   TAPS i32 [NTAPS]: f32: byte offset of tap v = ki·KW + kj in a padded plane (v order = the im2row column order, so
@@ -299,8 +299,8 @@ function encodeInt8Conv(blk0: i32, blk1: i32): void {
  * The int8 encoder of 3×3 kernels with 8 pixels in lanes (MODE 0), in both builds on i16 planes. QCENT holds, per
  * (channel, k), 5 pairs of i16 w: taps (r0k0, r0k1), (r1k0, r1k1), (r2k0, r2k1), (r0k2, r1k2), (r2k2, 0) of the
  * kernel rows r at TAPS[0..2]; AUX the bases. key_k = base_k + Σ_pairs dot(x, w) exactly in i32, for either data:
- * the int8 data (w = −u·2^shift, |w| <= 127·256; keys as encodeInt8Conv) or the wide data (12-bit x, w = −16·2^s·cq
- * with 10-bit cq; keys as encodeWideRef in src/runtime/lut-kernels-ref.ts, bounds checked by wideEncoderParams).
+ * the int8 data (w = −u·2^shift, |w| <= 127·256; keys as encodeInt8Conv) or the wide data (x clamped to ±QMAX,
+ * w = −16·2^s·cq; keys as encodeWideRef in src/runtime/lut-kernels-ref.ts, bounds checked by wideEncoderParams).
  * A running signed min over k keeps the first best k in its low 4 bits. Any stride; dilation along H (TAPS).
  * `cert` (a literal): the certified f32 encoder (FCENT != 0, wide data): the second smallest key is kept too, and a
  * pixel whose two best keys are not further apart than ALPHA·Σ|xq| + BETA (AUX, see certifyParams in
@@ -330,7 +330,7 @@ function encodeInt8Conv(blk0: i32, blk1: i32): void {
   const betas = alphas + (<usize>C << 2);
   const ones = i16x8.splat(1);
   const oneLow = v128(1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0); // i16 (1, 0) per pixel: the 5th pair's tap only
-  const edge = i16x8.splat(2046);
+  const edge = i16x8.splat(<i16>(rtField(R_QMAX) - 1)); // |xq| > qmax − 1: maybe clamped
   let nchk = 0;
   for (let blk = blk0; blk < blk1; blk++) {
     const b = blk / BPI;
@@ -494,7 +494,7 @@ function encodeInt8Conv(blk0: i32, blk1: i32): void {
         const h = i16x8.narrow_i32x4_s(v128.and(m0, lo4), v128.and(m1, lo4));
         v128.store64_lane(cp, v128.and(i8x16.narrow_i16x8_s(h, h), valid), 0);
         if (cert) {
-          // Per pixel: S = Σ|xq| over the 9 taps, and whether some |xq| >= 2047 (maybe clamped).
+          // Per pixel: S = Σ|xq| over the 9 taps, and whether some |xq| >= qmax (maybe clamped).
           const a00 = i16x8.abs(x00), a10 = i16x8.abs(x10), a20 = i16x8.abs(x20), a30 = i16x8.abs(x30), a40 = v128.and(i16x8.abs(x40), i32x4.splat(0xffff));
           const a01 = i16x8.abs(x01), a11 = i16x8.abs(x11), a21 = i16x8.abs(x21), a31 = i16x8.abs(x31), a41 = v128.and(i16x8.abs(x41), i32x4.splat(0xffff));
           const S0 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a00, ones), i32x4.dot_i16x8_s(a10, ones)),

@@ -182,7 +182,8 @@ const MAGIC: f32 = 12582912.0;
  * the same codes. x is read in chunks of 16 coordinates; `V` is a literal for the common sizes, which folds every
  * size test below (nv is then the constant V). Returns the first n·C + c whose x·inv is NaN or infinite (its code
  * is still written), or -1. `wide` (a literal): the wide data of encodeWideRef instead, on the i16-pair path in both
- * builds: x clamped to [−2048, 2047], w = −16·2^s·cq signed, key_k = base_k + Σ_v xq_v·w_kv.
+ * builds: x clamped to [−qmax − 1, qmax] (qmax per codebook in AUX's shift slot), w = −16·2^s·cq signed,
+ * key_k = base_k + Σ_v xq_v·w_kv.
  */
 @inline function encodeInt8Body(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, cent: usize, aux: usize, codes: usize, V: i32, wide: bool): i32 {
   let bad = -1;
@@ -212,7 +213,7 @@ const MAGIC: f32 = 12582912.0;
         const h1 = nv > 8 ? i16x8.narrow_i32x4_s(quantY(y2), nv > 12 ? quantY(y3) : zero) : zero; // x_s+8..x_s+15
         check = flag(check, h0);
         if (nv > 8) check = flag(check, h1);
-        // Saturating to [−128, 127] (wide: clamping to [−2048, 2047]) = clamping before rounding (the bounds are
+        // Saturating to [−128, 127] (wide: clamping to ±qmax) = clamping before rounding (the bounds are
         // integers), as the twins do.
         const b = wide ? zero : i8x16.narrow_i16x8_s(h0, h1);
         // Unrolled by hand (Binaryen keeps loops): one broadcast of x per quad / pair, four groups of 4 centroids each.
@@ -245,8 +246,9 @@ const MAGIC: f32 = 12582912.0;
           }
           up += <usize>min(4, (nv + 3) >> 2) << 6;
         } else {
-          const wlo = i16x8.splat(-2048);
-          const whi = i16x8.splat(2047);
+          const qm = wide ? load<i32>(shs + (<usize>c << 2)) : 0; // the wide encoder's x clamp (AUX's shift slot)
+          const wlo = i16x8.splat(<i16>(-qm - 1));
+          const whi = i16x8.splat(<i16>qm);
           const e0 = wide ? i16x8.min_s(i16x8.max_s(h0, wlo), whi) : i16x8.extend_low_i8x16_s(b);
           const e1 = nv > 8 ? (wide ? i16x8.min_s(i16x8.max_s(h1, wlo), whi) : i16x8.extend_high_i8x16_s(b)) : zero;
           const xs0 = lane(e0, 0);
@@ -342,7 +344,6 @@ const MAGIC: f32 = 12582912.0;
  */
 function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize, wide: bool): i32 {
   const relaxed = ASC_FEATURE_RELAXED_SIMD && !wide;
-  const qmax: f32 = wide ? 2047 : 127;
   const per = relaxed ? 4 : 2;
   const groups = (V + per - 1) / per;
   const invs = aux + (<usize>C << 6);
@@ -351,6 +352,7 @@ function encodeInt8RowExact(xr: usize, n: i32, C: i32, V: i32, cent: usize, aux:
   for (let c = 0; c < C; c++) {
     const inv = load<f32>(invs + (<usize>c << 2));
     const sh = load<i32>(shs + (<usize>c << 2));
+    const qmax: f32 = wide ? <f32>sh : 127; // the wide encoder keeps its x clamp in the shift slot
     let best = i32.MAX_VALUE;
     for (let v = 0; v < V; v++) {
       const y = load<f32>(xr + (<usize>(c * V + v) << 2)) * inv;
@@ -382,7 +384,7 @@ function encodeInt8Rows(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, V: i32, ce
   return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, V, false);
 }
 
-/** The wide encoder (ENC 4): the plain path in both builds on i16 pairs, x clamped to [−2048, 2047], w signed (see encodeWideRef). */
+/** The wide encoder (ENC 4): the plain path in both builds on i16 pairs, x clamped to ±qmax, w signed (see encodeWideRef). */
 function encodeWideRows(n0: i32, n1: i32, x: usize, ldx: i32, C: i32, V: i32, cent: usize, aux: usize, codes: usize): i32 {
   if (V == 16) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 16, true);
   if (V == 9) return encodeInt8Body(n0, n1, x, ldx, C, cent, aux, codes, 9, true);

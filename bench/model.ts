@@ -12,10 +12,11 @@
 // --json fields: benchmark ("model"), date, command, machine, loadavg, reps, relaxed, lutModel, peers (what each
 // method is), timing, rows [{ simd, threads, batch, medianMs: { lutnn-dense, lutnn-lut-f32 (3×3 convs on the certified
 // encoder), lutnn-lut-f32-plain (lutCertify false: the f32 encoder everywhere; the same outputs), lutnn-lut-int8,
+// lutnn-lut-wide,
 // ort-node-fp32, ort-web-fp32?, tfjs-wasm-fp32? }, ratios: { "<peer> / lutnn-lut-<enc>": x }, profile? }], and
-// with --accuracy: accuracy { testImages, accuracyPct: { dense, lut-f32, lut-int8, lut-int8-nowide, lut-f32-noise1e-4,
+// with --accuracy: accuracy { testImages, accuracyPct: { dense, lut-f32, lut-int8, lut-int8-nowide, lut-wide, lut-f32-noise1e-4,
 // lut-f32-noise1e-3 }, predictionsChangedVsLutF32 (same keys but dense and lut-f32), int8CodeChanges { images,
-// layers [{ layer, codes, changed, wide }] } }.
+// layers [{ layer, codes, changed (int8), wide (int8 runs the wide data there), changedWideEncoder }] } }.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -93,6 +94,7 @@ async function runPart(simd: string, threads: number, lutFile: string, onnxFile:
     'lutnn-lut-f32': loadSync(lutFile, { maxBatch, lutEncoder: 'f32' }),
     'lutnn-lut-f32-plain': loadSync(lutFile, { maxBatch, lutEncoder: 'f32', lutCertify: false }),
     'lutnn-lut-int8': loadSync(lutFile, { maxBatch, lutEncoder: 'int8' }),
+    'lutnn-lut-wide': loadSync(lutFile, { maxBatch, lutEncoder: 'wide' }),
   };
   {
     // The certified encoder must give the plain f32 encoder's logits, bit for bit, before either is timed.
@@ -222,6 +224,7 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
   const variants = [
     ['dense', DENSE, { lutEncoder: 'f32' }, 0], ['lut-f32', lutFile, { lutEncoder: 'f32' }, 0],
     ['lut-int8', lutFile, { lutEncoder: 'int8' }, 0], ['lut-int8-nowide', lutFile, { lutEncoder: 'int8', lutWideConv: false }, 0],
+    ['lut-wide', lutFile, { lutEncoder: 'wide' }, 0],
     ['lut-f32-noise1e-4', lutFile, { lutEncoder: 'f32' }, 1e-4], ['lut-f32-noise1e-3', lutFile, { lutEncoder: 'f32' }, 1e-3],
   ] as const;
   let ref: Uint8Array | null = null;
@@ -238,7 +241,7 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
     log(`accuracy ${name}: ${acc[name]}%${name in changed ? `, ${changed[name]} predictions differ from lut-f32` : ''} (${test.n} test images, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   const f32 = loadSync(lutFile, { maxBatch: 16, lutEncoder: 'f32' });
-  const layers: { layer: string; codes: number; changed: number; wide: boolean }[] = [];
+  const layers: { layer: string; codes: number; changed: number; wide: boolean; changedWideEncoder: number }[] = [];
   try {
     const lutOps = f32.ops.map((op, i) => [op, i] as [Op, number]).filter(([op]) => op.kind === 'lutConv' || op.kind === 'lutLinear');
     const prepared = lutOps.map(([op]) => {
@@ -250,7 +253,7 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
       const wide = q?.wide && op.kind === 'lutConv' && op.win.kh === 3 && op.win.kw === 3 && !directConvUnsupported(op.win, q) ? q.wide : null;
       return { f, q, wide };
     });
-    lutOps.forEach(([op], j) => layers.push({ layer: op.name.split('+')[0], codes: 0, changed: 0, wide: prepared[j].wide !== null }));
+    lutOps.forEach(([op], j) => layers.push({ layer: op.name.split('+')[0], codes: 0, changed: 0, wide: prepared[j].wide !== null, changedWideEncoder: 0 }));
     for (let i = 0; i < codeImages; i += 16) {
       const n = Math.min(16, codeImages - i);
       const x = images(test, i, n);
@@ -262,15 +265,23 @@ function accuracy(lutFile: string, codeImages: number): Record<string, unknown> 
         if (!q) return;
         const a = encodeLut(f, rows);
         const b = wide ? encodeWideRef(rows, q.D, rows.length / q.D, wide, q.C, q.K, q.V).codes : encodeLut(q, rows);
+        // lutEncoder 'wide': the wide data on every layer.
+        const c = q.wide ? encodeWideRef(rows, q.D, rows.length / q.D, q.wide, q.C, q.K, q.V).codes : b;
         layers[j].codes += a.length;
-        for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) layers[j].changed++;
+        for (let k = 0; k < a.length; k++) {
+          if (a[k] !== b[k]) layers[j].changed++;
+          if (a[k] !== c[k]) layers[j].changedWideEncoder++;
+        }
       });
     }
     prepared.forEach(({ f, q }) => (f.dispose(), q?.dispose()));
   } finally {
     f32.dispose();
   }
-  for (const l of layers) log(`int8 vs f32 codes, ${l.layer}${l.wide ? ' (wide)' : ''}: ${l.changed} of ${l.codes} differ (${((100 * l.changed) / Math.max(1, l.codes)).toFixed(3)}%)`);
+  const pct = (n: number, d: number): string => `${((100 * n) / Math.max(1, d)).toFixed(3)}%`;
+  for (const l of layers) {
+    log(`codes off f32, ${l.layer}: int8 ${l.changed} of ${l.codes}${l.wide ? ' (wide data)' : ''} (${pct(l.changed, l.codes)}), wide ${l.changedWideEncoder} (${pct(l.changedWideEncoder, l.codes)})`);
+  }
   return { testImages: test.n, accuracyPct: acc, predictionsChangedVsLutF32: changed, int8CodeChanges: { images: codeImages, layers } };
 }
 
@@ -315,7 +326,7 @@ async function main(): Promise<void> {
     }
     const rows = parts.flatMap((p) => p.batches.map((b) => {
       const ratios: Record<string, number> = {};
-      for (const enc of ['f32', 'int8']) {
+      for (const enc of ['f32', 'int8', 'wide']) {
         const lut = b.medianMs[`lutnn-lut-${enc}`];
         for (const peer of ['ort-node-fp32', 'ort-web-fp32', 'tfjs-wasm-fp32', 'lutnn-dense']) {
           if (b.medianMs[peer] !== undefined) ratios[`${peer} / lutnn-lut-${enc}`] = +(b.medianMs[peer] / lut).toFixed(2);
@@ -335,8 +346,8 @@ async function main(): Promise<void> {
       lutModel: lutSource,
       peers: Object.assign({}, ...parts.map((p) => p.peers)),
       timing: 'median ms per call of the whole fmnist-cnn on real test images, Float32Array in, logits out. lutnn-dense: the dense '
-        + 'model on lutnn\'s runtime; lutnn-lut-f32/int8: the LUT model (conv2-4 and fc1 as LUT-NN layers) with the exact f32 or '
-        + 'the int8 encoder (f32: 3x3 convs on the certified encoder, f32-plain: without it, the same logits); ort-*: the dense model exported to ONNX; tfjs-wasm-fp32: the dense model rebuilt in tfjs. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
+        + 'model on lutnn\'s runtime; lutnn-lut-f32/int8/wide: the LUT model (conv2-4 and fc1 as LUT-NN layers) with the exact f32, '
+        + 'the int8 or the wide encoder (f32: 3x3 convs on the certified encoder, f32-plain: without it, the same logits); ort-*: the dense model exported to ONNX; tfjs-wasm-fp32: the dense model rebuilt in tfjs. Ratios: peer ms / LUT ms (> 1: LUT faster), within one process.',
       rows,
       ...(acc ? { accuracy: acc } : {}),
     };

@@ -7,7 +7,6 @@ import { LAYOUT } from '../backend/layout.js';
 import type { WasmRuntime } from '../backend/wasm.js';
 import { BackendError } from '../errors.js';
 import type { LutLayer } from './lut-kernels.js';
-import { WIDE_QMAX } from './lut-kernels-ref.js';
 import type { Window } from './plan.js';
 
 /** What a direct conv needs from its host (a subset of steps.ts KernelHost). */
@@ -117,7 +116,7 @@ export class DirectLutConv {
     const lanes = wide !== null || (lanes3x3 && int8 !== null && int8.keyShift.every((s) => s <= 8));
     this.int8Encoder = int8 ? (lanes ? 'lanes' : 'pixel') : null;
     this.wide = wide !== null;
-    this.qmax = wide ? WIDE_QMAX : 127;
+    this.qmax = wide ? wide.qmax : 127;
     this.esz = integer ? (relaxed && !lanes ? 1 : 2) : 4;
     this.padded = integer || win.ph > 0 || win.pw > 0;
     const wp = this.padded ? this.wp : win.w;

@@ -145,21 +145,24 @@ export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8En
   return { codes, bad };
 }
 
-/** x levels of the wide encoder: xq in [−2048, 2047] (12 bits). */
-export const WIDE_QMAX = 2047;
-/** Centroid levels of the wide encoder: cq in [−511, 511] (10 bits). */
-const WIDE_CMAX = 511;
+/** Centroid levels the wide encoder tries, finest first: the first whose keys fit int32 (and w int16) is used. */
+const WIDE_LEVELS = [1535, 1279, 1023, 767, 511, 383, 255];
 
 /**
  * The wide ("int16-class") variant of the int8 encoder, used by the 3×3 lanes conv encoder (assembly/lut-conv.ts),
- * whose i16×i16 dot products take it at no extra cost. Centroids: cq = round(p/sc) in [−511, 511], sc = max|p|/511.
- * x: xq = round(x·inv) in [−2048, 2047], inv = 1/sx with sx = sc·2^(s−1) (s = the int8 parameters' xShift, so the x
- * range stays about 2^s·2·max|p|). Then ‖p‖² − 2x·p ≈ sc²·(‖cq‖² − 2^s·xq·cq), and the integer key
+ * whose i16×i16 dot products take it at no extra cost, and by the 'wide' row encoder. Per layer a centroid level Q
+ * (WIDE_LEVELS: 1535 for V = 9, s = 0; about 12 bits against the int8 encoder's 7). Centroids: cq = round(p/sc) in
+ * [−Q, Q], sc = max|p|/Q. x: xq = round(x·inv) clamped to [−4Q, 4Q − 1] (qmax = 4Q − 1), inv = 1/sx with
+ * sx = sc·2^(s−1) (s = the int8 parameters' xShift, so the x range stays 2^s·2·max|p|). Then
+ * ‖p‖² − 2x·p ≈ sc²·(‖cq‖² − 2^s·xq·cq), and the integer key
  * key_k = base_k + Σ_v xq_v·w_kv with w = −16·2^max(s,0)·cq (fits i16) and base_k = 16·2^max(−s,0)·‖cq‖² + k orders
  * k the same way, ties to the first k (its low 4 bits are k); k >= K gets base 0x7fffffff and w = 0. (‖cq‖², not the
  * exact ‖p/sc‖²: then the key is ‖x − p̂‖² for the quantized p̂, whose error nearly vanishes for the centroids near x.)
  */
 export interface WideEncoderParams {
+  /** Centroid level Q and x clamp qmax = 4Q − 1 (xq in [−qmax − 1, qmax]). */
+  levels: number;
+  qmax: number;
   /** w [C, K, V] = −16·2^max(s,0)·cq, each in i16 range. */
   w: Int16Array;
   /** inverse x scale per codebook (float32). */
@@ -174,6 +177,13 @@ export interface WideEncoderParams {
 
 /** Wide parameters for centroids [C, K, V] and the int8 parameters' xShift, or null when some key could overflow int32 or w i16 (then the int8 data are used). */
 export function wideEncoderParams(centroids: Float32Array, C: number, K: number, V: number, xShift: Int8Array): WideEncoderParams | null {
+  const fits = (Q: number): boolean => Array.from(xShift).every((s) => {
+    const wm = 16 * 2 ** Math.max(0, s);
+    return wm * Q <= 32767 && 16 * 2 ** Math.max(0, -s) * V * Q ** 2 + 15 + wm * V * 4 * Q * Q < 2 ** 31 - 1;
+  });
+  const Q = WIDE_LEVELS.find(fits);
+  if (Q === undefined) return null;
+  const qmax = 4 * Q - 1;
   const w = new Int16Array(C * K * V);
   const inv = new Float32Array(C);
   const base = new Int32Array(C * 16);
@@ -181,13 +191,11 @@ export function wideEncoderParams(centroids: Float32Array, C: number, K: number,
   for (let c = 0; c < C; c++) {
     let cmax = 0;
     for (let i = c * K * V; i < (c + 1) * K * V; i++) cmax = Math.max(cmax, Math.abs(centroids[i]));
-    const sc = cmax > 0 ? f(cmax / WIDE_CMAX) : 1;
+    const sc = cmax > 0 ? f(cmax / Q) : 1;
     scs[c] = sc;
     const s = xShift[c];
     const a = Math.max(0, -s);
     const wm = 16 * 2 ** Math.max(0, s);
-    if (wm * WIDE_CMAX > 32767) return null;
-    if (16 * 2 ** a * V * WIDE_CMAX ** 2 + 15 + wm * V * (WIDE_QMAX + 1) * WIDE_CMAX >= 2 ** 31 - 1) return null;
     inv[c] = f(1 / (sc * 2 ** (s - 1)));
     for (let k = 0; k < 16; k++) {
       if (k >= K) {
@@ -197,14 +205,14 @@ export function wideEncoderParams(centroids: Float32Array, C: number, K: number,
       let nrm = 0;
       for (let v = 0; v < V; v++) {
         const i = (c * K + k) * V + v;
-        const r = Math.max(-WIDE_CMAX, Math.min(WIDE_CMAX, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
+        const r = Math.max(-Q, Math.min(Q, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
         w[i] = -wm * r;
         nrm += r * r;
       }
       base[c * 16 + k] = 16 * 2 ** a * nrm + k;
     }
   }
-  return { w, inv, base, sc: scs, shift: Int8Array.from(xShift) };
+  return { levels: Q, qmax, w, inv, base, sc: scs, shift: Int8Array.from(xShift) };
 }
 
 /** Twin of the wide encoder (the lanes conv encoder's oracle): integer keys, smallest wins, ties to the first k. */
@@ -218,7 +226,7 @@ export function encodeWideRef(x: Float32Array, ldx: number, N: number, p: WideEn
       for (let v = 0; v < V; v++) {
         const xv = x[n * ldx + c * V + v];
         if (!(f(xv * inv) - f(xv * inv) === 0) && bad < 0) bad = n * C + c;
-        xq[v] = quantizeX(xv, inv, WIDE_QMAX);
+        xq[v] = quantizeX(xv, inv, p.qmax);
       }
       let best = Infinity;
       let bk = 0;
@@ -240,14 +248,14 @@ export function encodeWideRef(x: Float32Array, ldx: number, N: number, p: WideEn
  * Certification of wide keys against the exact f32 encoder (l2), per codebook. The keys are the wide ones (w as in
  * WideEncoderParams) but with base_k = 16·round(2^a·‖p_k/sc‖²) + k, the exact norm rounded once. A sub-vector whose
  * smallest key m1 and second smallest m2 satisfy m2 − m1 > alpha·S + beta, with S = Σ_v |xq_v|, and whose xq are all
- * inside (−2047, 2047) (no clamping) has the same code under encodeF32Ref; any other is re-encoded in f32 (so the
+ * inside (−qmax, qmax) (no clamping) has the same code under encodeF32Ref; any other is re-encoded in f32 (so the
  * codes are always encodeF32Ref's). Why, in key units (F = 16·2^a, G = 16·2^b, c/sc = cq + ε_c,
  * x/sx = xq + ε_x with |ε_x| <= 1/2): key_k − F·(‖p_k‖² − 2x·p_k)/sc² = ρ_k + k + G·Σ_v (xq_v·ε_c,kv + ε_x,v·p_kv/sc),
  * |ρ_k| <= 8 (base rounding), so |error_k| <= 23 + G·(e_c·S + A_k) with e_c = max|ε_c| <= 1/2 and
  * A_k = Σ_v |p_kv|/(2sc); the f32 encoder's own rounding moves a distance by at most γ·Σ_v (|x_v| + |p_kv|)²,
- * γ = (V + 4)·2^−24, at most F·γ·V·(2^s·1024.25 + 511)² key units. Two keys further apart than both errors and both
- * roundings keep their order under the f32 encoder: alpha = G (>= 2G·e_c) and
- * beta = ⌈46 + 2G·max_k A_k + 2F·γ·V·(2^s·1024.25 + 511)²⌉.
+ * γ = (V + 4)·2^−24, at most F·γ·V·(2^(s−1)·(qmax + 1.5) + Q)² key units (|x/sc| <= 2^(s−1)·(qmax + 1.5) unclamped,
+ * |p/sc| <= Q). Two keys further apart than both errors and both roundings keep their order under the f32 encoder:
+ * alpha = G (>= 2G·e_c) and beta = ⌈46 + 2G·max_k A_k + 2F·γ·V·(2^(s−1)·(qmax + 1.5) + Q)²⌉.
  */
 export interface CertifyParams {
   /** base [C, 16] with the exact norms. */
@@ -277,7 +285,7 @@ export function certifyParams(p: WideEncoderParams, centroids: Float32Array, C: 
       base[c * 16 + k] = 16 * Math.round((F / 16) * nrm) + k;
     }
     alpha[c] = G;
-    beta[c] = Math.ceil(46 + 2 * G * amax + 2 * F * gamma * V * (2 ** s * 1024.25 + 511) ** 2);
+    beta[c] = Math.ceil(46 + 2 * G * amax + 2 * F * gamma * V * (2 ** (s - 1) * (p.qmax + 1.5) + p.levels) ** 2);
   }
   return { base, alpha, beta };
 }
@@ -297,9 +305,9 @@ export function encodeCertifiedRef(x: Float32Array, ldx: number, N: number, p: W
       let S = 0;
       let edge = false;
       for (let v = 0; v < V; v++) {
-        xq[v] = quantizeX(x[n * ldx + c * V + v], inv, WIDE_QMAX);
+        xq[v] = quantizeX(x[n * ldx + c * V + v], inv, p.qmax);
         S += Math.abs(xq[v]);
-        if (Math.abs(xq[v]) >= WIDE_QMAX) edge = true;
+        if (Math.abs(xq[v]) >= p.qmax) edge = true;
       }
       let m1 = 0x7fffffff;
       let m2 = 0x7fffffff;

@@ -160,10 +160,12 @@ test('wide encoder data (3×3 lanes convs): several times fewer codes off the ex
       assert.ok(n8 > 20 && nw * 5 < n8, tag);
     }
   }
-  // x shift 3 would need |w| = 16·8·511 > 32767; V = 16 keys could pass 2^31 at x shift −5.
-  assert.equal(wideEncoderParams(centroids, C, K, V, new Int8Array(C).fill(3)), null);
-  assert.equal(wideEncoderParams(new Float32Array(C * K * 16).fill(1), C, K, 16, new Int8Array(C).fill(-5)), null);
-  assert.notEqual(wideEncoderParams(centroids, C, K, V, new Int8Array(C).fill(2)), null);
+  // The finest centroid level whose keys fit: 1535 for V = 9, 1279 for V = 16, coarser for larger |x shift|; null
+  // when none fits (x shift 4 needs |w| = 16·16·Q > 32767 even at Q = 255; V = 2000 overflows int32).
+  const levels = (v: number, s: number): number | undefined => wideEncoderParams(new Float32Array(C * K * v).fill(1), C, K, v, new Int8Array(C).fill(s))?.levels;
+  assert.deepEqual([levels(9, 0), levels(16, 0), levels(9, 2), levels(9, -3)], [1535, 1279, 511, 1023]);
+  assert.equal(wideEncoderParams(centroids, C, K, V, new Int8Array(C).fill(4)), null);
+  assert.equal(levels(2000, 0), undefined);
 });
 
 test('scan: exact integer sums, also past the int16 block (C = 300, all entries ±127)', () => {
@@ -327,7 +329,7 @@ test('bad arguments are rejected with clear errors; dispose frees the heap', () 
   bad({ metric: 'cosine' as Metric }, ArgumentError, /metric must be one of l2, l1, chebyshev, got cosine/);
   bad({ encoder: 'int4' as LutEncoderKind }, ArgumentError, /encoder must be f32, int8 or wide, got int4/);
   bad({ encoder: 'wide', metric: 'chebyshev' }, ArgumentError, /wide encoder supports metric l2 only, got chebyshev/);
-  bad({ encoder: 'wide', calibration: new Float32Array(c.C * c.V).fill(1e3) }, ArgumentError, /wide encoder keys could overflow/);
+  bad({ encoder: 'wide', subvecLen: 2000, centroids: new Float32Array(c.C * c.K * 2000).fill(1) }, ArgumentError, /wide encoder keys could overflow/);
   bad({ encoder: 'int8', metric: 'l1' }, ArgumentError, /int8 encoder supports metric l2 only, got l1/);
   bad({ calibration: d.x }, ArgumentError, /calibration applies to the int8 encoder only/);
   bad({ encoder: 'int8', calibration: new Float32Array(5) }, ShapeError, /calibration length 5 is not a positive multiple of D = 8/);

@@ -168,7 +168,8 @@ export class LutLayer {
         this.aux = heap.alloc(C * 72);
         new Int32Array(rt.memory.buffer, this.aux, C * 16).set(w ? w.base : int8.base);
         new Float32Array(rt.memory.buffer, this.aux + C * 64, C).set(w ? w.inv : int8.inv);
-        new Int32Array(rt.memory.buffer, this.aux + C * 68, C).set(int8.keyShift); // unused by the wide encoder
+        // The int8 encoder's key shifts; the wide one's x clamp qmax instead.
+        new Int32Array(rt.memory.buffer, this.aux + C * 68, C).set(w ? new Int32Array(C).fill(w.qmax) : int8.keyShift);
       } else {
         this.cent = heap.alloc(C * V * 64);
         const t = new Float32Array(rt.memory.buffer, this.cent, C * V * 16);
