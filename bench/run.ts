@@ -1,4 +1,5 @@
-// `npm run bench [-- --json] [--only layer,model,gemm,encoder] [--reps N] [--threads 1,2] [--lut FILE]`: runs the benchmarks one after another.
+// `npm run bench [-- --json] [--only layer,model,gemm,encoder,conv-encoders] [--reps N] [--threads 1,2] [--lut FILE]`: runs
+// the benchmarks one after another (conv-encoders needs --lut).
 // Each benchmark is its own script (bench/lut-layer.ts, bench/model.ts, bench/gemm.ts) run in a child process with
 // --json; this collects their JSON objects into one. Without --json it prints each benchmark's own table.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, { file: string; pass: string[] }> = {
   model: { file: 'model.ts', pass: ['--reps', '--threads', '--lut', '--batches'] },
   gemm: { file: 'gemm.ts', pass: ['--reps'] },
   encoder: { file: 'lut-conv-encoder.ts', pass: ['--reps'] },
+  'conv-encoders': { file: 'conv-encoders.ts', pass: ['--reps', '--lut'] },
 };
 for (const name of only) {
   if (!BENCHES[name]) {
