@@ -184,6 +184,52 @@ test('browser bundle: cross-origin isolated page, worker and in-thread load matc
   }
 });
 
+test('browser bundle: Web Worker threads over the shared memory take part and keep the logits bit for bit', { skip, timeout: 60_000 }, async () => {
+  for (const scope of ['coi', 'open'] as const) {
+    const page = await openPage(scope);
+    try {
+      const r = await page.evaluate(
+        async ({ simd, input }) => {
+          const lutnn = await import(new URL('./lutnn.js', location.href).href);
+          const x = new Float32Array(input);
+          const m = await lutnn.loadInWorker('model.safetensors', { simd, maxBatch: 8, threads: 2 });
+          await m.taskCounts(); // reset
+          let out: Float32Array = new Float32Array(0);
+          for (let i = 0; i < 6; i++) out = await m.run(x);
+          const counts: number[] = await m.taskCounts();
+          const threads: number = m.kernels.threads;
+          await m.dispose();
+          const one = await lutnn.loadInWorker('model.safetensors', { simd, maxBatch: 8, threads: 1 });
+          const oneThreads: number = one.kernels.threads;
+          const single = await one.run(x);
+          await one.dispose();
+          let mainThread = 'no error';
+          try {
+            await lutnn.load('model.safetensors', { simd, threads: 2 });
+          } catch (e) {
+            mainThread = `${(e as Error).name}: ${(e as Error).message}`;
+          }
+          return { out: Array.from(out), single: Array.from(single), counts, threads, oneThreads, mainThread };
+        },
+        { simd: variant, input: Array.from(input) },
+      );
+      assertSame(r.out, `${scope}: 2 threads`);
+      assertSame(r.single, `${scope}: 1 thread`);
+      assert.equal(r.oneThreads, 1);
+      if (scope === 'coi') {
+        assert.equal(r.threads, 2);
+        assert.ok(r.counts.length >= 2 && r.counts[0] > 0 && r.counts[1] > 0, `tasks per thread: ${r.counts.join(', ')}`);
+      } else {
+        assert.equal(r.threads, 1, 'no shared memory: one thread');
+        assert.ok(r.counts.slice(1).every((c) => c === 0), `tasks per thread: ${r.counts.join(', ')}`);
+      }
+      assert.match(r.mainThread, /^ArgumentError: setNumThreads: 2 threads need a worker/);
+    } finally {
+      await page.close();
+    }
+  }
+});
+
 test('browser bundle: page without COOP/COEP uses the unshared build, same logits', { skip, timeout: 60_000 }, async () => {
   const page = await openPage('open');
   try {

@@ -4,7 +4,7 @@ import { MAX_PAGES } from '../backend/memory.js';
 import { initKernels, type SimdVariant, type WasmRuntime } from '../backend/wasm-runtime.js';
 import { ArgumentError, BackendError } from '../errors.js';
 import type { KernelHost } from '../runtime/steps.js';
-import { runJob, threadsFor } from './pool.js';
+import { effectiveThreads, runJob, threadsFor } from './pool.js';
 import { installRuntime, wasmRuntime } from './wasm-host.js';
 
 export interface KernelOptions {
@@ -17,6 +17,12 @@ export interface KernelOptions {
    * build kernels-single.wasm (same code, same results). 'shared' needs cross-origin isolation (COOP/COEP headers).
    */
   memory?: 'auto' | 'shared' | 'unshared';
+  /**
+   * Threads for the kernels' jobs (the calling thread plus Web Workers over the shared memory): default
+   * navigator.hardwareConcurrency (at most 16) inside a worker, 1 on a page's main thread. Threads need the shared
+   * memory (a cross-origin isolated page); on the unshared build every job runs on the calling thread.
+   */
+  threads?: number;
 }
 
 /** What loadKernels settled on. */
@@ -24,6 +30,8 @@ export interface KernelInfo {
   variant: SimdVariant;
   shared: boolean;
   url: string;
+  /** Threads the jobs use (1 on the unshared build or a page's main thread). */
+  threads: number;
 }
 
 /** A module using `i8x16.relaxed_swizzle` (as wasm-feature-detect does): valid only where relaxed SIMD is on. */
@@ -88,11 +96,11 @@ function checkOptions(opts: KernelOptions): { simd: 'auto' | SimdVariant; memory
 
 let pending: Promise<KernelHost> | null = null;
 let host: KernelHost | null = null;
-let info: KernelInfo | null = null;
+let info: Omit<KernelInfo, 'threads'> | null = null;
 
 /** The kernels loadKernels installed in this realm (null before). */
 export function kernelInfo(): KernelInfo | null {
-  return info;
+  return info ? { ...info, threads: effectiveThreads() } : null;
 }
 
 /**

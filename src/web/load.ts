@@ -4,11 +4,12 @@ import { ArgumentError, BackendError } from '../errors.js';
 import { loadBytes, type LoadOptions } from '../runtime/load.js';
 import type { RuntimeModel } from '../runtime/model.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
+import { setNumThreads, startWorkers } from './pool.js';
 
 /** A model file: its URL (fetched; relative to the page), or its bytes. */
 export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
 
-/** Compile options (maxBatch, inputShape, lutEncoder, lut engine, name) and kernel options (wasmBase, simd, memory). */
+/** Compile options (maxBatch, inputShape, lutEncoder, lut engine, name) and kernel options (wasmBase, simd, memory, threads). */
 export type WebLoadOptions = LoadOptions & KernelOptions;
 
 function here(): string {
@@ -49,6 +50,8 @@ export async function modelBytes(source: ModelSource): Promise<{ bytes: Uint8Arr
 export async function load(source: ModelSource, opts: WebLoadOptions = {}): Promise<RuntimeModel> {
   if (opts === null || typeof opts !== 'object') throw new ArgumentError('lutnn.load: options must be an object');
   const host = await loadKernels(opts);
+  if (opts.threads !== undefined) setNumThreads(opts.threads);
+  await startWorkers(host.rt);
   const { bytes, name } = await modelBytes(source);
   return loadBytes(host, bytes, { name, ...opts });
 }

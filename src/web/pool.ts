@@ -1,22 +1,90 @@
-// Browser stand-in for src/backend/pool.ts (the bundle aliases it): jobs run on the calling thread only.
-// Browser threads (Web Workers over the shared memory) are not built yet; results do not depend on the thread count.
-import { ArgumentError } from '../errors.js';
+// Browser stand-in for src/backend/pool.ts (the bundle aliases it): Web Workers over the shared kernel memory.
+// Threads need a shared memory (a cross-origin isolated page) and a worker as the calling thread (Atomics.wait is
+// not allowed on a page's main thread); elsewhere every job runs on the calling thread. Results do not depend on it.
+import { ArgumentError, BackendError } from '../errors.js';
 import { LAYOUT } from '../backend/layout.js';
 import type * as NodePool from '../backend/pool.js';
 import type { WasmRuntime } from '../backend/wasm-runtime.js';
 
-let parallelMinMacs = 1 << 20;
+/** A classic worker (from a Blob URL): instantiates the kernels on the shared memory and runs `work(tid, gen)` per wake. */
+const WORKER_SOURCE = `
+onmessage = (e) => {
+  const { module, memory, tid, wake, ready } = e.data;
+  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctl = new Int32Array(memory.buffer);
+  let seen = Atomics.load(ctl, wake);
+  Atomics.store(ctl, ready + tid, 1);
+  for (;;) {
+    Atomics.wait(ctl, wake, seen);
+    seen = Atomics.load(ctl, wake);
+    ex.work(tid, seen);
+  }
+};
+`;
 
-export function getNumThreads(): number {
-  return 1;
+const WAKE = (LAYOUT.CTRL + LAYOUT.C_WAKE) >> 2;
+const READY = (LAYOUT.CTRL + LAYOUT.READY) >> 2;
+
+let parallelMinMacs = 1 << 20;
+const workers: Worker[] = [];
+let workersFailed = false;
+let sharedMemory = false;
+
+/** Whether the calling thread is a worker (it may block in Atomics.wait; a page's main thread may not). */
+function inWorker(): boolean {
+  const g = globalThis as { WorkerGlobalScope?: new () => unknown };
+  return typeof g.WorkerGlobalScope === 'function' && globalThis instanceof g.WorkerGlobalScope;
 }
 
+/** Threads this realm can use at most: 1 on a page's main thread, or without Web Workers. */
+export function maxThreads(): number {
+  if (!inWorker() || typeof Worker !== 'function') return 1;
+  const hc = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(LAYOUT.MAX_THREADS, hc));
+}
+
+let numThreads = maxThreads();
+
+export function getNumThreads(): number {
+  return numThreads;
+}
+
+/** Sets the thread count (1 = the calling thread only); above maxThreads() (a page's main thread: 1) it is an error. */
 export function setNumThreads(n: number): void {
-  if (n !== 1) throw new ArgumentError(`setNumThreads: the browser build runs on one thread, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > LAYOUT.MAX_THREADS) {
+    throw new ArgumentError(`setNumThreads: expected an integer in [1, ${LAYOUT.MAX_THREADS}], got ${n}`);
+  }
+  if (n > 1 && !inWorker()) throw new ArgumentError(`setNumThreads: ${n} threads need a worker as the calling thread (a page's main thread may not wait); use loadInWorker`);
+  numThreads = n;
+}
+
+function spawnWorkers(rt: WasmRuntime, count: number): void {
+  sharedMemory = typeof SharedArrayBuffer === 'function' && rt.memory.buffer instanceof SharedArrayBuffer;
+  if (!sharedMemory || !inWorker()) return;
+  let url: string | null = null;
+  while (workers.length < count) {
+    const tid = workers.length + 1;
+    Atomics.store(new Int32Array(rt.memory.buffer), READY + tid, 0);
+    url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new Worker(url, { name: `lutnn-${tid}` });
+    w.onerror = (ev: ErrorEvent) => {
+      // The calling thread still runs every task nobody else claims, so results stay correct; only speed is lost.
+      ev.preventDefault();
+      workersFailed = true;
+    };
+    w.postMessage({ module: rt.module, memory: rt.memory, tid, wake: WAKE, ready: READY });
+    workers.push(w);
+  }
+  if (url) URL.revokeObjectURL(url);
+}
+
+/** Threads jobs can use now: the setting where the memory is shared and the caller is a worker, else 1. */
+export function effectiveThreads(): number {
+  return sharedMemory && inWorker() && !workersFailed ? numThreads : 1;
 }
 
 export function threadSlots(): number {
-  return 1;
+  return workers.length + 1;
 }
 
 export function getParallelMinMacs(): number {
@@ -28,25 +96,48 @@ export function setParallelMinMacs(macs: number): void {
   parallelMinMacs = macs;
 }
 
-export function threadsFor(_macs: number, _tasks: number): number {
-  return 1;
+/** Threads worth using for a job (1 without a shared memory, on a page's main thread, or below the size threshold). */
+export function threadsFor(macs: number, tasks: number): number {
+  if (numThreads === 1 || workersFailed || !sharedMemory || macs < parallelMinMacs) return 1;
+  return Math.max(1, Math.min(numThreads, tasks));
 }
 
-/** Runs the job just written on the calling thread (task order makes every phase wait a no-op). */
-export function runJob(rt: WasmRuntime, _threads: number): void {
+/** Runs the job just written with `threads` threads (1 = the calling thread only) and waits for it. */
+export function runJob(rt: WasmRuntime, threads: number): void {
   rt.job.seal();
   const gen = rt.ex.openJob();
+  if (threads > 1 && sharedMemory) {
+    spawnWorkers(rt, threads - 1);
+    const ctl = new Int32Array(rt.memory.buffer, 0, WAKE + 1);
+    Atomics.store(ctl, WAKE, gen);
+    Atomics.notify(ctl, WAKE, threads - 1);
+  }
   rt.ex.work(0, gen);
   rt.ex.finishJob();
 }
 
-export async function startWorkers(_rt: WasmRuntime, _timeoutMs = 10000): Promise<void> {}
+/**
+ * Starts the workers for the current thread count when this realm can use them, and resolves once they have all
+ * instantiated the kernels (so the first job has them); a no-op on one thread or an unshared memory.
+ */
+export async function startWorkers(rt: WasmRuntime, timeoutMs = 10000): Promise<void> {
+  spawnWorkers(rt, numThreads - 1);
+  if (!sharedMemory || !inWorker()) return;
+  const ctl = new Int32Array(rt.memory.buffer, 0, READY + LAYOUT.MAX_THREADS);
+  const t0 = Date.now();
+  const ready = (): boolean => workers.every((_, i) => Atomics.load(ctl, READY + i + 1) === 1);
+  while (!ready()) {
+    if (workersFailed) throw new BackendError('lutnn: a Web Worker thread failed to start');
+    if (Date.now() - t0 > timeoutMs) throw new BackendError(`lutnn: Web Worker threads not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
-/** Tasks the calling thread ran since the last call; resets the count. */
+/** Tasks each thread ran since the last call (index 0 = the calling thread); resets the counts. */
 export function takeTaskCounts(rt: WasmRuntime): number[] {
-  const stats = new Int32Array(rt.memory.buffer, LAYOUT.CTRL + LAYOUT.STATS, 1);
-  const out = [stats[0]];
-  stats[0] = 0;
+  const stats = new Int32Array(rt.memory.buffer, LAYOUT.CTRL + LAYOUT.STATS, LAYOUT.MAX_THREADS);
+  const out = Array.from(stats.subarray(0, Math.max(numThreads, workers.length + 1)));
+  stats.fill(0);
   return out;
 }
 

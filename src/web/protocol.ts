@@ -15,6 +15,7 @@ export interface WorkerLoadOptions extends KernelOptions {
 export type Request =
   | { id: number; type: 'load'; source: string | Uint8Array | ArrayBuffer; opts: WorkerLoadOptions }
   | { id: number; type: 'run'; input: Float32Array }
+  | { id: number; type: 'taskCounts' }
   | { id: number; type: 'dispose' };
 
 /** What the worker reports once the model is compiled. */

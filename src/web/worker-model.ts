@@ -110,6 +110,15 @@ export class WorkerModel {
     return (await this.call({ type: 'run', input }, transfer ? [input.buffer] : [])) as Float32Array;
   }
 
+  /**
+   * Tasks each thread of the worker ran since the last call (index 0 = the worker itself, then its Web Worker
+   * threads); resets the counts. Shows whether the threads take part.
+   */
+  async taskCounts(): Promise<number[]> {
+    if (!this.alive) throw new ArgumentError('lutnn.taskCounts: the model was disposed');
+    return (await this.call({ type: 'taskCounts' })) as number[];
+  }
+
   /** Frees the model and ends the worker; idempotent. */
   async dispose(): Promise<void> {
     if (!this.alive) return;

@@ -3,6 +3,8 @@
 import { ArgumentError } from '../errors.js';
 import type { RuntimeModel } from '../runtime/model.js';
 import { kernelInfo } from './kernels.js';
+import { takeTaskCounts } from './pool.js';
+import { wasmRuntime } from './wasm-host.js';
 import { load } from './load.js';
 import { serializeError, type LoadedInfo, type Reply, type Request } from './protocol.js';
 
@@ -35,6 +37,8 @@ async function handle(req: Request): Promise<{ value: unknown; transfer?: Transf
       const out = model.run(req.input);
       return { value: out, transfer: [out.buffer] };
     }
+    case 'taskCounts':
+      return { value: takeTaskCounts(wasmRuntime()!) };
     case 'dispose':
       model?.dispose();
       model = null;
