@@ -1,4 +1,4 @@
-// Shared SIMD helpers: multiply-add (fused under relaxed SIMD) and a vector exp.
+// Shared SIMD helpers: multiply-add (fused under relaxed SIMD), a vector exp, and the argmin of 16 distances.
 
 /** c + a·b, one rounding with relaxed SIMD (f32x4.relaxed_madd), two otherwise. */
 @inline export function madd(a: v128, b: v128, c: v128): v128 {
@@ -24,4 +24,15 @@
   const e = f32x4.mul(y, scale);
   // Underflow to exactly 0 (also for -Infinity); NaN compares false and stays NaN.
   return v128.andnot(e, f32x4.lt(x, lo));
+}
+
+/** Index of the first smallest lane of d0..d3 (centroids 0-15), or -1 when the minimum is not finite (as lut-infer.ts). */
+@inline export function argmin16(d0: v128, d1: v128, d2: v128, d3: v128): i32 {
+  let m = f32x4.pmin(f32x4.pmin(d0, d1), f32x4.pmin(d2, d3));
+  m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
+  m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 1, 0, 3, 2));
+  if (!(f32x4.extract_lane(m, 0) < Infinity)) return -1;
+  const e01 = i16x8.narrow_i32x4_s(f32x4.eq(d0, m), f32x4.eq(d1, m));
+  const e23 = i16x8.narrow_i32x4_s(f32x4.eq(d2, m), f32x4.eq(d3, m));
+  return ctz(i8x16.bitmask(i8x16.narrow_i16x8_s(e01, e23)));
 }
