@@ -1,4 +1,4 @@
-// LUT layer benchmark: lutnn's LUT inference kernels (f32 and int8 encoders, plain and relaxed SIMD) beside dense peers.
+// LUT layer benchmark: lutnn's LUT inference kernels (f32, int8 and wide encoders, plain and relaxed SIMD) beside dense peers.
 // Usage: node --import tsx bench/lut-layer.ts [--json] [--reps N] [--threads 1|2]   (--part is the internal child run)
 // Peers on the same shapes, same rows: onnxruntime-node fp32 (MatMul + Add) and dynamic int8 (DynamicQuantizeMatMul),
 // onnxruntime-web fp32 (wasm), tfjs-backend-wasm (matMul + add). One child process per (SIMD build, thread count):
@@ -125,7 +125,7 @@ async function runPart(simd: string, threads: number): Promise<PartResult> {
     const x = Float32Array.from({ length: N * D }, () => rng.normal());
     const { table, scale } = quantizeLut(buildLut(new Tensor(centroids, [C, K, V]), new Tensor(W, [C, V, M])));
     const layers: Record<string, LutLayer> = {};
-    for (const encoder of ['f32', 'int8'] as const) {
+    for (const encoder of ['f32', 'int8', 'wide'] as const) {
       layers[encoder] = prepareLutLayer({ centroids, lutQ: table.data as Int8Array, scale, bias, ncodebooks: C, k: K, subvecLen: V, outFeatures: M, encoder, maxRows: N });
     }
     const xp = rt.heap.alloc(N * D * 4);
@@ -140,6 +140,7 @@ async function runPart(simd: string, threads: number): Promise<PartResult> {
     const methods: Method[] = [
       { name: 'lut-f32', run: lut(layers.f32) },
       { name: 'lut-int8', run: lut(layers.int8) },
+      { name: 'lut-wide', run: lut(layers.wide) },
       { name: 'lut-f32-encode', run: () => encodeLutPtr(layers.f32, xp, N, { threads }) },
       { name: 'lut-int8-encode', run: () => encodeLutPtr(layers.int8, xp, N, { threads }) },
       { name: 'lut-scan', run: () => scanLutPtr(layers.int8, op, N, { threads }) },
@@ -233,8 +234,8 @@ async function main(): Promise<void> {
     for (const p of parts) {
       const res = p.shapes[i];
       byConfig[`${p.simd}-${p.threads}t`] = res;
-      // Speed-ups of the LUT layer (int8 and f32 encoders) over each peer measured in the same process.
-      for (const enc of ['int8', 'f32']) {
+      // Speed-ups of the LUT layer (int8, wide and f32 encoders) over each peer measured in the same process.
+      for (const enc of ['int8', 'wide', 'f32']) {
         for (const peer of ['ort-node-fp32', 'ort-node-int8', 'ort-web-fp32', 'tfjs-wasm-fp32']) {
           if (res[peer] !== undefined) ratios[`${p.threads}t ${peer} / lut-${enc}-${p.simd}`] = +(res[peer] / res[`lut-${enc}`]).toFixed(2);
         }
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
     reps,
     relaxed: rflags ? (rflags.length ? `with ${rflags.join(' ')}` : 'yes') : 'not supported by this engine',
     peers: Object.assign({}, ...parts.map((p) => p.peers)),
-    timing: 'median ms per call, one call = Y [N, M] from X [N, D] (Float32Array in, Float32Array out): lut-f32 / lut-int8 copy x into '
+    timing: 'median ms per call, one call = Y [N, M] from X [N, D] (Float32Array in, Float32Array out): lut-f32 / lut-int8 / lut-wide copy x into '
       + 'wasm memory, encode + scan, copy y out; lut-*-encode and lut-scan are the pointer-level kernels alone (no copies); '
       + 'ORT-node/ORT-web run constant-weight MatMul + Add (fp32) or DynamicQuantizeMatMul (int8); tfjs-wasm uploads x, matMul + add, '
       + 'downloads y. Ratios are peer ms / LUT ms (> 1: LUT faster), within one process.',

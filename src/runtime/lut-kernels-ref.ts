@@ -149,7 +149,7 @@ export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8En
 const WIDE_LEVELS = [1535, 1279, 1023, 767, 511, 383, 255];
 
 /**
- * The wide ("int16-class") variant of the int8 encoder, used by the 3×3 lanes conv encoder (assembly/lut-conv.ts),
+ * The wide ("int16-class") variant of the int8 encoder, used by the 3×3 lanes conv encoder (assembly/lut-conv-lanes.ts),
  * whose i16×i16 dot products take it at no extra cost, and by the 'wide' row encoder. Per layer a centroid level Q
  * (WIDE_LEVELS: 1535 for V = 9, s = 0; about 12 bits against the int8 encoder's 7). Centroids: cq = round(p/sc) in
  * [−Q, Q], sc = max|p|/Q. x: xq = round(x·inv) clamped to [−4Q, 4Q − 1] (qmax = 4Q − 1), inv = 1/sx with
