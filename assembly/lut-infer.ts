@@ -10,7 +10,7 @@
 //   tables [ceil(M/4)][C][4][16] bytes: entry k of output 4t + j, codebook c, at ((t·C + c)·4 + j)·16 + k, as
 //     lutQ + 128 (uint8; padded outputs hold 128 = 0).  bias [ceil(M/4)·4] f32.  out [N][ldo] f32.
 // Kernels never allocate, never trap on sizes TypeScript validated, and read or write nothing outside these buffers.
-import { madd } from './math';
+import { argmin16, madd } from './math';
 import {
   CTRL, LUT, lutField, L_N, L_C, L_V, L_M, L_X, L_LDX, L_CODES, L_ENC, L_CENT, L_AUX, L_TABLE, L_SCALE, L_BIAS,
   L_OUT, L_LDO, L_EROWB, L_SROWB, L_STILES, L_ERR,
@@ -26,18 +26,6 @@ export const LUT_CBLOCK: i32 = 256;
 export const LUT_RELAXED: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 
 // ---------------------------------------------------------------- encoders
-
-/** Index of the first smallest lane of d0..d3 (centroids 0-3, 4-7, 8-11, 12-15), or -1 when the minimum is not finite. */
-@inline function argmin16(d0: v128, d1: v128, d2: v128, d3: v128): i32 {
-  // pmin is one minps; a NaN distance can only come with NaN/Inf input, where no distance is finite (flagged below).
-  let m = f32x4.pmin(f32x4.pmin(d0, d1), f32x4.pmin(d2, d3));
-  m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
-  m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 1, 0, 3, 2));
-  if (!(f32x4.extract_lane(m, 0) < Infinity)) return -1;
-  const e01 = i16x8.narrow_i32x4_s(f32x4.eq(d0, m), f32x4.eq(d1, m));
-  const e23 = i16x8.narrow_i32x4_s(f32x4.eq(d2, m), f32x4.eq(d3, m));
-  return ctz(i8x16.bitmask(i8x16.narrow_i16x8_s(e01, e23)));
-}
 
 /** Lowers the descriptor's error slot to `bad` (the smallest n·C + c over all tasks wins). */
 function reportBad(bad: i32): void {

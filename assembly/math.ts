@@ -26,8 +26,9 @@
   return v128.andnot(e, f32x4.lt(x, lo));
 }
 
-/** Index of the first smallest lane of d0..d3 (centroids 0-15), or -1 when the minimum is not finite (as lut-infer.ts). */
+/** Index of the first smallest lane of d0..d3 (centroids 0-3, 4-7, 8-11, 12-15), or -1 when the minimum is not finite. */
 @inline export function argmin16(d0: v128, d1: v128, d2: v128, d3: v128): i32 {
+  // pmin is one minps; a NaN distance can only come with NaN/Inf input, where no distance is finite (flagged by callers).
   let m = f32x4.pmin(f32x4.pmin(d0, d1), f32x4.pmin(d2, d3));
   m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
   m = f32x4.pmin(m, v128.shuffle<f32>(m, m, 1, 0, 3, 2));

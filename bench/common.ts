@@ -1,7 +1,22 @@
-// Helpers shared by the benchmark scripts: medians, interleaved timing of several methods, relaxed-SIMD detection.
+// Helpers shared by the benchmark scripts: medians, interleaved timing of several methods, relaxed-SIMD detection, a one-thread kernel host.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { WasmRuntime } from '../src/backend/wasm.js';
 import type { Rng } from '../src/tensor/rng.js';
+
+/** A kernel host that runs every job on the calling thread (DirectLutConv benchmarks: one thread, no pool). */
+export function callingThreadHost(rt: WasmRuntime): { rt: WasmRuntime; runJob: () => void; threadsFor: () => number } {
+  return {
+    rt,
+    runJob: () => {
+      rt.job.seal();
+      const gen = rt.ex.openJob();
+      rt.ex.work(0, gen);
+      rt.ex.finishJob();
+    },
+    threadsFor: () => 1,
+  };
+}
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

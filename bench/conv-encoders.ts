@@ -20,7 +20,7 @@ import { DirectLutConv, directConvUnsupported } from '../src/runtime/lut-conv.js
 import { prepareLutLayer, type LutLayer } from '../src/runtime/lut-kernels.js';
 import { loadSync } from '../src/runtime/node.js';
 import type { Op } from '../src/runtime/plan.js';
-import { median } from './common.js';
+import { callingThreadHost, median } from './common.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -42,16 +42,7 @@ const x = new Float32Array(NI * 784);
 for (let j = 0; j < x.length; j++) x[j] = (test.images[j] / 255 - mean) / std;
 const model = loadSync(lutFile, { maxBatch: NI, lutEncoder: 'f32' });
 const acts = model.activations(x);
-const host = {
-  rt,
-  runJob: () => {
-    rt.job.seal();
-    const gen = rt.ex.openJob();
-    rt.ex.work(0, gen);
-    rt.ex.finishJob();
-  },
-  threadsFor: () => 1,
-};
+const host = callingThreadHost(rt);
 const layers: Record<string, unknown>[] = [];
 model.ops.forEach((op: Op, si) => {
   if (op.kind !== 'lutConv' || op.spec.metric !== 'l2' || si === 0) return;

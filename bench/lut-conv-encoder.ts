@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import { LAYOUT } from '../src/backend/layout.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
+import { callingThreadHost } from './common.js';
 import { buildLut, quantizeLut } from '../src/lut/lut-op.js';
 import { DirectLutConv } from '../src/runtime/lut-conv.js';
 import { prepareLutLayer } from '../src/runtime/lut-kernels.js';
@@ -42,16 +43,7 @@ for (const [name, C, M, hw] of layers) {
   const yp = alloc.alloc(nb * M * P * 4);
   const sp = alloc.alloc(Math.max(convs.pixel.scratchBytes(nb), convs.lanes.scratchBytes(nb)));
   rt.f32(xp, nb * C * P).set(Float32Array.from({ length: nb * C * P }, () => rng.normal() * 1.5));
-  const host = {
-    rt,
-    runJob: () => {
-      rt.job.seal();
-      const gen = rt.ex.openJob();
-      rt.ex.work(0, gen);
-      rt.ex.finishJob();
-    },
-    threadsFor: () => 1,
-  };
+  const host = callingThreadHost(rt);
   // 'rest': the lanes conv without its encode phase (pad + scan), so encode ≈ whole − rest.
   const t: Record<string, number[]> = { pixel: [], lanes: [], rest: [] };
   const phase = rt.job.phase.bind(rt.job);

@@ -99,6 +99,13 @@ const window = (cin: number, h: number, w: number, k: [number, number], s: numbe
   return { cin, h, w, kh: k[0], kw: k[1], sh: s, sw: s, ph: p, pw: p, dh: d, dw: d, outH, outW };
 };
 
+/** A 3×3 window (stride s both ways, padding p, dilation dh along H only). */
+const win3x3 = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
+  const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
+  const outW = Math.floor((w + 2 * p - 2 - 1) / s) + 1;
+  return { cin, h, w, kh: 3, kw: 3, sh: s, sw: s, ph: p, pw: p, dh, dw: 1, outH, outW };
+};
+
 test('direct encoders: codes equal the twins (encodeF32Ref / encodeWideRef / encodeInt8Ref) on the im2row rows; NaN input is reported', () => {
   const rng = new Rng(5);
   const cases: [Window, 'f32' | 'int8'][] = [
@@ -186,21 +193,16 @@ test('a non-finite activation inside the model: the direct path reports the same
 
 test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes and outputs on the int8 data, the wide twin\'s on the wide data', () => {
   const rng = new Rng(9);
-  const win = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
-    const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
-    const outW = Math.floor((w + 2 * p - 2 - 1) / s) + 1;
-    return { cin, h, w, kh: 3, kw: 3, sh: s, sw: s, ph: p, pw: p, dh, dw: 1, outH, outW };
-  };
   // fmnist-cnn shapes, odd widths (row tails, blocks across rows), padding 0/1, stride 2, dilation along H, x clamped.
   const cases: [Window, number, number][] = [
-    [win(32, 28, 28, 1, 1), 2, 1.5],
-    [win(3, 13, 11, 1, 1), 37, 1.5],
-    [win(64, 14, 14, 1, 1), 3, 1.5],
-    [win(3, 13, 13, 1, 0), 4, 1.5],
-    [win(5, 7, 7, 1, 1), 5, 1.5],
-    [win(7, 13, 9, 2, 1), 3, 1.5],
-    [win(4, 11, 10, 1, 1, 2), 3, 1.5],
-    [win(6, 9, 17, 1, 1), 2, 40],
+    [win3x3(32, 28, 28, 1, 1), 2, 1.5],
+    [win3x3(3, 13, 11, 1, 1), 37, 1.5],
+    [win3x3(64, 14, 14, 1, 1), 3, 1.5],
+    [win3x3(3, 13, 13, 1, 0), 4, 1.5],
+    [win3x3(5, 7, 7, 1, 1), 5, 1.5],
+    [win3x3(7, 13, 9, 2, 1), 3, 1.5],
+    [win3x3(4, 11, 10, 1, 1, 2), 3, 1.5],
+    [win3x3(6, 9, 17, 1, 1), 2, 40],
   ];
   let wideCases = 0;
   for (const [w, n, xs] of cases) {
@@ -292,16 +294,11 @@ test('lutEncoder int8: 3×3 direct convs run the wide data (as lutEncoder wide),
 
 test('certified f32 conv encoder: the f32 encoder\'s codes and outputs exactly, near-ties re-encoded as its twin says', () => {
   const rng = new Rng(21);
-  const win = (cin: number, h: number, w: number, s: number, p: number, dh = 1): Window => {
-    const outH = Math.floor((h + 2 * p - dh * 2 - 1) / s) + 1;
-    const outW = Math.floor((w + 2 * p - 2 - 1) / s) + 1;
-    return { cin, h, w, kh: 3, kw: 3, sh: s, sw: s, ph: p, pw: p, dh, dw: 1, outH, outW };
-  };
   const cases: [Window, number, number, number][] = [
-    [win(8, 12, 12, 1, 1), 3, 16, 1],
-    [win(5, 11, 9, 2, 1), 4, 16, 1],
-    [win(6, 10, 13, 1, 0, 2), 3, 7, 1],
-    [win(4, 9, 9, 1, 1), 3, 16, 40], // x far outside the centroids: clamped, always re-encoded
+    [win3x3(8, 12, 12, 1, 1), 3, 16, 1],
+    [win3x3(5, 11, 9, 2, 1), 4, 16, 1],
+    [win3x3(6, 10, 13, 1, 0, 2), 3, 7, 1],
+    [win3x3(4, 9, 9, 1, 1), 3, 16, 40], // x far outside the centroids: clamped, always re-encoded
   ];
   let fixed = 0;
   for (const [w, n, K, xs] of cases) {

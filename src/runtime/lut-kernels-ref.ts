@@ -114,28 +114,28 @@ export function int8EncoderParams(centroids: Float32Array, C: number, K: number,
   return { cq, inv, xShift, keyShift, base };
 }
 
-/** Twin of the int8 encoder (l2): integer keys, smallest wins (its low 4 bits are k, so ties go to the first k). */
-export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8EncoderParams, C: number, K: number, V: number): EncodeResult {
+/**
+ * The loop both integer encoder twins share: xq = quantizeX(x, inv[c], qmax) per sub-vector, then the first k of the
+ * smallest key(c, k, xq) wins. `bad` is the first n·C + c whose x·inv is not finite.
+ */
+function integerCodes(x: Float32Array, ldx: number, N: number, C: number, K: number, V: number, inv: Float32Array, qmax: number, key: (c: number, k: number, xq: Int32Array) => number): EncodeResult {
   const codes = new Uint8Array(N * C);
   const xq = new Int32Array(V);
   let bad = -1;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
-      const inv = p.inv[c];
       for (let v = 0; v < V; v++) {
         const xv = x[n * ldx + c * V + v];
-        const y = f(xv * inv);
+        const y = f(xv * inv[c]);
         if (!(y - y === 0) && bad < 0) bad = n * C + c;
-        xq[v] = quantizeX(xv, inv);
+        xq[v] = quantizeX(xv, inv[c], qmax);
       }
       let best = Infinity;
       let bk = 0;
       for (let k = 0; k < K; k++) {
-        let dot = 0;
-        for (let v = 0; v < V; v++) dot += xq[v] * (p.cq[(c * K + k) * V + v] + 64);
-        const key = p.base[c * 16 + k] - dot * 2 ** p.keyShift[c];
-        if (key < best) {
-          best = key;
+        const kk = key(c, k, xq);
+        if (kk < best) {
+          best = kk;
           bk = k;
         }
       }
@@ -143,6 +143,15 @@ export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8En
     }
   }
   return { codes, bad };
+}
+
+/** Twin of the int8 encoder (l2): integer keys, smallest wins (its low 4 bits are k, so ties go to the first k). */
+export function encodeInt8Ref(x: Float32Array, ldx: number, N: number, p: Int8EncoderParams, C: number, K: number, V: number): EncodeResult {
+  return integerCodes(x, ldx, N, C, K, V, p.inv, 127, (c, k, xq) => {
+    let dot = 0;
+    for (let v = 0; v < V; v++) dot += xq[v] * (p.cq[(c * K + k) * V + v] + 64);
+    return p.base[c * 16 + k] - dot * 2 ** p.keyShift[c];
+  });
 }
 
 /** Centroid levels the wide encoder tries, finest first: the first whose keys fit int32 (and w int16) is used. */
@@ -217,31 +226,11 @@ export function wideEncoderParams(centroids: Float32Array, C: number, K: number,
 
 /** Twin of the wide encoder (the lanes conv encoder's oracle): integer keys, smallest wins, ties to the first k. */
 export function encodeWideRef(x: Float32Array, ldx: number, N: number, p: WideEncoderParams, C: number, K: number, V: number): EncodeResult {
-  const codes = new Uint8Array(N * C);
-  const xq = new Int32Array(V);
-  let bad = -1;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const inv = p.inv[c];
-      for (let v = 0; v < V; v++) {
-        const xv = x[n * ldx + c * V + v];
-        if (!(f(xv * inv) - f(xv * inv) === 0) && bad < 0) bad = n * C + c;
-        xq[v] = quantizeX(xv, inv, p.qmax);
-      }
-      let best = Infinity;
-      let bk = 0;
-      for (let k = 0; k < K; k++) {
-        let key = p.base[c * 16 + k];
-        for (let v = 0; v < V; v++) key += xq[v] * p.w[(c * K + k) * V + v];
-        if (key < best) {
-          best = key;
-          bk = k;
-        }
-      }
-      codes[n * C + c] = bk;
-    }
-  }
-  return { codes, bad };
+  return integerCodes(x, ldx, N, C, K, V, p.inv, p.qmax, (c, k, xq) => {
+    let key = p.base[c * 16 + k];
+    for (let v = 0; v < V; v++) key += xq[v] * p.w[(c * K + k) * V + v];
+    return key;
+  });
 }
 
 /**
