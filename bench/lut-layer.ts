@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { setParallelMinMacs, setNumThreads, startWorkers } from '../src/backend/pool.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
-import { measure, median, relaxedFlags, type Method } from './common.js';
+import { measure, relaxedFlags, type Method } from './common.js';
 import { buildLut, quantizeLut } from '../src/lut/lut-op.js';
 import { encodeLutPtr, prepareLutLayer, runLutLayerPtr, scanLutPtr, type LutLayer } from '../src/runtime/lut-kernels.js';
 import { Rng } from '../src/tensor/rng.js';

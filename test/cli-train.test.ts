@@ -81,6 +81,26 @@ test('finetune --distill: converts, fine-tunes with a teacher, records the setti
   assert.ok(j.testAccuracy > 0.5, `accuracy ${j.testAccuracy}`);
   const meta = JSON.parse(loadSafetensors(ft).metadata.lutnn);
   assert.deepEqual(meta.info.finetune.distill, { teacher: dense, alpha: 0.7, temperature: 3 });
+  // eval on the inference runtime: the f32 encoder scores as the training engine; the integer encoders run too.
+  const ev = (...extra: string[]): Record<string, unknown> => {
+    const e = spawnSync(process.execPath, [...cli, 'eval', ft, '--data-dir', dataDir, '--quiet', '--json', ...extra], { encoding: 'utf8' });
+    assert.equal(e.status, 0, e.stderr);
+    return JSON.parse(e.stdout);
+  };
+  const engine = ev();
+  assert.equal(engine.evaluatedOn, 'engine');
+  assert.equal(engine.encoder, null);
+  assert.equal(engine.testAccuracy, j.testAccuracy);
+  const f32 = ev('--runtime');
+  assert.deepEqual([f32.evaluatedOn, f32.encoder, f32.testAccuracy], ['runtime', 'f32', j.testAccuracy]);
+  for (const encoder of ['int8', 'wide']) {
+    const q = ev('--encoder', encoder);
+    assert.deepEqual([q.evaluatedOn, q.encoder, q.n], ['runtime', encoder, 256]);
+    assert.ok(Math.abs((q.testAccuracy as number) - j.testAccuracy) < 0.05, `${encoder}: ${q.testAccuracy} vs ${j.testAccuracy}`);
+  }
+  const badEnc = spawnSync(process.execPath, [...cli, 'eval', ft, '--data-dir', dataDir, '--encoder', 'int4'], { encoding: 'utf8' });
+  assert.equal(badEnc.status, 1);
+  assert.match(badEnc.stderr, /--encoder/);
   const bad = spawnSync(process.execPath, [...cli, 'finetune', lut, '--out', join(dir, 'bad.safetensors'), '--data-dir', dataDir, '--epochs', '1', '--quiet',
     '--distill', dense, '--distill-temperature', '0'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);

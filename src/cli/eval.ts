@@ -1,10 +1,11 @@
-// `lutnn eval`: test accuracy and loss of a model file on a dataset's test split.
+// `lutnn eval`: test accuracy and loss of a model file on a dataset's test split (training engine or inference runtime).
 import { Command } from 'commander';
 import { DataLoader } from '../data/loader.js';
 import { takeDataset, type DatasetName } from '../data/dataset.js';
 import { FormatError } from '../errors.js';
 import { loadModel } from '../io/model-file.js';
 import { evaluate } from '../train/metrics.js';
+import { evaluateOnRuntime } from '../runtime/evaluate.js';
 import { setNumThreads } from '../backend/index.js';
 import { createProgress } from './progress.js';
 import { choiceArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
@@ -15,6 +16,8 @@ interface EvalCliOptions {
   batchSize: number;
   threads?: number;
   limitTest?: number;
+  runtime: boolean;
+  encoder?: 'f32' | 'int8' | 'wide';
   json: boolean;
   quiet: boolean;
 }
@@ -28,6 +31,8 @@ export function evalCommand(): Command {
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 256)
     .option('--threads <n>', 'compute threads', intArg('--threads', 1))
     .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
+    .option('--runtime', 'evaluate on the inference runtime (BN folded, SIMD LUT kernels) instead of the training engine', false)
+    .option('--encoder <name>', 'LUT encoder on the runtime: f32 (exact, default) | int8 | wide; implies --runtime', choiceArg('--encoder', ['f32', 'int8', 'wide'] as const))
     .option('--json', 'print one JSON object with the results on stdout', false)
     .option('--quiet', 'no progress output', false)
     .action((file: string, opts: EvalCliOptions) => runCommand(() => evalModel(file, opts)));
@@ -42,7 +47,11 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
   const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
   const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean: meta.dataset?.mean, std: meta.dataset?.std });
   const bar = createProgress({ label: 'eval', total: test.n, quiet: o.quiet || o.json });
-  const r = evaluate(model, loader.epoch(0), (done) => bar.update(done));
+  const runtime = o.runtime || o.encoder !== undefined;
+  const encoder = runtime ? (o.encoder ?? 'f32') : null;
+  const r = runtime
+    ? evaluateOnRuntime(model, loader.epoch(0), [test.channels, test.height, test.width], encoder!, (done) => bar.update(done))
+    : evaluate(model, loader.epoch(0), (done) => bar.update(done));
   bar.stop();
   const out = {
     command: 'eval',
@@ -54,8 +63,13 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
     testLoss: r.loss,
     seconds: r.seconds,
     imagesPerSecond: r.imagesPerSecond,
+    evaluatedOn: runtime ? 'runtime' : 'engine',
+    encoder,
     machine: machineInfo(),
   };
   if (o.json) printJson(out);
-  else process.stdout.write(`${file}: test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}, ${r.n} images, ${Math.round(r.imagesPerSecond)} img/s)\n`);
+  else {
+    const where = runtime ? `, runtime, ${encoder} encoder` : '';
+    process.stdout.write(`${file}: test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}, ${r.n} images, ${Math.round(r.imagesPerSecond)} img/s${where})\n`);
+  }
 }

@@ -9,9 +9,9 @@ import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { compile } from '../runtime/node.js';
+import { evaluateOnRuntime } from '../runtime/evaluate.js';
 import { fit, type EpochSummary } from '../train/fit.js';
-import { evaluate, evaluateLogits, type Batch, type EvalResult } from '../train/metrics.js';
+import { evaluate } from '../train/metrics.js';
 import { convertModel, type ConvertOptions } from './convert.js';
 import { modelCost } from './cost.js';
 import type { Metric } from './distance.js';
@@ -69,19 +69,6 @@ export interface CompareRow {
   seconds: number;
 }
 
-/** Test loss and accuracy of `model` on lutnn's inference runtime (compiled once, f32 encoder). */
-function evaluateOnRuntime(model: Module, batches: Iterable<Batch>, inputShape: number[], onBatch: (done: number) => void): EvalResult {
-  const rm = compile(model, { inputShape, maxBatch: 256, lutEncoder: 'f32' });
-  try {
-    return evaluateLogits(batches, (x) => {
-      const out = rm.run(x);
-      return new Tensor(out, [x.shape[0], out.length / x.shape[0]]);
-    }, onBatch);
-  } finally {
-    rm.dispose();
-  }
-}
-
 function cloneModel(model: Module): Module {
   const copy = buildModel(describeModel(model));
   copy.loadStateDict(model.stateDict());
@@ -118,7 +105,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     // The runtime evaluates about 2.3x faster than the training engine; it has no MADDNESS layers.
     const onBatch = (done: number): void => o.onProgress?.(stage, done, test.n);
     const evaluatedOn = method === 'maddness' ? 'engine' : 'runtime';
-    const ev = evaluatedOn === 'runtime' ? evaluateOnRuntime(model, testLoader.epoch(0), inputShape, onBatch) : evaluate(model, testLoader.epoch(0), onBatch);
+    const ev = evaluatedOn === 'runtime' ? evaluateOnRuntime(model, testLoader.epoch(0), inputShape, 'f32', onBatch) : evaluate(model, testLoader.epoch(0), onBatch);
     const cost = modelCost(model, inputShape);
     const r: CompareRow = {
       method, metric, testAccuracy: ev.accuracy, testLoss: ev.loss, macs: cost.total.macs, modelBytes: cost.total.deployBytes,

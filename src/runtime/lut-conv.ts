@@ -208,7 +208,7 @@ export class DirectLutConv {
    */
   run(host: Host, nb: number, x: number, y: number, scratch: number): boolean {
     const { rt } = host;
-    const { win, layer, C, M, P, bpi } = this;
+    const { win, layer, C, M, bpi } = this;
     const p = layer.ptrs();
     const nblk = nb * bpi;
     const MT = Math.ceil(M / 4);
