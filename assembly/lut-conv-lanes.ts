@@ -292,11 +292,15 @@ function recheckF32(need: i32, b: i32, c: i32, q: i32, cp: usize): i32 {
     let d0 = f32x4.splat(0);
     let d1 = d0, d2 = d0, d3 = d0;
     let pc = cent;
+    // Inside the image (most pixels) the taps need no bounds checks.
+    const inside = iy0 >= 0 && iy0 + 2 * DH < H && ix0 >= 0 && ix0 + 2 < W;
     for (let ki = 0; ki < 3; ki++) {
       const iy = iy0 + ki * DH;
+      const row = xs + ((<usize>iy * W + <usize>ix0) << 2);
+      const rowIn = inside || (iy >= 0 && iy < H);
       for (let kj = 0; kj < 3; kj++) {
         const ix = ix0 + kj;
-        const xv: f32 = iy >= 0 && iy < H && ix >= 0 && ix < W ? load<f32>(xs + ((<usize>iy * W + <usize>ix) << 2)) : 0;
+        const xv: f32 = inside || (rowIn && ix >= 0 && ix < W) ? load<f32>(row + (<usize>kj << 2)) : 0;
         const xv4 = f32x4.splat(xv);
         const t0 = f32x4.sub(xv4, v128.load(pc));
         const t1 = f32x4.sub(xv4, v128.load(pc, 16));
