@@ -70,6 +70,7 @@ function spawnWorkers(rt: WasmRuntime, count: number): void {
     w.onerror = (ev: ErrorEvent) => {
       // The calling thread still runs every task nobody else claims, so results stay correct; only speed is lost.
       ev.preventDefault();
+      if (!workersFailed) console.warn(`lutnn: Web Worker thread ${tid} failed (${ev.message || 'no message'}); continuing on fewer threads`);
       workersFailed = true;
     };
     w.postMessage({ module: rt.module, memory: rt.memory, tid, wake: WAKE, ready: READY });
