@@ -1,7 +1,7 @@
 // Browser stand-in for src/backend/pool.ts (the bundle aliases it): Web Workers over the shared kernel memory.
 // Threads need a shared memory (a cross-origin isolated page) and a worker as the calling thread (Atomics.wait is
 // not allowed on a page's main thread); elsewhere every job runs on the calling thread. Results do not depend on it.
-import { ArgumentError, BackendError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { LAYOUT } from '../backend/layout.js';
 import type * as NodePool from '../backend/pool.js';
 import type { WasmRuntime } from '../backend/wasm-runtime.js';
@@ -119,17 +119,27 @@ export function runJob(rt: WasmRuntime, threads: number): void {
 
 /**
  * Starts the workers for the current thread count when this realm can use them, and resolves once they have all
- * instantiated the kernels (so the first job has them); a no-op on one thread or an unshared memory.
+ * instantiated the kernels (so the first job has them); a no-op on one thread or an unshared memory. A page whose
+ * policy stops the workers (e.g. a CSP without blob: workers) gets a warning and runs on the calling thread.
  */
 export async function startWorkers(rt: WasmRuntime, timeoutMs = 10000): Promise<void> {
-  spawnWorkers(rt, numThreads - 1);
+  try {
+    spawnWorkers(rt, numThreads - 1);
+  } catch (e) {
+    workersFailed = true;
+    console.warn(`lutnn: cannot start Web Worker threads (${(e as Error).message}); running on one thread`);
+    return;
+  }
   if (!sharedMemory || !inWorker()) return;
   const ctl = new Int32Array(rt.memory.buffer, 0, READY + LAYOUT.MAX_THREADS);
   const t0 = Date.now();
   const ready = (): boolean => workers.every((_, i) => Atomics.load(ctl, READY + i + 1) === 1);
-  while (!ready()) {
-    if (workersFailed) throw new BackendError('lutnn: a Web Worker thread failed to start');
-    if (Date.now() - t0 > timeoutMs) throw new BackendError(`lutnn: Web Worker threads not ready after ${timeoutMs} ms`);
+  while (!ready() && !workersFailed) {
+    if (Date.now() - t0 > timeoutMs) {
+      // Jobs never wait for workers, so a slow or blocked one costs speed only: warn and go on.
+      console.warn(`lutnn: Web Worker threads not ready after ${timeoutMs} ms; jobs run on the threads that are`);
+      return;
+    }
     await new Promise((r) => setTimeout(r, 2));
   }
 }
