@@ -68,6 +68,34 @@ export function quantizeX(x: number, inv: number, qmax = 127): number {
   return f(y + ROUND_MAGIC) - ROUND_MAGIC;
 }
 
+/** Centroid step of codebook c quantized to ±levels: sc = max|p|/levels (float32), 1 when every coordinate is 0. */
+function codebookScale(centroids: Float32Array, c: number, K: number, V: number, levels: number): number {
+  let cmax = 0;
+  for (let i = c * K * V; i < (c + 1) * K * V; i++) cmax = Math.max(cmax, Math.abs(centroids[i]));
+  return cmax > 0 ? f(cmax / levels) : 1;
+}
+
+/**
+ * Quantizes codebook c: cq = round(p/sc) clamped to ±levels, handed to `put(index, cq)`, and its key bases
+ * base[c·16 + k] = 16·2^a·‖cq_k‖² + k (0x7fffffff for k >= K, which never wins).
+ */
+function quantizeCodebook(centroids: Float32Array, c: number, K: number, V: number, sc: number, levels: number, a: number, base: Int32Array, put: (i: number, cq: number) => void): void {
+  for (let k = 0; k < 16; k++) {
+    if (k >= K) {
+      base[c * 16 + k] = 0x7fffffff;
+      continue;
+    }
+    let nrm = 0;
+    for (let v = 0; v < V; v++) {
+      const i = (c * K + k) * V + v;
+      const r = Math.max(-levels, Math.min(levels, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
+      put(i, r);
+      nrm += r * r;
+    }
+    base[c * 16 + k] = 16 * 2 ** a * nrm + k;
+  }
+}
+
 /**
  * Per-codebook int8 parameters from centroids [C, K, V]; `xAbsMax` [C] (largest |x| each codebook sees, e.g. from
  * calibration rows) picks s = ⌈log2(xAbsMax / (127·sc))⌉ clamped to ±INT8_MAX_SHIFT; without it s = 0 (x range about
@@ -80,9 +108,7 @@ export function int8EncoderParams(centroids: Float32Array, C: number, K: number,
   const keyShift = new Int32Array(C);
   const base = new Int32Array(C * 16);
   for (let c = 0; c < C; c++) {
-    let cmax = 0;
-    for (let i = c * K * V; i < (c + 1) * K * V; i++) cmax = Math.max(cmax, Math.abs(centroids[i]));
-    const sc = cmax > 0 ? f(cmax / 63) : 1;
+    const sc = codebookScale(centroids, c, K, V, 63);
     let s = 0;
     if (xAbsMax) {
       const want = xAbsMax[c] / (127 * sc);
@@ -96,20 +122,7 @@ export function int8EncoderParams(centroids: Float32Array, C: number, K: number,
     keyShift[c] = b + 4;
     const bound = 16 * 2 ** a * V * 63 * 63 + 15 + 2 ** (b + 4) * V * 128 * 127;
     if (bound >= 2 ** 31 - 1) throw new RangeError(`int8 encoder: keys overflow int32 for subvecLen ${V}`);
-    for (let k = 0; k < 16; k++) {
-      if (k >= K) {
-        base[c * 16 + k] = 0x7fffffff;
-        continue;
-      }
-      let nrm = 0;
-      for (let v = 0; v < V; v++) {
-        const i = (c * K + k) * V + v;
-        const r = Math.max(-63, Math.min(63, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
-        cq[i] = r;
-        nrm += r * r;
-      }
-      base[c * 16 + k] = 16 * 2 ** a * nrm + k;
-    }
+    quantizeCodebook(centroids, c, K, V, sc, 63, a, base, (i, r) => (cq[i] = r));
   }
   return { cq, inv, xShift, keyShift, base };
 }
@@ -198,28 +211,13 @@ export function wideEncoderParams(centroids: Float32Array, C: number, K: number,
   const base = new Int32Array(C * 16);
   const scs = new Float32Array(C);
   for (let c = 0; c < C; c++) {
-    let cmax = 0;
-    for (let i = c * K * V; i < (c + 1) * K * V; i++) cmax = Math.max(cmax, Math.abs(centroids[i]));
-    const sc = cmax > 0 ? f(cmax / Q) : 1;
+    const sc = codebookScale(centroids, c, K, V, Q);
     scs[c] = sc;
     const s = xShift[c];
     const a = Math.max(0, -s);
     const wm = 16 * 2 ** Math.max(0, s);
     inv[c] = f(1 / (sc * 2 ** (s - 1)));
-    for (let k = 0; k < 16; k++) {
-      if (k >= K) {
-        base[c * 16 + k] = 0x7fffffff;
-        continue;
-      }
-      let nrm = 0;
-      for (let v = 0; v < V; v++) {
-        const i = (c * K + k) * V + v;
-        const r = Math.max(-Q, Math.min(Q, f(centroids[i] / sc) + ROUND_MAGIC64 - ROUND_MAGIC64));
-        w[i] = -wm * r;
-        nrm += r * r;
-      }
-      base[c * 16 + k] = 16 * 2 ** a * nrm + k;
-    }
+    quantizeCodebook(centroids, c, K, V, sc, Q, a, base, (i, r) => (w[i] = -wm * r));
   }
   return { levels: Q, qmax, w, inv, base, sc: scs, shift: Int8Array.from(xShift) };
 }
