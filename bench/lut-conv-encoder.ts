@@ -9,7 +9,7 @@ import { LAYOUT } from '../src/backend/layout.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
 import { callingThreadHost } from './common.js';
-import { buildLut, quantizeLut } from '../src/lut/lut-op.js';
+import { buildLut, quantizeLut } from '../src/ops/lut.js';
 import { DirectLutConv } from '../src/runtime/lut-conv.js';
 import { prepareLutLayer } from '../src/runtime/lut-kernels.js';
 import type { Window } from '../src/runtime/plan.js';

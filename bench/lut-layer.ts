@@ -13,7 +13,7 @@ import { setParallelMinMacs, setNumThreads, startWorkers } from '../src/backend/
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
 import { measure, relaxedFlags, type Method } from './common.js';
-import { buildLut, quantizeLut } from '../src/lut/lut-op.js';
+import { buildLut, quantizeLut } from '../src/ops/lut.js';
 import { encodeLutPtr, prepareLutLayer, runLutLayerPtr, scanLutPtr, type LutLayer } from '../src/runtime/lut-kernels.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';

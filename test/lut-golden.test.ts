@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { backward } from '../src/autograd/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { LutConv2d } from '../src/lut/modules.js';
-import { buildLut, encodeRows, quantizeLut } from '../src/lut/lut-op.js';
+import { buildLut, encodeRows, quantizeLut } from '../src/ops/lut.js';
 
 interface F32Json {
   shape: number[];

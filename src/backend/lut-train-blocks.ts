@@ -3,7 +3,7 @@
 // Offsets are bytes from the start of the LutMem, block b's operand at offset + b·stride; −1 marks an absent operand.
 // Every block has its own scratch (scratchStride bytes apart), dp and 8-byte result slot at res + 8·b, so the
 // blocks are independent and the caller's block-order sums are the same for any thread count.
-import type { Metric } from '../lut/distance.js';
+import type { Metric } from './metric.js';
 import { LAYOUT } from './layout.js';
 import { lutKernels, lutWasm, METRIC_CODE, type LutMem } from './lut-train.js';
 import { runJob, threadsFor } from './pool.js';

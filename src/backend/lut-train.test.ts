@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backward } from '../autograd/engine.js';
-import { METRICS, type Metric } from '../lut/distance.js';
-import { lutConv2d, thetaForTemperature } from '../lut/lut-op.js';
+import { METRICS, type Metric } from './metric.js';
+import { lutConv2d, thetaForTemperature } from '../ops/lut.js';
 import { conv2dGeom } from '../ops/conv.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';

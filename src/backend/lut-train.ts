@@ -4,7 +4,7 @@
 // Everything a chunk needs lives in one LutMem: wasm heap memory when the wasm backend is active (kernels get
 // pointers, GEMMs and im2col run as pool jobs on it, nothing is copied), plain arrays otherwise (TS twins, backend
 // GEMMs). Offsets are bytes from the start of the LutMem (16-aligned for floats); −1 marks an absent operand.
-import { nearestF32, type Metric } from '../lut/distance.js';
+import { nearestF32, type Metric } from './metric.js';
 import { getBackend } from './index.js';
 import { LAYOUT, type ConvDesc } from './layout.js';
 import { runJob, threadsFor } from './pool.js';

@@ -13,7 +13,7 @@ import type { Module } from '../nn/module.js';
 import { createModel } from '../nn/zoo.js';
 import { convertModel } from '../lut/convert.js';
 import { assignCost, type Metric } from '../lut/distance.js';
-import { encodeRows } from '../lut/lut-op.js';
+import { encodeRows } from '../ops/lut.js';
 import { LutConv2d, LutLinear } from '../lut/modules.js';
 import { MaddnessLinear } from '../lut/maddness-modules.js';
 import { randn } from '../tensor/create.js';

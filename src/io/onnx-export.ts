@@ -18,7 +18,7 @@ import { AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, GlobalAvgPool2d
 import type { Module } from '../nn/module.js';
 import { moduleTypeOf } from '../nn/spec.js';
 import { LutConv2d, LutLinear } from '../lut/modules.js';
-import { buildLut, quantizeLut } from '../lut/lut-op.js';
+import { buildLut, quantizeLut } from '../ops/lut.js';
 import type { Metric } from '../lut/distance.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {

@@ -14,7 +14,8 @@ import { trainCodebooks } from './kmeans.js';
 import { refitWeights } from './refit.js';
 import { trainMaddness } from './maddness.js';
 import { MaddnessConv2d, MaddnessLinear } from './maddness-modules.js';
-import { LutConv2d, LutLinear, im2colRows } from './modules.js';
+import { LutConv2d, LutLinear } from './modules.js';
+import { im2colRows } from '../ops/lut.js';
 
 export type ConvertMethod = 'lutnn' | 'maddness';
 

@@ -8,9 +8,9 @@ import { registerModuleType } from '../nn/spec.js';
 import { conv2dGeom, permute, reshape } from '../ops/index.js';
 import { scalar, zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
-import { allocLutMem, lutKernels, lutScratchBytes } from '../backend/lut-train.js';
-import { maddnessEncode, MADDNESS_LEAVES, MADDNESS_NODES, MADDNESS_DEPTH, type MaddnessModel } from './maddness.js';
-import { im2colRows } from './modules.js';
+import { MADDNESS_LEAVES, MADDNESS_NODES, MADDNESS_DEPTH, type MaddnessModel } from './maddness.js';
+import { maddnessRows } from '../ops/maddness.js';
+import { im2colRows } from '../ops/lut.js';
 
 /**
  * Buffers of a MADDNESS layer with D inputs, M outputs and C codebooks of V dims: splitDims [C, 4] (int32),
@@ -76,47 +76,9 @@ abstract class MaddnessBase extends Module {
     if (this.bias) this.bias.data.set(bias ? bias.f32 : new Float32Array(M));
   }
 
-  private encoder(): MaddnessModel {
-    return {
-      ncodebooks: this.ncodebooks,
-      subvecLen: this.subvecLen,
-      splitDims: this.splitDims.data as Int32Array,
-      thresholds: this.thresholds.f32,
-      prototypes: new Float32Array(this.ncodebooks * MADDNESS_LEAVES * this.inDim),
-    };
-  }
-
   /** rows [n, D] → [n, M]: encode by the trees, sum table rows (exact integer sums), scale, add bias. No gradient. */
   protected rowsForward(rows: Tensor): Tensor {
-    const n = rows.shape[0];
-    const C = this.ncodebooks;
-    const M = this.outDim;
-    const codes = maddnessEncode(rows.f32, n, this.encoder()); // [n, C]
-    const out = new Float32Array(n * M);
-    if (n === 0) return new Tensor(out, [n, M]);
-    // The LUT gather kernel on the int8 entries as floats: every partial sum is an integer below 2^24, so exact.
-    let bytes = 0;
-    const take = (n: number): number => {
-      const o = bytes;
-      bytes += Math.ceil(n / 64) * 64;
-      return o;
-    };
-    const lay = { codes: take(n * C), table: take(C * MADDNESS_LEAVES * M * 4), out: take(n * M * 4), scratch: take(lutScratchBytes(C, MADDNESS_LEAVES, 1)) };
-    const mem = allocLutMem(bytes);
-    try {
-      mem.u8.set(codes, lay.codes);
-      const T = this.table.data as Int8Array;
-      const tf = mem.f32.subarray(lay.table >> 2, (lay.table >> 2) + T.length);
-      for (let i = 0; i < T.length; i++) tf[i] = T[i];
-      lutKernels(mem).gather(mem, lay.codes, C, n, lay.table, C, MADDNESS_LEAVES, M, -1, lay.out, false, lay.scratch);
-      const acc = mem.f32.subarray(lay.out >> 2, (lay.out >> 2) + n * M);
-      const scale = this.tableScale.data[0];
-      const B = this.bias?.f32;
-      for (let r = 0; r < n; r++) for (let m = 0; m < M; m++) out[r * M + m] = scale * acc[r * M + m] + (B ? B[m] : 0);
-    } finally {
-      mem.dispose();
-    }
-    return new Tensor(out, [n, M]);
+    return maddnessRows(rows, this.splitDims, this.thresholds, this.table, this.tableScale.data[0], this.bias);
   }
 }
 

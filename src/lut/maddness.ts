@@ -3,12 +3,9 @@ import { ArgumentError, NonFiniteError, ShapeError } from '../errors.js';
 import { Rng } from '../tensor/rng.js';
 import { getBackend } from '../backend/index.js';
 import { sampleRows } from './kmeans.js';
+import { MADDNESS_DEPTH, MADDNESS_LEAVES, MADDNESS_NODES, maddnessRoute } from '../ops/maddness.js';
 
-/** Tree depth: 4 levels give 16 leaves (codes 0..15). */
-export const MADDNESS_DEPTH = 4;
-export const MADDNESS_LEAVES = 16;
-/** Internal nodes per tree: 1 + 2 + 4 + 8. */
-export const MADDNESS_NODES = 15;
+export { MADDNESS_DEPTH, MADDNESS_LEAVES, MADDNESS_NODES } from '../ops/maddness.js';
 
 /**
  * A trained MADDNESS encoder. Routing convention: the nodes of a tree are in heap order (root 0, children of
@@ -94,7 +91,7 @@ export function trainMaddness(rows: Float32Array, N: number, C: number, V: numbe
     thresholds.set(tree.thresholds, c * MADDNESS_NODES);
     opts.onProgress?.(c + 1, total);
   }
-  const codes = routeRows(X, n, C, V, splitDims, thresholds, 'trainMaddness');
+  const codes = maddnessRoute(X, n, C, V, splitDims, thresholds, 'trainMaddness');
   if (opts.project) {
     const W = opts.project;
     if (!(W instanceof Float32Array) || W.length === 0 || W.length % D !== 0) {
@@ -373,26 +370,7 @@ export function maddnessEncode(rows: Float32Array, N: number, model: MaddnessMod
   intArg(fn, 'N', N, 0);
   if (!(rows instanceof Float32Array)) throw new ArgumentError(`${fn}: rows must be a Float32Array`);
   if (rows.length !== N * D) throw new ShapeError(`${fn}: rows length ${rows.length} vs expected N*D = ${N}*${D} = ${N * D}`);
-  return routeRows(rows, N, model.ncodebooks, model.subvecLen, model.splitDims, model.thresholds, fn);
-}
-
-/** The tree walk of maddnessEncode on validated arguments. */
-function routeRows(rows: Float32Array, N: number, C: number, V: number, splitDims: Int32Array, thresholds: Float32Array, fn: string): Uint8Array {
-  const D = C * V;
-  const codes = new Uint8Array(N * C);
-  for (let i = 0; i < N; i++) {
-    for (let c = 0; c < C; c++) {
-      const xo = i * D + c * V;
-      let node = 0;
-      for (let l = 0; l < MADDNESS_DEPTH; l++) {
-        const x = rows[xo + splitDims[c * MADDNESS_DEPTH + l]];
-        if (x !== x) throw new NonFiniteError(`${fn}: NaN in row ${i}, codebook ${c}`);
-        node = 2 * node + (x > thresholds[c * MADDNESS_NODES + node] ? 2 : 1);
-      }
-      codes[i * C + c] = node - MADDNESS_NODES;
-    }
-  }
-  return codes;
+  return maddnessRoute(rows, N, model.ncodebooks, model.subvecLen, model.splitDims, model.thresholds, fn);
 }
 
 /** Σ_c prototypes[c·16 + codes[n, c]] for codes [N, C]: the reconstruction [N, D] of the encoded rows. */

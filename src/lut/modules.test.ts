@@ -10,8 +10,9 @@ import { conv2dGeom } from '../ops/index.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { encodeRows, lutConv2d, lutForward, thetaForTemperature } from './lut-op.js';
-import { LutConv2d, LutLinear, im2colRows } from './modules.js';
+import { encodeRows, lutConv2d, lutForward, thetaForTemperature } from '../ops/lut.js';
+import { LutConv2d, LutLinear } from './modules.js';
+import { im2colRows } from '../ops/lut.js';
 
 function assertNear(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol: number): void {
   assert.equal(got.length, want.length, `${what}: length`);
@@ -65,7 +66,7 @@ for (const cfg of [
     const y = m.forward(x);
     assert.deepEqual([...y.shape], [...want.shape]);
     assertNear('LutConv2d vs Conv2d', y.f32, want.f32, 1e-6);
-    // With the int8 table the output moves, but stays within C·scale/2 (checked in lut-op.test.ts) — here just close.
+    // With the int8 table the output moves, but stays within C·scale/2 (checked in lut.test.ts) — here just close.
     m.quantize = true;
     assertNear('int8 table', m.forward(x).f32, want.f32, 0.05);
   });

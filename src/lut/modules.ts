@@ -1,6 +1,5 @@
 // LutLinear and LutConv2d: LUT-NN layers (centroids, regrouped weight, bias, temperature logit θ) on the fused lutForward op.
-import { noGrad, record } from '../autograd/engine.js';
-import { getBackend } from '../backend/index.js';
+import { noGrad } from '../autograd/engine.js';
 import type { Conv2dGeom } from '../backend/types.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Conv2d, Linear, uniformInit, type Pair } from '../nn/layers.js';
@@ -11,7 +10,7 @@ import { randn, scalar } from '../tensor/create.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkMetric, type Metric } from './distance.js';
-import { DEFAULT_TEMPERATURE, lutConv2d, lutForward, temperatureOf, thetaForTemperature } from './lut-op.js';
+import { DEFAULT_TEMPERATURE, im2colRows, lutConv2d, lutForward, temperatureOf, thetaForTemperature } from '../ops/lut.js';
 
 function posInt(op: string, arg: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: ${arg} must be an integer >= ${min}, got ${String(v)}`);
@@ -181,48 +180,6 @@ export interface LutConv2dOptions extends LutLayerOptions {
   dilation?: Pair;
   /** Only 1 is supported. */
   groups?: number;
-}
-
-/**
- * im2col rows of a batch: x [N, Cin, H, W] → [N·outH·outW, Cin·kh·kw], row (n, oy, ox), columns in (cin, ki, kj)
- * order, so with V = kh·kw codebook c is input channel c's kh×kw patch. Backward scatters back with col2im.
- * `g` is the geometry from conv2dGeom (groups 1).
- */
-export function im2colRows(x: Tensor, g: Conv2dGeom): Tensor {
-  if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new DTypeError('im2colRows: x must be a float32 tensor');
-  if (g.groups !== 1) throw new ArgumentError(`im2colRows: groups must be 1, got ${g.groups}`);
-  if (x.ndim !== 4 || x.shape[0] !== g.n || x.shape[1] !== g.cin || x.shape[2] !== g.h || x.shape[3] !== g.w) {
-    throw new ShapeError(`im2colRows: x ${fmtShape(x.shape)} vs geometry [${g.n},${g.cin},${g.h},${g.w}]`);
-  }
-  const be = getBackend();
-  const X = x.f32;
-  const D = g.cin * g.kh * g.kw;
-  const Pn = g.outH * g.outW;
-  const img = g.cin * g.h * g.w;
-  const rows = new Float32Array(g.n * Pn * D);
-  const cols = new Float32Array(D * Pn); // one image's patches [D, P]
-  for (let n = 0; n < g.n; n++) {
-    be.im2col(X.subarray(n * img, (n + 1) * img), g, g.cin, cols);
-    const base = n * Pn * D;
-    for (let d = 0; d < D; d++) {
-      let src = d * Pn;
-      for (let p = 0; p < Pn; p++) rows[base + p * D + d] = cols[src++]; // [D, P] → [P, D]
-    }
-  }
-  const out = new Tensor(rows, [g.n * Pn, D]);
-  return record(out, 'lutConvRows', [x], (grad) => {
-    const Gr = grad.f32;
-    const dx = new Float32Array(X.length);
-    for (let n = 0; n < g.n; n++) {
-      const base = n * Pn * D;
-      for (let d = 0; d < D; d++) {
-        let dst = d * Pn;
-        for (let p = 0; p < Pn; p++) cols[dst++] = Gr[base + p * D + d]; // [P, D] → [D, P]
-      }
-      be.col2im(cols, g, g.cin, dx.subarray(n * img, (n + 1) * img));
-    }
-    return [new Tensor(dx, x.shape)];
-  });
 }
 
 /** A Conv2d replaced by LUT-NN on its im2col rows: x [N, Cin, H, W] → [N, Cout, outH, outW]. Default V = kh·kw. */

@@ -5,7 +5,7 @@ import { getNumThreads, getParallelMinMacs, setNumThreads, setParallelMinMacs } 
 import { wasmRuntime } from '../backend/wasm.js';
 import { NonFiniteError } from '../errors.js';
 import { convertModel } from '../lut/convert.js';
-import { buildLut, quantizeLut } from '../lut/lut-op.js';
+import { buildLut, quantizeLut } from '../ops/lut.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { randn } from '../tensor/create.js';

@@ -3,7 +3,7 @@
 // Shapes: x [N][ldx] f32 rows (sub-vector c of row n is x[n·ldx + c·V ..]); centroids [C, K, V]; codes [N, C] row-major
 // (the twins use the plain layout; the kernels' code blocks are a layout detail); lutQ [C, K, M] int8; out [N, M].
 // Every twin rounds exactly as the plain SIMD build does, so tests compare codes and integer sums exactly.
-import { nearestF32, type Metric } from '../lut/distance.js';
+import { nearestF32, type Metric } from '../backend/metric.js';
 import type { Window } from './plan.js';
 
 const f = Math.fround;

@@ -5,7 +5,7 @@ import { getParallelMinMacs, setParallelMinMacs, startWorkers, setNumThreads, ge
 import { wasmRuntime } from '../backend/wasm.js';
 import { ArgumentError, DTypeError, NonFiniteError, ShapeError } from '../errors.js';
 import { encode as encodeReference, METRICS, type Metric } from '../lut/distance.js';
-import { buildLut, encodeRows, quantizeLut } from '../lut/lut-op.js';
+import { buildLut, encodeRows, quantizeLut } from '../ops/lut.js';
 import { LutLinear } from '../lut/modules.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';

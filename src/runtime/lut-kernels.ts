@@ -10,7 +10,7 @@ import { LAYOUT } from '../backend/layout.js';
 import { getParallelMinMacs, runJob, threadsFor } from '../backend/pool.js';
 import { wasmRuntime, wasmLoadError, type WasmRuntime } from '../backend/wasm.js';
 import { ArgumentError, BackendError, DTypeError, NonFiniteError, ShapeError } from '../errors.js';
-import { checkMetric, type Metric } from '../lut/distance.js';
+import { checkMetric, type Metric } from '../backend/metric.js';
 import { certifyParams, int8EncoderParams, wideEncoderParams, type CertifyParams, type Int8EncoderParams, type WideEncoderParams } from './lut-kernels-ref.js';
 
 export type LutEncoderKind = 'f32' | 'int8' | 'wide';
@@ -19,7 +19,7 @@ export type LutEncoderKind = 'f32' | 'int8' | 'wide';
 export interface LutLayerSpec {
   /** [C, K, V] */
   centroids: Float32Array;
-  /** The int8 table [C, K, M], |entries| <= 127 (see quantizeLut in src/lut/lut-op.ts). */
+  /** The int8 table [C, K, M], |entries| <= 127 (see quantizeLut in src/ops/lut.ts). */
   lutQ: Int8Array;
   /** lut ≈ lutQ·scale (finite, > 0). */
   scale: number;

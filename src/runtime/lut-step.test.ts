@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { wasmRuntime } from '../backend/wasm.js';
 import { LutLinear } from '../lut/modules.js';
-import { encodeRows, lutForward } from '../lut/lut-op.js';
+import { encodeRows, lutForward } from '../ops/lut.js';
 import { noGrad } from '../autograd/engine.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';

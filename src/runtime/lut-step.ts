@@ -1,8 +1,8 @@
 // LUT layers in the runtime: the engine interface the plan calls, the layer spec it is built from, and the
 // self-contained TypeScript engine (encode by argmin, int8 table scan) that stays the oracle for the wasm kernels.
 import { ArgumentError } from '../errors.js';
-import type { Metric } from '../lut/distance.js';
-import { buildLut, quantizeLut } from '../lut/lut-op.js';
+import type { Metric } from '../backend/metric.js';
+import { buildLut, quantizeLut } from '../ops/lut.js';
 import type { LutConv2d, LutLinear } from '../lut/modules.js';
 
 /** Everything a LUT layer needs at inference: D = C·V inputs per row, M outputs. */
@@ -40,7 +40,7 @@ export interface LutEngine {
 
 /**
  * The spec of a trained LUT layer: the table built and quantized by the training code itself (buildLut and
- * quantizeLut of src/lut/lut-op.ts), so the runtime's int8 table is the one training's hard forward dequantizes.
+ * quantizeLut of src/ops/lut.ts), so the runtime's int8 table is the one training's hard forward dequantizes.
  */
 export function lutSpecOf(layer: LutLinear | LutConv2d): LutLayerSpec {
   const { table, scale } = quantizeLut(buildLut(layer.centroids, layer.weight));

@@ -1,4 +1,4 @@
-// The LUT-NN operator composed from src/ops primitives only: slow (N×C×K×V tensors) but plainly right; the test oracle for lut-op.ts.
+// The LUT-NN operator composed from src/ops primitives only: slow (N×C×K×V tensors) but plainly right; the test oracle for lut.ts.
 import { noGrad } from '../autograd/engine.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import {
@@ -20,9 +20,9 @@ import {
   sub,
   sum,
   unsqueeze,
-} from '../ops/index.js';
+} from './index.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkMetric, type Metric } from './distance.js';
+import { checkMetric, type Metric } from '../backend/metric.js';
 
 /** The same values with no graph: stopgrad. */
 export function stopGrad(t: Tensor): Tensor {
@@ -74,7 +74,7 @@ export function lutSoftComposed(x: Tensor, centroids: Tensor, weight: Tensor, bi
   return bias ? add(soft, bias) : soft;
 }
 
-/** round(lut/scale)·scale with scale = max|lut|/127 in float32, written independently of lut-op.ts. */
+/** round(lut/scale)·scale with scale = max|lut|/127 in float32, written independently of lut.ts. */
 export function fakeQuantComposed(lut: Tensor): Tensor {
   const L = lut.f32;
   let m = 0;

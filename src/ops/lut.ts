@@ -11,13 +11,15 @@
 // dbias = Σ_n G. That is 2·N·D·M + O(N·D·K) multiply-adds instead of 3·N·C·K·M.
 // Rows are processed in chunks of whole images (convs) so that a chunk's buffers stay near CHUNK_FLOATS; the backward
 // pass recomputes each chunk's distances instead of keeping N×C×K values from the forward pass. The chunk pipeline is
-// in lut-op-kernels.ts, its per-block kernels (SIMD, with TypeScript twins) in src/backend/lut-train.ts.
+// in lut-kernels.ts, its per-block kernels (SIMD, with TypeScript twins) in src/backend/lut-train.ts.
 import { record } from '../autograd/engine.js';
+import { getBackend } from '../backend/index.js';
+import type { Conv2dGeom } from '../backend/types.js';
 import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
-import { conv2dGeom } from '../ops/conv.js';
+import { conv2dGeom } from './conv.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkMetric, type Metric } from './distance.js';
-import { backwardSource, convSource, encodeSource, forwardSource, lutInto, rowSource, type Dims, type Grads, type Source, type Wants } from './lut-op-kernels.js';
+import { checkMetric, type Metric } from '../backend/metric.js';
+import { backwardSource, convSource, encodeSource, forwardSource, lutInto, rowSource, type Dims, type Grads, type Source, type Wants } from './lut-kernels.js';
 
 export { expNeg } from '../backend/lut-train.js';
 
@@ -303,4 +305,46 @@ export function lutConv2d(x: Tensor, centroids: Tensor, weight: Tensor, bias: Te
   const d: Dims = { N, D, C, K, V, M: k.M };
   const src = convSource(x.f32, g, chunkRowsFor(Math.max(N, 1), D, k.chunkRows));
   return run(op, x, src, [g.n, k.M, g.outH, g.outW], centroids, weight, bias, thetaLogit, d, k);
+}
+
+/**
+ * im2col rows of a batch: x [N, Cin, H, W] → [N·outH·outW, Cin·kh·kw], row (n, oy, ox), columns in (cin, ki, kj)
+ * order, so with V = kh·kw codebook c is input channel c's kh×kw patch. Backward scatters back with col2im.
+ * `g` is the geometry from conv2dGeom (groups 1).
+ */
+export function im2colRows(x: Tensor, g: Conv2dGeom): Tensor {
+  if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new DTypeError('im2colRows: x must be a float32 tensor');
+  if (g.groups !== 1) throw new ArgumentError(`im2colRows: groups must be 1, got ${g.groups}`);
+  if (x.ndim !== 4 || x.shape[0] !== g.n || x.shape[1] !== g.cin || x.shape[2] !== g.h || x.shape[3] !== g.w) {
+    throw new ShapeError(`im2colRows: x ${fmtShape(x.shape)} vs geometry [${g.n},${g.cin},${g.h},${g.w}]`);
+  }
+  const be = getBackend();
+  const X = x.f32;
+  const D = g.cin * g.kh * g.kw;
+  const Pn = g.outH * g.outW;
+  const img = g.cin * g.h * g.w;
+  const rows = new Float32Array(g.n * Pn * D);
+  const cols = new Float32Array(D * Pn); // one image's patches [D, P]
+  for (let n = 0; n < g.n; n++) {
+    be.im2col(X.subarray(n * img, (n + 1) * img), g, g.cin, cols);
+    const base = n * Pn * D;
+    for (let d = 0; d < D; d++) {
+      let src = d * Pn;
+      for (let p = 0; p < Pn; p++) rows[base + p * D + d] = cols[src++]; // [D, P] → [P, D]
+    }
+  }
+  const out = new Tensor(rows, [g.n * Pn, D]);
+  return record(out, 'lutConvRows', [x], (grad) => {
+    const Gr = grad.f32;
+    const dx = new Float32Array(X.length);
+    for (let n = 0; n < g.n; n++) {
+      const base = n * Pn * D;
+      for (let d = 0; d < D; d++) {
+        let dst = d * Pn;
+        for (let p = 0; p < Pn; p++) cols[dst++] = Gr[base + p * D + d]; // [P, D] → [D, P]
+      }
+      be.col2im(cols, g, g.cin, dx.subarray(n * img, (n + 1) * img));
+    }
+    return [new Tensor(dx, x.shape)];
+  });
 }

@@ -5,7 +5,7 @@
 //   X   [nb][D][R]   the rows transposed (im2col patches for a conv), then dx in place
 //   GW  [nb][D][R]   G·W per block (W [D, M] = the weight [C, V, M]), then xhat = Σ_k a·P in place
 //   G   [nb][M][R]   dL/dout for a conv (its NCHW planes), [R][M] for rows; OUT the same for the forward
-// Backward of the soft path (see lut-op.ts), with a = softmax_k(−β·dist):
+// Backward of the soft path (see lut.ts), with a = softmax_k(−β·dist):
 //   da = G·lutᵀ = (G·Wᵀ)·Pᵀ per codebook   dW = Σ_rows xhatᵀ·G   dP = Σ_rows a·GW − ddist·∂dist/∂x
 // so no C·K×M GEMM is needed: the two GEMMs have the dense layer's shapes, the rest is the per-block soft kernel.
 import { getBackend } from '../backend/index.js';
@@ -13,7 +13,7 @@ import { allocLutMem, lutCol2im, lutGemmDW, lutGemmGW, lutIm2col, lutScratchByte
 import { encodeBlocks, gatherBlocks, softBlocks, type BlockSet } from '../backend/lut-train-blocks.js';
 import type { Conv2dGeom } from '../backend/types.js';
 import { NonFiniteError } from '../errors.js';
-import type { Metric } from './distance.js';
+import type { Metric } from '../backend/metric.js';
 
 export interface Dims {
   N: number;

@@ -8,8 +8,8 @@ import { wasmRuntime } from '../backend/wasm.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { METRICS, type Metric } from './distance.js';
-import { lutConv2d, lutForward, thetaForTemperature } from './lut-op.js';
+import { METRICS, type Metric } from '../backend/metric.js';
+import { lutConv2d, lutForward, thetaForTemperature } from './lut.js';
 
 type Inputs = [x: Tensor, centroids: Tensor, weight: Tensor, bias: Tensor];
 

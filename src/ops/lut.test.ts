@@ -7,8 +7,9 @@ import { ArgumentError, DTypeError, NonFiniteError, ShapeError } from '../errors
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { encode, METRICS, type Metric } from './distance.js';
-import { codesComposed, lutForwardComposed } from './lut-op-composed.js';
+import { METRICS, type Metric } from '../backend/metric.js';
+import { encode } from '../lut/distance.js';
+import { codesComposed, lutForwardComposed } from './lut-composed.js';
 import {
   DEFAULT_TEMPERATURE,
   buildLut,
@@ -21,7 +22,7 @@ import {
   softplus,
   temperatureOf,
   thetaForTemperature,
-} from './lut-op.js';
+} from './lut.js';
 
 interface Case {
   N: number;
