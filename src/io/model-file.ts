@@ -1,18 +1,30 @@
-// lutnn model files: a safetensors state dict plus the architecture and provenance in `__metadata__.lutnn`.
-// The format without paths is model-format.ts (shared with the browser build); this adds reading and writing files.
-import type { Module } from '../nn/module.js';
-import { modelFileParts, modelFromContents, parseModel, type ModelMeta } from './model-format.js';
+// lutnn model files on the engine: load a file (path or bytes) as a GraphModel, save a GraphModel atomically.
+// The format without paths and without the engine is model-format.ts (shared with the runtime and the browser build).
+import { GraphModel } from '../graph/model.js';
+import { modelFileParts, parseModelContents, readModelContents, type ModelContents, type ModelMeta } from './model-format.js';
 import { loadSafetensors, saveSafetensors } from './safetensors.js';
 
-export { serializeModel, parseModel, type ModelMeta } from './model-format.js';
+export { serializeModel, type ModelMeta, type DatasetMeta } from './model-format.js';
 
-export function saveModel(path: string, model: Module, meta: Omit<ModelMeta, 'format' | 'version' | 'arch'>): void {
+export function saveModel(path: string, model: GraphModel, meta: Omit<ModelMeta, 'format' | 'version' | 'graph'>): void {
   const { tensors, metadata } = modelFileParts(model, meta);
   saveSafetensors(path, tensors, metadata);
 }
 
-/** Load and validate a model file (from a path or its bytes): architecture, weights, finiteness. */
-export function loadModel(source: string | Uint8Array, nameForErrors = typeof source === 'string' ? source : 'model'): { model: Module; meta: ModelMeta } {
-  if (typeof source === 'string') return modelFromContents(loadSafetensors(source), nameForErrors);
-  return parseModel(source, nameForErrors);
+/** The GraphModel (eval mode) of validated file contents. */
+export function modelOf(c: ModelContents, file: string): { model: GraphModel; meta: ModelMeta; fileVersion: 1 | 2 } {
+  const model = GraphModel.create(c.graph, c.weights, { file });
+  model.eval();
+  return { model, meta: c.meta, fileVersion: c.fileVersion };
+}
+
+/** Load and validate a model file (from a path or its bytes): graph, weights, finiteness; the model in eval mode. */
+export function loadModel(source: string | Uint8Array, nameForErrors = typeof source === 'string' ? source : 'model'): { model: GraphModel; meta: ModelMeta; fileVersion: 1 | 2 } {
+  const c = typeof source === 'string' ? readModelContents(loadSafetensors(source), nameForErrors) : parseModelContents(source, nameForErrors);
+  return modelOf(c, nameForErrors);
+}
+
+/** Same as loadModel on bytes (kept for callers of the version 1 API). */
+export function parseModel(bytes: Uint8Array, nameForErrors = 'model'): { model: GraphModel; meta: ModelMeta } {
+  return loadModel(bytes, nameForErrors);
 }

@@ -188,7 +188,7 @@ test('fmnist-cnn with LUT conv2-4 and fc1: encode/lookup totals and the comparis
 test('MADDNESS layers (comparisons, lookups, bytes), unknown layers, registerLayerCost, and bad input', () => {
   class Weird extends Module {
     readonly w = this.registerParameter('w', zeros([7]));
-    forward(x: Tensor): Tensor {
+    override forward(x: Tensor): Tensor {
       return x;
     }
   }

@@ -2,14 +2,13 @@
 import { noGrad } from '../autograd/engine.js';
 import { getBackend } from '../backend/index.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { Conv2d, Linear } from '../nn/layers.js';
+import type { OpSink, Value } from '../graph/builder.js';
+import { Conv2d, Linear, weight } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { registerModuleType } from '../nn/spec.js';
-import { conv2dGeom, permute, reshape } from '../ops/index.js';
+import { conv2dGeom, reshape } from '../ops/index.js';
 import { scalar, zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
 import { MADDNESS_LEAVES, MADDNESS_NODES, MADDNESS_DEPTH, type MaddnessModel } from './maddness.js';
-import { maddnessRows } from '../ops/maddness.js';
 import { im2colRows } from '../ops/lut.js';
 
 /**
@@ -76,10 +75,12 @@ abstract class MaddnessBase extends Module {
     if (this.bias) this.bias.data.set(bias ? bias.f32 : new Float32Array(M));
   }
 
-  /** rows [n, D] → [n, M]: encode by the trees, sum table rows (exact integer sums), scale, add bias. No gradient. */
-  protected rowsForward(rows: Tensor): Tensor {
-    return maddnessRows(rows, this.splitDims, this.thresholds, this.table, this.tableScale.data[0], this.bias);
+  /** The inputs of the layer's graph node: x, split_dims, thresholds, table, table_scale, bias. */
+  protected maddnessInputs(g: OpSink, x: Value, path: string): (Value | null)[] {
+    const w = (n: string, t: Tensor | null): Value | null => weight(g, path, n, t);
+    return [x, w('split_dims', this.splitDims), w('thresholds', this.thresholds), w('table', this.table), w('table_scale', this.tableScale), w('bias', this.bias)];
   }
+
 }
 
 /** A Linear layer replaced by MADDNESS: x [..., in] → [..., out]. */
@@ -93,9 +94,8 @@ export class MaddnessLinear extends MaddnessBase {
     return reshape(x.detach(), [x.size / this.inFeatures, this.inFeatures]);
   }
 
-  forward(x: Tensor): Tensor {
-    const y = this.rowsForward(this.inputRows(x));
-    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('MaddnessLinear', this.maddnessInputs(g, x, path), {}, path || undefined)[0];
   }
 
   static fromDense(linear: Linear, model: MaddnessModel): MaddnessLinear {
@@ -126,15 +126,11 @@ export class MaddnessConv2d extends MaddnessBase {
     return noGrad(() => im2colRows(x, g)); // [N·outH·outW, D]
   }
 
-  forward(x: Tensor): Tensor {
-    const rows = this.inputRows(x);
-    const n = x.shape[0];
-    const L = rows.shape[0] / n;
-    const g = conv2dGeom(x.shape, [this.cout, this.cin, ...this.kernel], { stride: this.stride, padding: this.padding, dilation: this.dilation });
-    const y = this.rowsForward(rows); // [N·outH·outW, Cout]
-    if (L !== g.outH * g.outW) throw new ShapeError('MaddnessConv2d: row count does not match the output size');
-    return noGrad(() => permute(reshape(y, [n, g.outH, g.outW, this.cout]), [0, 3, 1, 2])); // [N, Cout, outH, outW]
+  override lower(g: OpSink, x: Value, path: string): Value {
+    const attrs = { kernel: this.kernel, stride: this.stride, padding: this.padding, dilation: this.dilation };
+    return g.op('MaddnessConv', this.maddnessInputs(g, x, path), attrs, path || undefined)[0]; // [N, Cout, outH, outW]
   }
+
 
   static fromDense(conv: Conv2d, model: MaddnessModel): MaddnessConv2d {
     if (conv.groups !== 1) throw new ArgumentError(`MaddnessConv2d.fromDense: groups must be 1, got ${conv.groups}`);
@@ -143,19 +139,3 @@ export class MaddnessConv2d extends MaddnessBase {
     return m;
   }
 }
-
-registerModuleType('MaddnessLinear', {
-  cls: MaddnessLinear,
-  toSpec: (m) => ({ inFeatures: m.inFeatures, outFeatures: m.outFeatures, subvecLen: m.subvecLen, bias: m.bias !== null }),
-  fromSpec: (_a, { read }) => new MaddnessLinear(read.int('inFeatures'), read.int('outFeatures'), read.int('subvecLen'), read.bool('bias')),
-});
-
-registerModuleType('MaddnessConv2d', {
-  cls: MaddnessConv2d,
-  toSpec: (m) => ({
-    cin: m.cin, cout: m.cout, kernel: [...m.kernel], stride: [...m.stride], padding: [...m.padding], dilation: [...m.dilation],
-    subvecLen: m.subvecLen, bias: m.bias !== null,
-  }),
-  fromSpec: (_a, { read }) =>
-    new MaddnessConv2d(read.int('cin'), read.int('cout'), read.pair('kernel'), read.pair('stride'), read.pair('padding'), read.pair('dilation'), read.int('subvecLen'), read.bool('bias')),
-});

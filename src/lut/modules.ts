@@ -2,15 +2,15 @@
 import { noGrad } from '../autograd/engine.js';
 import type { Conv2dGeom } from '../backend/types.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { Conv2d, Linear, uniformInit, type Pair } from '../nn/layers.js';
+import type { OpSink, Value } from '../graph/builder.js';
+import { Conv2d, Linear, uniformInit, weight, type Pair } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { registerModuleType } from '../nn/spec.js';
-import { conv2dGeom, reshape } from '../ops/index.js';
+import { conv2dGeom } from '../ops/index.js';
 import { randn, scalar } from '../tensor/create.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkMetric, type Metric } from './distance.js';
-import { DEFAULT_TEMPERATURE, im2colRows, lutConv2d, lutForward, temperatureOf, thetaForTemperature } from '../ops/lut.js';
+import { DEFAULT_TEMPERATURE, im2colRows, temperatureOf, thetaForTemperature } from '../ops/lut.js';
 
 function posInt(op: string, arg: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: ${arg} must be an integer >= ${min}, got ${String(v)}`);
@@ -89,9 +89,9 @@ abstract class LutBase extends Module {
     return temperatureOf(this.theta);
   }
 
-  /** lutForward on rows [n, D] → [n, M]. */
-  protected lutRows(rows: Tensor): Tensor {
-    return lutForward(rows, this.centroids, this.weight, this.bias, this.theta, { metric: this.metric, quantize: this.quantize });
+  /** The inputs of the layer's graph node: x, centroids, weight, bias, theta. */
+  protected lutInputs(g: OpSink, x: Value, path: string): (Value | null)[] {
+    return [x, weight(g, path, 'centroids', this.centroids), weight(g, path, 'weight', this.weight), weight(g, path, 'bias', this.bias), weight(g, path, 'theta', this.theta)];
   }
 
   /** Copy a dense weight viewed as [M, D] (row m = output m) into weight [C, V, M], and the bias. */
@@ -149,11 +149,8 @@ export class LutLinear extends LutBase {
     }
   }
 
-  forward(x: Tensor): Tensor {
-    this.checkInput(x);
-    const rows = reshape(x, [-1, this.inFeatures]); // [n, D]
-    const y = this.lutRows(rows); // [n, M]
-    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]); // [..., M]
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('LutLinear', this.lutInputs(g, x, path), { metric: this.metric, quantize: this.quantize }, path || undefined)[0]; // [..., M]
   }
 
   /** From a trained Linear: its weight regrouped into [C, V, M], its bias, and the given centroids [C, K, V]. */
@@ -228,17 +225,10 @@ export class LutConv2d extends LutBase {
     return noGrad(() => im2colRows(x, g));
   }
 
-  forward(x: Tensor): Tensor {
-    this.geom(x);
+  override lower(g: OpSink, x: Value, path: string): Value {
     // lutForward on the im2col rows [N·outH·outW, D], taken image by image without materialising them.
-    return lutConv2d(x, this.centroids, this.weight, this.bias, this.theta, {
-      kernel: this.kernel,
-      stride: this.stride,
-      padding: this.padding,
-      dilation: this.dilation,
-      metric: this.metric,
-      quantize: this.quantize,
-    }); // [N, Cout, outH, outW]
+    const attrs = { kernel: this.kernel, stride: this.stride, padding: this.padding, dilation: this.dilation, metric: this.metric, quantize: this.quantize };
+    return g.op('LutConv', this.lutInputs(g, x, path), attrs, path || undefined)[0]; // [N, Cout, outH, outW]
   }
 
   /** From a trained Conv2d (groups 1): weight [Cout, Cin, kh, kw] → [C, V, Cout] over rows (cin, ki, kj), its bias, and centroids [C, K, V]. */
@@ -269,59 +259,3 @@ export class LutConv2d extends LutBase {
     return m;
   }
 }
-
-registerModuleType('LutLinear', {
-  cls: LutLinear,
-  toSpec: (m) => ({
-    inFeatures: m.inFeatures,
-    outFeatures: m.outFeatures,
-    subvecLen: m.subvecLen,
-    k: m.k,
-    metric: m.metric,
-    bias: m.bias !== null,
-    quantize: m.quantize,
-  }),
-  fromSpec: (_a, { read, rng }) =>
-    new LutLinear({
-      inFeatures: read.int('inFeatures'),
-      outFeatures: read.int('outFeatures'),
-      subvecLen: read.int('subvecLen'),
-      k: read.int('k'),
-      metric: checkMetric('LutLinear', read.str('metric')),
-      bias: read.bool('bias'),
-      quantize: read.bool('quantize'),
-      rng,
-    }),
-});
-
-registerModuleType('LutConv2d', {
-  cls: LutConv2d,
-  toSpec: (m) => ({
-    cin: m.cin,
-    cout: m.cout,
-    kernel: [...m.kernel],
-    stride: [...m.stride],
-    padding: [...m.padding],
-    dilation: [...m.dilation],
-    subvecLen: m.subvecLen,
-    k: m.k,
-    metric: m.metric,
-    bias: m.bias !== null,
-    quantize: m.quantize,
-  }),
-  fromSpec: (_a, { read, rng }) =>
-    new LutConv2d({
-      cin: read.int('cin'),
-      cout: read.int('cout'),
-      kernel: read.pair('kernel'),
-      stride: read.pair('stride'),
-      padding: read.pair('padding'),
-      dilation: read.pair('dilation'),
-      subvecLen: read.int('subvecLen'),
-      k: read.int('k'),
-      metric: checkMetric('LutConv2d', read.str('metric')),
-      bias: read.bool('bias'),
-      quantize: read.bool('quantize'),
-      rng,
-    }),
-});

@@ -1,4 +1,4 @@
-// Neural-network modules, layers, architecture specs and the model zoo (re-exports).
+// Neural-network modules (a way to write models; they lower to the graph IR), layers and the model zoo (re-exports).
 export { Module, type LoadStateDictOptions, type LoadStateDictResult, type StateDictOptions } from './module.js';
 export {
   AvgPool2d,
@@ -21,17 +21,5 @@ export {
   type Pair,
   type PoolLayerOptions,
 } from './layers.js';
-export {
-  SpecArgs,
-  buildModel,
-  describeModel,
-  moduleTypeOf,
-  moduleTypes,
-  registerModuleType,
-  type ArchSpec,
-  type FromSpecContext,
-  type JsonValue,
-  type ModuleSpec,
-  type ModuleType,
-} from './spec.js';
-export { createModel, listModels, type ZooOptions } from './zoo.js';
+export { createModel, createModule, isZooModel, listModels, type ZooOptions } from './zoo.js';
+export { lowerModule, type LowerOptions } from './lower.js';

@@ -1,18 +1,8 @@
 // Standard layers (Linear, Conv2d, norms, activations, pooling, dropout, Sequential) with PyTorch's default init.
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import {
-  avgPool2d,
-  batchNorm,
-  conv2d,
-  dropout,
-  flatten,
-  gelu,
-  globalAvgPool2d,
-  layerNorm,
-  linear,
-  maxPool2d,
-  relu,
-} from '../ops/index.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { subPath, type OpSink, type Value } from '../graph/builder.js';
+import { fmtDims } from '../graph/dims.js';
+import { dropout } from '../ops/index.js';
 import { full, zeros } from '../tensor/create.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
@@ -38,6 +28,11 @@ function probability(op: string, arg: string, v: unknown, maxIncl: boolean): num
     throw new ArgumentError(`${op}: ${arg} must be in [0, ${maxIncl ? '1]' : '1)'}, got ${String(v)}`);
   }
   return v;
+}
+
+/** The weight `name` of the module at `path` as a value of `g` (null for an absent optional weight). */
+export function weight(g: OpSink, path: string, name: string, t: Tensor | null): Value | null {
+  return t === null ? null : g.weight(subPath(path, name), t);
 }
 
 /** U(−bound, bound) with bound = 1/√fanIn: PyTorch's kaiming_uniform(a=√5) for weights and its bias init. */
@@ -70,12 +65,12 @@ export class Linear extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', uniformInit([outFeatures], inFeatures, rng)) : null;
   }
 
-  forward(x: Tensor): Tensor {
-    const last = x.shape[x.ndim - 1];
-    if (x.ndim < 1 || last !== this.inFeatures) {
-      throw new ShapeError(`Linear: input last dim ${last ?? 'none'} vs inFeatures ${this.inFeatures} for ${fmtShape(x.shape)}`);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    const last = x.info.shape[x.info.shape.length - 1];
+    if (x.info.shape.length < 1 || last !== this.inFeatures) {
+      throw new ShapeError(`Linear${path ? ` '${path}'` : ''}: input last dim ${last ?? 'none'} vs inFeatures ${this.inFeatures} for ${fmtDims(x.info.shape)}`);
     }
-    return linear(x, this.weight, this.bias); // [..., out]
+    return g.op('Linear', [x, weight(g, path, 'weight', this.weight), weight(g, path, 'bias', this.bias)], {}, path || undefined)[0]; // [..., out]
   }
 }
 
@@ -120,13 +115,9 @@ export class Conv2d extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', uniformInit([outChannels], fanIn, rng)) : null;
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, {
-      stride: this.stride,
-      padding: this.padding,
-      dilation: this.dilation,
-      groups: this.groups,
-    });
+  override lower(g: OpSink, x: Value, path: string): Value {
+    const attrs = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
+    return g.op('Conv', [x, weight(g, path, 'weight', this.weight), weight(g, path, 'bias', this.bias)], attrs, path || undefined)[0];
   }
 }
 
@@ -165,21 +156,13 @@ export class BatchNorm2d extends Module {
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', zeros([], 'int32'));
   }
 
-  forward(x: Tensor): Tensor {
-    if (x.ndim !== 4 || x.shape[1] !== this.numFeatures) {
-      throw new ShapeError(`BatchNorm2d: expected [N, ${this.numFeatures}, H, W], got ${fmtShape(x.shape)}`);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    if (x.info.shape.length !== 4 || x.info.shape[1] !== this.numFeatures) {
+      throw new ShapeError(`BatchNorm2d${path ? ` '${path}'` : ''}: expected [N, ${this.numFeatures}, H, W], got ${fmtDims(x.info.shape)}`);
     }
-    let momentum = this.momentum ?? 0;
-    if (this.training) {
-      const nbt = this.numBatchesTracked.data;
-      nbt[0] = nbt[0] + 1;
-      momentum = this.momentum ?? 1 / nbt[0];
-    }
-    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
-      training: this.training,
-      momentum,
-      eps: this.eps,
-    });
+    const w = (n: string, t: Tensor): Value => weight(g, path, n, t)!;
+    const ins = [x, w('weight', this.weight), w('bias', this.bias), w('running_mean', this.runningMean), w('running_var', this.runningVar), w('num_batches_tracked', this.numBatchesTracked)];
+    return g.op('BatchNorm', ins, { eps: this.eps, momentum: this.momentum }, path || undefined)[0];
   }
 }
 
@@ -203,26 +186,41 @@ export class LayerNorm extends Module {
     this.bias = this.registerParameter('bias', zeros(shape));
   }
 
-  forward(x: Tensor): Tensor {
-    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    const k = this.normalizedShape.length;
+    const tail = x.info.shape.slice(x.info.shape.length - k);
+    if (k >= x.info.shape.length || fmtDims(tail) !== fmtDims(this.normalizedShape)) {
+      throw new ShapeError(`LayerNorm${path ? ` '${path}'` : ''}: normalizedShape ${fmtDims(this.normalizedShape)} does not match the trailing dims of ${fmtDims(x.info.shape)}`);
+    }
+    return g.op('LayerNorm', [x, weight(g, path, 'weight', this.weight), weight(g, path, 'bias', this.bias)], { axis: -k, eps: this.eps }, path || undefined)[0];
   }
 }
 
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
-    return relu(x);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('Relu', [x], {}, path || undefined)[0];
   }
 }
 
-/** Exact (erf) GELU. */
+/** GELU: the exact (erf) form, or PyTorch's tanh approximation with `approximate: 'tanh'`. */
 export class GELU extends Module {
-  forward(x: Tensor): Tensor {
-    return gelu(x);
+  readonly approximate: 'none' | 'tanh';
+
+  constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
+    super();
+    const a = opts.approximate ?? 'none';
+    if (a !== 'none' && a !== 'tanh') throw new ArgumentError(`GELU: approximate must be 'none' or 'tanh', got ${String(a)}`);
+    this.approximate = a;
+  }
+
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('Gelu', [x], { approximate: this.approximate }, path || undefined)[0];
   }
 }
 
+/** y = x (writes no node). */
 export class Identity extends Module {
-  forward(x: Tensor): Tensor {
+  override lower(_g: OpSink, x: Value): Value {
     return x;
   }
 }
@@ -241,8 +239,8 @@ export class Flatten extends Module {
     this.endDim = endDim;
   }
 
-  forward(x: Tensor): Tensor {
-    return flatten(x, this.startDim, this.endDim);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('Flatten', [x], { start: this.startDim, end: this.endDim }, path || undefined)[0];
   }
 }
 
@@ -269,8 +267,8 @@ export class MaxPool2d extends Pool2d {
   constructor(kernel: Pair, opts: PoolLayerOptions = {}) {
     super('MaxPool2d', kernel, opts);
   }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, { kernel: this.kernel, stride: this.stride, padding: this.padding });
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('MaxPool', [x], { kernel: this.kernel, stride: this.stride, padding: this.padding }, path || undefined)[0];
   }
 }
 
@@ -279,15 +277,15 @@ export class AvgPool2d extends Pool2d {
   constructor(kernel: Pair, opts: PoolLayerOptions = {}) {
     super('AvgPool2d', kernel, opts);
   }
-  forward(x: Tensor): Tensor {
-    return avgPool2d(x, { kernel: this.kernel, stride: this.stride, padding: this.padding });
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('AveragePool', [x], { kernel: this.kernel, stride: this.stride, padding: this.padding }, path || undefined)[0];
   }
 }
 
 /** Mean over each channel's H×W plane. */
 export class GlobalAvgPool2d extends Module {
-  forward(x: Tensor): Tensor {
-    return globalAvgPool2d(x);
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('GlobalAveragePool', [x], {}, path || undefined)[0];
   }
 }
 
@@ -302,7 +300,12 @@ export class Dropout extends Module {
     this.rng = opts.rng ?? globalRng;
   }
 
-  forward(x: Tensor): Tensor {
+  override lower(g: OpSink, x: Value, path: string): Value {
+    return g.op('Dropout', [x], { p: this.p }, path || undefined)[0];
+  }
+
+  /** Eager forward with this module's own generator (a graph's Dropout uses the model's). */
+  override forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training, this.rng);
   }
 }
@@ -340,9 +343,9 @@ export class Sequential extends Module {
     return m;
   }
 
-  forward(x: Tensor): Tensor {
+  override lower(g: OpSink, x: Value, path: string): Value {
     let y = x;
-    for (const m of this.children()) y = m.forward(y);
+    for (const [name] of this.namedChildren()) y = this.lowerChild(g, name, y, path);
     return y;
   }
 }

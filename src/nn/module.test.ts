@@ -33,7 +33,7 @@ test('parameters, buffers and modules get PyTorch-style dotted names', () => {
 
 test('register* validates names and kinds', () => {
   class M extends Module {
-    forward(x: Tensor): Tensor {
+    override forward(x: Tensor): Tensor {
       return x;
     }
   }

@@ -1,17 +1,11 @@
 // Module base class: a tree of parameters, buffers and child modules with PyTorch-style dotted names and state dicts.
-import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor, sameShape, type DType } from '../tensor/tensor.js';
+import { ArgumentError, DTypeError } from '../errors.js';
+import { subPath, type OpSink, type Value } from '../graph/builder.js';
+import { EagerSink, eagerValue } from '../graph/eager.js';
+import { loadStateInto, type LoadStateDictOptions, type LoadStateDictResult } from '../tensor/state.js';
+import { Tensor } from '../tensor/tensor.js';
 
-/** What `loadStateDict` found besides the keys it loaded (only non-empty when `strict` is false). */
-export interface LoadStateDictResult {
-  missingKeys: string[];
-  unexpectedKeys: string[];
-}
-
-export interface LoadStateDictOptions {
-  /** Throw on missing or unexpected keys (default true). Shapes and values are always checked. */
-  strict?: boolean;
-}
+export type { LoadStateDictOptions, LoadStateDictResult } from '../tensor/state.js';
 
 export interface StateDictOptions {
   /** Return copies instead of tensors sharing storage with the module (default false, like PyTorch). */
@@ -33,7 +27,29 @@ export abstract class Module {
   private readonly _buffers = new Map<string, Tensor>();
   private readonly _modules = new Map<string, Module>();
 
-  abstract forward(x: Tensor): Tensor;
+  /**
+   * Writes this module's computation into `g` (a graph builder, or the eager sink forward uses): input value `x`,
+   * this module's dotted name `path` ('' for the root), which prefixes its weights and names its nodes. The one
+   * description of a module: its graph nodes and its eager forward both come from it.
+   */
+  lower(g: OpSink, x: Value, path: string): Value {
+    void g;
+    void x;
+    throw new ArgumentError(`module ${this.constructor.name}${path ? ` '${path}'` : ''} cannot be written as a graph (it implements forward but not lower)`);
+  }
+
+  /** Runs the module on the engine: the ops `lower` writes, computed at once (with autodiff). */
+  forward(x: Tensor): Tensor {
+    const y = this.lower(new EagerSink(this.training), eagerValue('input', x), '');
+    return y.tensor!;
+  }
+
+  /** Lowers the child `name` at `path.name`. */
+  protected lowerChild(g: OpSink, name: string, x: Value, path: string): Value {
+    const c = this._modules.get(name);
+    if (!c) throw new ArgumentError(`lower: ${this.constructor.name} has no child '${name}'`);
+    return c.lower(g, x, subPath(path, name));
+  }
 
   /** Alias of `forward`. */
   call(x: Tensor): Tensor {
@@ -216,65 +232,7 @@ export abstract class Module {
    * unexpected keys throw; otherwise they are returned.
    */
   loadStateDict(dict: Record<string, Tensor>, opts: LoadStateDictOptions = {}): LoadStateDictResult {
-    const strict = opts.strict ?? true;
-    if (dict === null || typeof dict !== 'object') throw new ArgumentError('loadStateDict: expected an object of tensors');
-    const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !Object.prototype.hasOwnProperty.call(dict, k));
-    const unexpectedKeys = Object.keys(dict).filter((k) => !Object.prototype.hasOwnProperty.call(own, k));
-    if (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
-      const parts: string[] = [];
-      if (missingKeys.length > 0) parts.push(`missing keys ${listKeys(missingKeys)}`);
-      if (unexpectedKeys.length > 0) parts.push(`unexpected keys ${listKeys(unexpectedKeys)}`);
-      throw new ArgumentError(`loadStateDict: ${parts.join('; ')}`);
-    }
-    const plan: [Tensor, Tensor][] = [];
-    for (const [key, dst] of Object.entries(own)) {
-      if (!Object.prototype.hasOwnProperty.call(dict, key)) continue;
-      const src = dict[key];
-      if (!(src instanceof Tensor)) throw new ArgumentError(`loadStateDict: '${key}' is not a Tensor`);
-      if (!sameShape(src.shape, dst.shape)) {
-        throw new ShapeError(`loadStateDict: '${key}' expected shape ${fmtShape(dst.shape)}, got ${fmtShape(src.shape)}`);
-      }
-      checkValues(key, src, dst.dtype);
-      plan.push([dst, src]);
-    }
     // dst tensors from stateDict() share storage with the module's tensors.
-    for (const [dst, src] of plan) {
-      if (src.data === dst.data) continue;
-      const d = dst.data;
-      const s = src.data;
-      for (let i = 0; i < d.length; i++) d[i] = s[i];
-    }
-    return { missingKeys, unexpectedKeys };
-  }
-}
-
-function listKeys(keys: string[]): string {
-  const shown = keys.slice(0, 8).map((k) => `'${k}'`).join(', ');
-  return keys.length > 8 ? `${shown} and ${keys.length - 8} more` : shown;
-}
-
-const INT_RANGE: Partial<Record<DType, [number, number]>> = {
-  int32: [-2147483648, 2147483647],
-  int8: [-128, 127],
-  uint8: [0, 255],
-};
-
-/** Values of `src` must be finite and fit `dtype` exactly. */
-function checkValues(key: string, src: Tensor, dtype: DType): void {
-  const s = src.data;
-  if (src.dtype === 'float32') {
-    for (let i = 0; i < s.length; i++) {
-      if (!Number.isFinite(s[i])) throw new NonFiniteError(`loadStateDict: '${key}' has non-finite value ${s[i]} at index ${i}`);
-    }
-  }
-  const range = INT_RANGE[dtype];
-  if (range && src.dtype !== dtype) {
-    for (let i = 0; i < s.length; i++) {
-      const v = s[i];
-      if (!Number.isInteger(v) || v < range[0] || v > range[1]) {
-        throw new DTypeError(`loadStateDict: '${key}' is ${dtype} but value ${v} at index ${i} of the ${src.dtype} input does not fit`);
-      }
-    }
+    return loadStateInto(this.stateDict(), dict, opts);
   }
 }

@@ -99,7 +99,7 @@ test('custom module types register, describe and rebuild; unregistered classes a
     constructor(readonly factor: number) {
       super();
     }
-    forward(x: Tensor): Tensor {
+    override forward(x: Tensor): Tensor {
       return mulScalar(x, this.factor);
     }
   }

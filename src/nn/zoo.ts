@@ -2,6 +2,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Rng } from '../tensor/rng.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from './layers.js';
+import type { GraphModel } from '../graph/model.js';
+import { lowerModule } from './lower.js';
 import type { Module } from './module.js';
 
 export interface ZooOptions {
@@ -63,9 +65,24 @@ export function listModels(): { name: string; description: string; inputShape: n
   return Object.entries(ZOO).map(([name, e]) => ({ name, description: e.description, inputShape: [...e.inputShape] }));
 }
 
-/** Build a zoo model with fresh seeded weights. */
-export function createModel(name: string, opts: ZooOptions = {}): Module {
+function entry(fn: string, name: string): ZooEntry {
   const e = Object.prototype.hasOwnProperty.call(ZOO, name) ? ZOO[name] : undefined;
-  if (!e) throw new ArgumentError(`createModel: unknown model '${name}' (known: ${Object.keys(ZOO).join(', ')})`);
-  return e.build(opts);
+  if (!e) throw new ArgumentError(`${fn}: unknown model '${name}' (known: ${Object.keys(ZOO).join(', ')})`);
+  return e;
+}
+
+/** Whether `name` is a zoo model. */
+export function isZooModel(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(ZOO, name);
+}
+
+/** The module tree of a zoo model with fresh seeded weights (the way it is written). */
+export function createModule(name: string, opts: ZooOptions = {}): Module {
+  return entry('createModule', name).build(opts);
+}
+
+/** A zoo model with fresh seeded weights, as a graph model (training mode). */
+export function createModel(name: string, opts: ZooOptions = {}): GraphModel {
+  const e = entry('createModel', name);
+  return lowerModule(e.build(opts), { inputShape: e.inputShape });
 }

@@ -1,8 +1,8 @@
-// Index ops: embedding lookup (rows of a table) and torch.gather, both scatter-adding their gradients.
+// Index ops: embedding lookup (rows of a table), torch.gather and ONNX Gather (take), all scatter-adding their gradients.
 import { record } from '../autograd/engine.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, normAxis, stridesOf } from '../tensor/tensor.js';
-import { checkF32, checkI32, checkNdim } from './util.js';
+import { checkF32, checkI32, checkNdim, splitAt } from './util.js';
 
 /** Rows of weight [V, D] picked by int32 indices [...] → [..., D]; the gradient adds into the picked rows. */
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
@@ -72,6 +72,64 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
     const G = g.f32;
     const D = new Float32Array(X.length);
     for (let i = 0; i < n; i++) D[src[i]] += G[i];
+    return [new Tensor(D, x.shape)];
+  });
+}
+
+/** `[1,0,2]`: the multi-index of flat position `flat` in `shape`. */
+function unravel(flat: number, shape: readonly number[]): string {
+  const idx = new Array<number>(shape.length);
+  let rem = flat;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = rem % shape[d];
+    rem = Math.floor(rem / shape[d]);
+  }
+  return fmtShape(idx);
+}
+
+/**
+ * ONNX Gather (np.take along an axis): whole slices of x picked along `axis` by int32 indices of any shape.
+ * out.shape = x.shape[:axis] + indices.shape + x.shape[axis+1:]; with x [A, L, B] and indices [...],
+ * out[a][...][b] = x[a][indices[...]][b]. Index values lie in [-L, L), negative ones counting from the end;
+ * axis may be negative. The gradient scatter-adds into x (repeated indices accumulate).
+ */
+export function take(x: Tensor, axis: number, indices: Tensor): Tensor {
+  const op = 'take';
+  const X = checkF32(op, 'x', x);
+  const I = checkI32(op, 'indices', indices);
+  if (x.ndim === 0) throw new ShapeError(`${op}: x must have at least 1 dim, got []`);
+  const { axis: a, outer, n: len, inner } = splitAt(op, x.shape, axis);
+  const m = I.length;
+  // Index values made non-negative (reused by the backward pass).
+  const rows = new Int32Array(m);
+  for (let j = 0; j < m; j++) {
+    const v = I[j];
+    const r = v < 0 ? v + len : v;
+    if (r < 0 || r >= len) {
+      throw new ArgumentError(`${op}: indices${unravel(j, indices.shape)} = ${v} out of range [${-len}, ${len}) for axis ${a} of x ${fmtShape(x.shape)}`);
+    }
+    rows[j] = r;
+  }
+  const outShape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
+  // Y viewed as [outer, m, inner], X as [outer, len, inner].
+  const Y = new Float32Array(outer * m * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      const src = (o * len + rows[j]) * inner;
+      const dst = (o * m + j) * inner;
+      for (let k = 0; k < inner; k++) Y[dst + k] = X[src + k];
+    }
+  }
+  return record(new Tensor(Y, outShape), op, [x], (g) => {
+    const G = g.f32;
+    const D = new Float32Array(X.length);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const dst = (o * len + rows[j]) * inner;
+        const src = (o * m + j) * inner;
+        for (let k = 0; k < inner; k++) D[dst + k] += G[src + k];
+      }
+    }
     return [new Tensor(D, x.shape)];
   });
 }

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relu, gelu, sigmoid, tanh, exp, log, neg, sqrt, square, erf } from './unary.js';
+import { relu, gelu, silu, hardswish, clip, sigmoid, tanh, exp, log, neg, sqrt, square, erf, erfc } from './unary.js';
 import { gradCheck } from '../autograd/gradcheck.js';
 import { backward } from '../autograd/engine.js';
 import { randn, tensor, zeros } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError } from '../errors.js';
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-6, what = ''): void {
   assert.equal(got.length, want.length, `${what} length`);
@@ -84,9 +84,100 @@ test('tanh, exp, log, neg, sqrt, square values', () => {
   assert.equal(log(tensor([0])).data[0], -Infinity);
 });
 
-const cases: [string, (t: Tensor) => Tensor, 'any' | 'positive' | 'nokink'][] = [
-  ['relu', relu, 'nokink'],
+test('silu matches x·sigmoid(x) in float64, stays finite in the tails and propagates NaN', () => {
+  const xs = [-1000, -30, -5, -1, -0.25, 0, 0.25, 1, 5, 30, 1000];
+  const x = tensor(xs).requireGrad();
+  const y = silu(x);
+  const sig = (v: number): number => 1 / (1 + Math.exp(-v));
+  assertClose(y.data, xs.map((v) => v * sig(v)), 1e-7, 'silu');
+  backward(y, tensor(xs.map(() => 1)));
+  assertClose(x.grad!.data, xs.map((v) => sig(v) + v * sig(v) * (1 - sig(v))), 1e-7, 'silu grad');
+  assert.ok(Number.isNaN(silu(tensor([NaN])).data[0]));
+});
+
+test('hardswish values and PyTorch\'s gradient at the kinks (−1/2 at −3, 3/2 at 3, 1 at NaN)', () => {
+  const xs = [-4, -3, -2.5, -1.5, 0, 1.5, 2.5, 3, 3.5, NaN];
+  const x = tensor(xs).requireGrad();
+  const y = hardswish(x);
+  assertClose(y.data.slice(0, 9), [0, 0, -0.20833333333333334, -0.375, 0, 1.125, 2.2916666666666665, 3, 3.5], 1e-7, 'hardswish');
+  assert.ok(Number.isNaN(y.data[9]));
+  backward(y, tensor(xs.map(() => 2)));
+  // (2x + 3)/6 on [−3, 3], 0 below, 1 above; NaN takes the last branch of hardswish_backward.
+  assertClose(x.grad!.data, [0, -1, -2 / 3, 0, 1, 2, 8 / 3, 3, 2, 2], 1e-7, 'hardswish grad');
+});
+
+test('gelu tanh form matches 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) and its derivative', () => {
+  const k = Math.sqrt(2 / Math.PI);
+  const xs = [-1e4, -12, -5, -2, -0.5, 0, 0.5, 1, 2, 5, 12, 1e4];
+  const x = tensor(xs).requireGrad();
+  const y = gelu(x, 'tanh');
+  const th = (v: number): number => Math.tanh(k * (v + 0.044715 * v ** 3));
+  assertClose(y.data, xs.map((v) => 0.5 * v * (1 + th(v))), 1e-7, 'gelu tanh');
+  backward(y, tensor(xs.map(() => 1)));
+  const dref = xs.map((v) => 0.5 * (1 + th(v)) + 0.5 * v * (1 - th(v) ** 2) * k * (1 + 3 * 0.044715 * v * v));
+  assertClose(x.grad!.data, dref, 1e-7, 'gelu tanh grad');
+  // Not the erf form: at x = −2 they differ by ~1e-4 (−0.045402 vs −0.045500).
+  assert.ok(Math.abs(gelu(tensor([-2]), 'tanh').data[0] - gelu(tensor([-2])).data[0]) > 5e-5);
+  // The tail is x·sigmoid(2u): no 1 + tanh cancellation (float64 1 + tanh(u) is 0 here).
+  assert.ok(gelu(tensor([-9]), 'tanh').data[0] < 0);
+});
+
+test("gelu's default is the erf form, bit for bit, and approximate is checked", () => {
+  const x = randn([200], 3, new Rng(5));
+  const want = Float32Array.from(x.f32, (v) => 0.5 * v * erfc(-v * Math.SQRT1_2));
+  assert.deepEqual(gelu(x).f32, want);
+  assert.deepEqual(gelu(x, 'none').f32, want);
+  const bad = 'erf' as unknown as 'none';
+  assert.throws(() => gelu(x, bad), (e: Error) => e instanceof ArgumentError && e.message === "gelu: approximate must be 'none' or 'tanh', got string erf");
+});
+
+test('clip with min only, max only and both; ties at a bound pass the gradient, NaN passes through with none', () => {
+  const xs = [-Infinity, -2, -1, -0.5, 0, 0.5, 1, 2, Infinity, NaN];
+  const run = (min: number | null, max: number | null): [number[], number[]] => {
+    const x = tensor(xs).requireGrad();
+    const y = clip(x, min, max);
+    backward(y, tensor(xs.map(() => 1)));
+    return [Array.from(y.data), Array.from(x.grad!.data)];
+  };
+  assert.deepEqual(run(-1, null), [[-1, -1, -1, -0.5, 0, 0.5, 1, 2, Infinity, NaN], [0, 0, 1, 1, 1, 1, 1, 1, 1, 0]]);
+  assert.deepEqual(run(null, 0.5), [[-Infinity, -2, -1, -0.5, 0, 0.5, 0.5, 0.5, 0.5, NaN], [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]]);
+  assert.deepEqual(run(-1, 0.5), [[-1, -1, -1, -0.5, 0, 0.5, 0.5, 0.5, 0.5, NaN], [0, 0, 1, 1, 1, 1, 0, 0, 0, 0]]);
+  // min = max: every value becomes it, and only exact ties keep a gradient.
+  assert.deepEqual(run(1, 1), [[1, 1, 1, 1, 1, 1, 1, 1, 1, NaN], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]]);
+  // No bound: the identity (ONNX Clip without min and max).
+  assert.deepEqual(run(null, null), [xs, xs.map(() => 1)]);
+});
+
+test('clip compares with its bounds rounded to float32, as torch does for a float32 tensor', () => {
+  // float32(0.7) < 0.7: x = float32(0.7) sits on the rounded bound (kept, gradient 1) instead of below it.
+  const x = tensor([0.6, 0.7, 0.8]).requireGrad();
+  const y = clip(x, 0.7, null);
+  assert.deepEqual(Array.from(y.data), [Math.fround(0.7), Math.fround(0.7), Math.fround(0.8)]);
+  backward(y, tensor([1, 1, 1]));
+  assert.deepEqual(Array.from(x.grad!.data), [0, 1, 1]);
+});
+
+test('clip checks its bounds by name', () => {
+  const x = tensor([1, 2]);
+  const argErr = (msg: string) => (e: Error) => e instanceof ArgumentError && e.message === msg;
+  assert.throws(() => clip(x, 2, 1), argErr('clip: min must be <= max, got min 2 > max 1'));
+  assert.throws(() => clip(x, NaN, 1), argErr('clip: min must be a finite number or null, got number NaN'));
+  assert.throws(() => clip(x, null, Infinity), argErr('clip: max must be a finite number or null, got number Infinity'));
+  assert.throws(() => clip(x, '0' as unknown as number, null), argErr('clip: min must be a finite number or null, got string 0'));
+  assert.throws(() => clip(x, undefined as unknown as null, 1), argErr('clip: min must be a finite number or null, got undefined undefined'));
+  assert.throws(() => clip(tensor([1], [1], 'int32'), 0, 1), (e: Error) => e instanceof DTypeError && e.message === 'clip: x must be float32, got int32');
+});
+
+// [label (op name first), f, domain]: kinks are points the finite differences stay 0.05 away from.
+const cases: [string, (t: Tensor) => Tensor, 'any' | 'positive' | { kinks: number[]; scale?: number }][] = [
+  ['relu', relu, { kinks: [0] }],
   ['gelu', gelu, 'any'],
+  ['gelu tanh', (t) => gelu(t, 'tanh'), { kinks: [], scale: 3 }],
+  ['silu', silu, { kinks: [], scale: 4 }],
+  ['hardswish', hardswish, { kinks: [-3, 3], scale: 3 }],
+  ['clip [-0.5, 0.75]', (t) => clip(t, -0.5, 0.75), { kinks: [-0.5, 0.75] }],
+  ['clip min -0.5', (t) => clip(t, -0.5, null), { kinks: [-0.5] }],
+  ['clip max 0.75', (t) => clip(t, null, 0.75), { kinks: [0.75] }],
   ['sigmoid', sigmoid, 'any'],
   ['tanh', tanh, 'any'],
   ['exp', exp, 'any'],
@@ -96,20 +187,25 @@ const cases: [string, (t: Tensor) => Tensor, 'any' | 'positive' | 'nokink'][] = 
   ['square', square, 'any'],
 ];
 
-for (const [name, f, domain] of cases) {
-  test(`${name} gradient matches finite differences`, () => {
-    const x = randn([3, 7], 1, new Rng(11));
+for (const [label, f, domain] of cases) {
+  const name = label.split(' ')[0];
+  test(`${label} gradient matches finite differences`, () => {
+    const scale = typeof domain === 'object' ? (domain.scale ?? 1) : 1;
+    const x = randn([3, 7], scale, new Rng(11));
     const d = x.f32;
     for (let i = 0; i < d.length; i++) {
       if (domain === 'positive') d[i] = 0.5 + Math.abs(d[i]);
-      if (domain === 'nokink' && Math.abs(d[i]) < 0.05) d[i] = 0.3; // keep finite differences off the kink
+      if (typeof domain === 'object') {
+        // keep finite differences off the kinks
+        for (const k of domain.kinks) if (Math.abs(d[i] - k) < 0.05) d[i] = k + 0.3;
+      }
     }
     x.requireGrad();
     const r = gradCheck(f, [x]);
     assert.ok(r.ok, r.worst);
   });
 
-  test(`${name} rejects non-float input by name and keeps empty shapes`, () => {
+  test(`${label} rejects non-float input by name and keeps empty shapes`, () => {
     assert.throws(() => f(zeros([2], 'int32')), (e: Error) => e instanceof DTypeError && e.message === `${name}: x must be float32, got int32`);
     assert.deepEqual(f(zeros([0, 3])).shape, [0, 3]);
   });

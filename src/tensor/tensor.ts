@@ -135,6 +135,16 @@ export function shapeSize(shape: Shape): number {
   return n;
 }
 
+/**
+ * Output length of a window op (conv, pooling) over `n` input positions: kernel k, stride s, padding p on both sides,
+ * dilation d; 0 or less when the padded input is shorter than the dilated kernel (callers report that).
+ */
+export function convOutSize(n: number, k: number, s: number, p: number, d = 1): number {
+  const eff = d * (k - 1) + 1;
+  if (n + 2 * p < eff) return 0;
+  return Math.floor((n + 2 * p - eff) / s) + 1;
+}
+
 export function stridesOf(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;

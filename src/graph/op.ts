@@ -1,0 +1,199 @@
+// The op record: one description per op type (inputs, attributes, shape rule, engine forward, cost rule, ONNX export).
+//
+// Records are pure descriptions. Each facet gets what it works with through its context: the forward pass gets the
+// engine's primitives (src/ops) as `ops`, the ONNX export an emitter. So src/graph only imports types of the engine
+// and the protobuf writer, and code that only reads graphs (the inference runtime, the browser bundle) carries neither.
+import type { Tensor } from '../tensor/tensor.js';
+import type { Rng } from '../tensor/rng.js';
+import type * as EngineOpsModule from '../ops/index.js';
+import type { AttrSchema } from './attrs.js';
+import type { Dim } from './dims.js';
+import type { Attrs, IrDType, ValueInfo } from './types.js';
+
+/** The engine primitives a forward pass is built from (src/ops/index.ts): autodiff comes with them. */
+export type EngineOps = typeof EngineOpsModule;
+
+/**
+ * What an input is to the op. 'data': an activation (an initializer given here is a trainable parameter when it is
+ * float32, e.g. a position embedding added by Add); 'param': a trainable weight, always an initializer;
+ * 'buffer': state that is not trained (running statistics, MADDNESS trees and tables), always an initializer.
+ */
+export type InputRole = 'data' | 'param' | 'buffer';
+
+export interface InputSpec {
+  name: string;
+  role: InputRole;
+  /** May be absent ('' in the node's inputs, or left off at the end). */
+  optional?: boolean;
+  /** Accepted dtypes (default float32). */
+  dtypes?: readonly IrDType[];
+}
+
+/** Shape rule context: infos of the inputs (null for absent optional ones), the checked attributes. */
+export interface InferCtx<A extends object> {
+  readonly node: string;
+  readonly inputs: readonly (ValueInfo | null)[];
+  readonly attrs: A;
+}
+
+/** Engine forward context: input tensors (null for absent optional ones), attributes, mode. */
+export interface ForwardCtx<A extends object> {
+  readonly node: string;
+  readonly x: readonly (Tensor | null)[];
+  readonly attrs: A;
+  /** Training mode: batch statistics in BatchNorm, dropout active. */
+  readonly training: boolean;
+  readonly ops: EngineOps;
+  /** Randomness of the training-mode forward (dropout). */
+  readonly rng: Rng;
+}
+
+export type LayerKind = 'dense' | 'lut' | 'maddness' | 'norm' | 'elementwise' | 'pool' | 'shape' | 'other';
+
+/** LUT-NN parameters of a LUT layer, with its byte breakdown. */
+export interface LutLayerInfo {
+  ncodebooks: number;
+  k: number;
+  subvecLen: number;
+  outDim: number;
+  rowsPerImage: number;
+  metric: string;
+  temperature: number;
+  quantize: boolean;
+  bytes: { centroidsF32: number; centroidsInt8: number; centroidScales: number; table: number; tableScale: number; bias: number; weight: number; theta: number };
+}
+
+/** MADDNESS parameters (depth-4 trees, 16 leaves per codebook). */
+export interface MaddnessLayerInfo {
+  ncodebooks: number;
+  leaves: number;
+  subvecLen: number;
+  outDim: number;
+  rowsPerImage: number;
+  /** As stored (split dims int32, thresholds fp32, table int8) and as deployed (thresholds int8, split dims uint8). */
+  bytes: { table: number; tableScale: number; thresholdsF32: number; thresholdsInt8: number; splitDimsInt32: number; splitDimsUint8: number; bias: number };
+}
+
+/**
+ * A node's cost per image (conventions at the top of src/graph/cost.ts). Unset numbers are 0; paramBytes and
+ * deployBytes default to the bytes of the node's trainable initializers as stored, bufferBytes to its buffers.
+ */
+export interface CostPart {
+  kind: LayerKind;
+  macs?: number;
+  encodeMacs?: number;
+  lookupAdds?: number;
+  comparisons?: number;
+  elementOps?: number;
+  paramBytes?: number;
+  deployBytes?: number;
+  trainingOnlyBytes?: number;
+  bufferBytes?: number;
+  workspaceBytes?: number;
+  bitsPerActivation?: number | null;
+  /** The output is a view of input 0 (no new memory: reshapes, identity). */
+  view?: boolean;
+  lut?: LutLayerInfo;
+  maddness?: MaddnessLayerInfo;
+  note?: string;
+}
+
+/** Cost rule context: shapes at batch 1, attributes, initializer values (for figures like the LUT temperature). */
+export interface CostCtx<A extends object> {
+  readonly node: string;
+  readonly attrs: A;
+  /** Shape of input i at batch 1 (null when absent). */
+  inShape(i: number): number[] | null;
+  /** Shape of output i at batch 1. */
+  outShape(i: number): number[];
+  /** The initializer given as input i, or null when that input is absent or computed. */
+  weight(i: number): Tensor | null;
+  /** Activation bytes are counted at this batch. */
+  readonly batch: number;
+}
+
+/** An ONNX attribute value: an int, ints, a string, or a tagged float / floats. */
+export type OnnxAttr = number | number[] | string | { float: number } | { floats: number[] };
+
+/** ONNX tensor element types the export writes. */
+export type OnnxElem = 'float32' | 'float64' | 'int64' | 'int8';
+
+/** What an exported LUT layer reports (the `lutLayers` of `lutnn export --json`). */
+export interface OnnxLutLayer {
+  name: string;
+  kind: 'linear' | 'conv';
+  metric: string;
+  quantize: boolean;
+  ncodebooks: number;
+  subvecLen: number;
+  k: number;
+  outDim: number;
+  tableDtype: 'int8' | 'float32';
+  scale: number | null;
+  rowsPerSample: number;
+  codesOutput: string | null;
+}
+
+/** Writes ONNX nodes and initializers (implemented by src/io/onnx-export.ts). Names returned are unique. */
+export interface OnnxEmitter {
+  readonly opset: number;
+  readonly options: { codes: boolean; sum: 'chain' | 'reduce'; layerInputs: boolean };
+  /** One node; returns its output names (`outputs` fixed names or a count). */
+  node(op: string, inputs: string[], scope: string, attrs?: Record<string, OnnxAttr>, outputs?: number | string[]): string[];
+  one(op: string, inputs: string[], scope: string, attrs?: Record<string, OnnxAttr>): string;
+  f32(name: string, data: Float32Array, dims: readonly number[]): string;
+  i64(name: string, values: readonly number[], dims?: readonly number[]): string;
+  init(name: string, elem: OnnxElem, dims: readonly number[], data: Float32Array | Float64Array | Int8Array | number[]): string;
+  /** Reshape to `target` (0 copies a dim, -1 infers it). */
+  reshape(x: string, target: readonly number[], scope: string): string;
+  /** An extra graph output (codes, layer inputs) for cross-checks. */
+  addOutput(name: string, value: string, shape: readonly Dim[], elem: 'float32' | 'int64'): string;
+  /** The LUT table [C·K, M] exactly as the engine's forward builds it, and its int8 quantization. */
+  lutTable(centroids: Tensor, weight: Tensor): { table: Float32Array; q: Int8Array; scale: number };
+  /** Report an exported LUT layer. */
+  lutLayer(info: OnnxLutLayer): void;
+}
+
+/** ONNX export context of one node. */
+export interface OnnxCtx<A extends object> {
+  readonly e: OnnxEmitter;
+  /** The node's name: a scope for the ONNX names it makes. */
+  readonly scope: string;
+  readonly attrs: A;
+  /** ONNX value name of input i (an initializer is written on first use under its own name); '' when absent. */
+  input(i: number): string;
+  has(i: number): boolean;
+  /** IR info of input i / output i (dim 0 is the batch N). */
+  info(i: number): ValueInfo;
+  outInfo(i: number): ValueInfo;
+  /** The initializer given as input i (the export may reshape or rebuild it instead of writing it as is). */
+  weight(i: number): Tensor;
+  /** Input i is computed exactly as lutnn computes it (an output of LUT layers and exact ops on them). */
+  exact(i: number): boolean;
+}
+
+/** Output value names, or the names and whether they are exact (bit-identical to lutnn's for an exact input). */
+export type OnnxOut = string[] | { outputs: string[]; exact: boolean };
+
+/** The record of one op type. */
+export interface OpDef<A extends object = Attrs> {
+  /** One line: what the op computes. */
+  doc: string;
+  inputs: readonly InputSpec[];
+  /** The last input repeats: at least `min` of it (Concat). */
+  variadic?: { min: number };
+  /** Number of outputs (Split: from its attributes). */
+  outputs: number | ((a: A) => number);
+  attrs: AttrSchema;
+  /** Output infos from the inputs' infos; throws ShapeError / DTypeError / ArgumentError on misfit inputs. */
+  infer(c: InferCtx<A>): ValueInfo[];
+  /** The engine forward, from src/ops primitives (their backward passes make it differentiable). */
+  forward(c: ForwardCtx<A>): Tensor[];
+  cost(c: CostCtx<A>): CostPart;
+  onnx(c: OnnxCtx<A>): OnnxOut;
+}
+
+/** Type helper: a record whose attributes are typed as A. */
+export function defineOp<A extends object>(def: OpDef<A>): OpDef<A> {
+  return def;
+}

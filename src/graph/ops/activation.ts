@@ -1,0 +1,91 @@
+// Records of the elementwise activations: Relu, Clip (ReLU6), Gelu (erf and tanh forms), Silu, Sigmoid, Tanh, HardSwish.
+import { ArgumentError } from '../../errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { sizePerSample } from '../dims.js';
+import { defineOp, type EngineOps, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
+import { req } from '../rules.js';
+
+/** A float32 → float32 elementwise op of one input. */
+function unary<A extends object>(
+  doc: string,
+  attrs: OpDef<A>['attrs'],
+  forward: (ops: EngineOps, x: Tensor, a: A) => Tensor,
+  onnx: (c: OnnxCtx<A>) => OnnxOut,
+): OpDef<A> {
+  return defineOp<A>({
+    doc,
+    inputs: [{ name: 'x', role: 'data' }],
+    outputs: 1,
+    attrs,
+    infer: (c) => [{ shape: req(c, 0).shape, dtype: 'float32' }],
+    forward: ({ x, attrs: a, ops }) => [forward(ops, x[0]!, a)],
+    cost: (c) => ({ kind: 'elementwise', elementOps: sizePerSample(c.outShape(0)) }),
+    onnx,
+  });
+}
+
+/** An ONNX float32 scalar initializer. */
+const scalar = (c: OnnxCtx<object>, name: string, v: number): string => c.e.f32(`${c.scope}.${name}`, Float32Array.of(v), []);
+
+export const Relu = unary<Record<string, never>>('max(x, 0)', {}, (ops, x) => ops.relu(x), (c) => ({ outputs: [c.e.one('Relu', [c.input(0)], c.scope)], exact: c.exact(0) }));
+
+export interface ClipAttrs {
+  min: number | null;
+  max: number | null;
+}
+
+export const Clip = defineOp<ClipAttrs>({
+  ...unary<ClipAttrs>(
+    'min(max(x, min), max) (torch.clamp; ReLU6 is min 0, max 6); a null bound is open',
+    { min: { type: 'float', nullable: true, default: null }, max: { type: 'float', nullable: true, default: null } },
+    (ops, x, a) => ops.clip(x, a.min, a.max),
+    (c) => {
+      const ins = [c.input(0), c.attrs.min === null ? '' : scalar(c, 'min', c.attrs.min)];
+      if (c.attrs.max !== null) ins.push(scalar(c, 'max', c.attrs.max));
+      return { outputs: [c.e.one('Clip', ins, c.scope)], exact: c.exact(0) };
+    },
+  ),
+  infer(c) {
+    if (c.attrs.min !== null && c.attrs.max !== null && c.attrs.min > c.attrs.max) {
+      throw new ArgumentError(`${c.node}: min ${c.attrs.min} is greater than max ${c.attrs.max}`);
+    }
+    return [{ shape: req(c, 0).shape, dtype: 'float32' }];
+  },
+});
+
+export interface GeluAttrs {
+  approximate: 'none' | 'tanh';
+}
+
+export const Gelu = unary<GeluAttrs>(
+  "x·Φ(x): exact (erf) form, or PyTorch's tanh approximation with approximate: 'tanh'",
+  { approximate: { type: 'string', choices: ['none', 'tanh'], default: 'none' } },
+  (ops, x, a) => ops.gelu(x, a.approximate),
+  (c) => {
+    const x = c.input(0);
+    const half = c.e.one('Mul', [x, scalar(c, 'half', 0.5)], c.scope);
+    let inner: string;
+    if (c.attrs.approximate === 'none') {
+      // 0.5·x·(1 + erf(x/√2)) (the Gelu op needs opset 20).
+      inner = c.e.one('Erf', [c.e.one('Mul', [x, scalar(c, 'rsqrt2', Math.SQRT1_2)], c.scope)], c.scope);
+    } else {
+      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+      const x3 = c.e.one('Mul', [c.e.one('Mul', [x, x], c.scope), x], c.scope);
+      const u = c.e.one('Add', [x, c.e.one('Mul', [x3, scalar(c, 'c', 0.044715)], c.scope)], c.scope);
+      inner = c.e.one('Tanh', [c.e.one('Mul', [u, scalar(c, 'k', Math.sqrt(2 / Math.PI))], c.scope)], c.scope);
+    }
+    return [c.e.one('Mul', [half, c.e.one('Add', [inner, scalar(c, 'one', 1)], c.scope)], c.scope)];
+  },
+);
+
+export const Silu = unary<Record<string, never>>('x·sigmoid(x)', {}, (ops, x) => ops.silu(x), (c) => [c.e.one('Mul', [c.input(0), c.e.one('Sigmoid', [c.input(0)], c.scope)], c.scope)]);
+
+export const Sigmoid = unary<Record<string, never>>('1/(1 + e^−x)', {}, (ops, x) => ops.sigmoid(x), (c) => [c.e.one('Sigmoid', [c.input(0)], c.scope)]);
+
+export const Tanh = unary<Record<string, never>>('tanh(x)', {}, (ops, x) => ops.tanh(x), (c) => [c.e.one('Tanh', [c.input(0)], c.scope)]);
+
+export const HardSwish = unary<Record<string, never>>('x·relu6(x + 3)/6', {}, (ops, x) => ops.hardswish(x), (c) =>
+  c.e.opset >= 14
+    ? [c.e.one('HardSwish', [c.input(0)], c.scope)]
+    : [c.e.one('Mul', [c.input(0), c.e.one('HardSigmoid', [c.input(0)], c.scope, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } })], c.scope)],
+);

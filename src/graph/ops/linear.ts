@@ -1,0 +1,76 @@
+// Records of MatMul (batched, broadcasting; activation × activation in attention) and Linear (x·Wᵀ + b over the last dim).
+import { ShapeError } from '../../errors.js';
+import { dimEq, fmtDims, type Dim } from '../dims.js';
+import { defineOp } from '../op.js';
+import { broadcastDims, fixed, req } from '../rules.js';
+
+const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+export const MatMul = defineOp<Record<string, never>>({
+  doc: 'a [..., m, k] × b [..., k, n] → [..., m, n], batch dims broadcast',
+  inputs: [
+    { name: 'a', role: 'data' },
+    { name: 'b', role: 'data' },
+  ],
+  outputs: 1,
+  attrs: {},
+  infer(c) {
+    const a = req(c, 0).shape;
+    const b = req(c, 1).shape;
+    if (a.length < 2 || b.length < 2) throw new ShapeError(`${c.node}: operands need at least 2 dims, got ${fmtDims(a)} × ${fmtDims(b)}`);
+    const k = a[a.length - 1];
+    if (!dimEq(k, b[b.length - 2])) throw new ShapeError(`${c.node}: inner dims ${k} vs ${b[b.length - 2]} for ${fmtDims(a)} × ${fmtDims(b)}`);
+    const batch = broadcastDims(c.node, a.slice(0, -2), b.slice(0, -2));
+    return [{ shape: [...batch, a[a.length - 2], b[b.length - 1]], dtype: 'float32' }];
+  },
+  forward: ({ x, ops }) => [ops.matmul(x[0]!, x[1]!)],
+  cost(c) {
+    const a = c.inShape(0)!;
+    const out = c.outShape(0);
+    // Every output element is one k-long dot product.
+    return { kind: 'dense', macs: prod(out) * a[a.length - 1], bitsPerActivation: 32 };
+  },
+  onnx: (c) => [c.e.one('MatMul', [c.input(0), c.input(1)], c.scope)],
+});
+
+export const Linear = defineOp<Record<string, never>>({
+  doc: 'y [..., out] = x [..., in] · weightᵀ + bias, weight [out, in] as in PyTorch (ONNX Gemm with transB)',
+  inputs: [
+    { name: 'x', role: 'data' },
+    { name: 'weight', role: 'param' },
+    { name: 'bias', role: 'param', optional: true },
+  ],
+  outputs: 1,
+  attrs: {},
+  infer(c) {
+    const x = req(c, 0).shape;
+    const w = req(c, 1).shape;
+    if (w.length !== 2) throw new ShapeError(`${c.node}: weight must be [out, in], got ${fmtDims(w)}`);
+    const [M, D] = [fixed(c.node, 'out features', w[0]), fixed(c.node, 'in features', w[1])];
+    if (x.length < 1 || !dimEq(x[x.length - 1], D)) throw new ShapeError(`${c.node}: input last dim ${x[x.length - 1] ?? 'none'} vs in features ${D} for ${fmtDims(x)}`);
+    const b = c.inputs[2];
+    if (b && (b.shape.length !== 1 || b.shape[0] !== M)) throw new ShapeError(`${c.node}: bias must be [${M}], got ${fmtDims(b.shape)}`);
+    const shape: Dim[] = [...x.slice(0, -1), M];
+    return [{ shape, dtype: 'float32' }];
+  },
+  forward: ({ x, ops }) => [ops.linear(x[0]!, x[1]!, x[2])],
+  cost(c) {
+    const [M, D] = c.inShape(1)!;
+    return { kind: 'dense', macs: (prod(c.outShape(0)) / M) * D * M, bitsPerActivation: 32 };
+  },
+  onnx(c) {
+    const x = c.info(0).shape;
+    const [M, D] = c.info(1).shape as number[];
+    if (x.length === 2) {
+      const ins = [c.input(0), c.input(1)];
+      if (c.has(2)) ins.push(c.input(2));
+      return [c.e.one('Gemm', ins, c.scope, { transB: 1 })];
+    }
+    const W = c.weight(1).f32;
+    const Wt = new Float32Array(W.length); // [in, out]
+    for (let o = 0; o < M; o++) for (let i = 0; i < D; i++) Wt[i * M + o] = W[o * D + i];
+    let y = c.e.one('MatMul', [c.input(0), c.e.f32(`${c.scope}.weight_t`, Wt, [D, M])], c.scope);
+    if (c.has(2)) y = c.e.one('Add', [y, c.input(2)], c.scope);
+    return [y];
+  },
+});

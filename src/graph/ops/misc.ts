@@ -1,0 +1,71 @@
+// Records of Softmax, Gather (embedding rows and ONNX Gather), Dropout and Identity.
+import { ShapeError } from '../../errors.js';
+import { fmtDims } from '../dims.js';
+import { defineOp } from '../op.js';
+import { axisOf, needDType, req } from '../rules.js';
+import { IR_DTYPES } from '../types.js';
+import type { AxisAttrs } from './shape.js';
+
+const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+export const Softmax = defineOp<AxisAttrs>({
+  doc: 'exp(x)/Σexp(x) along `axis` (numerically stable)',
+  inputs: [{ name: 'x', role: 'data' }],
+  outputs: 1,
+  attrs: { axis: { type: 'int', default: -1 } },
+  infer(c) {
+    const x = req(c, 0);
+    axisOf(c.node, 'axis', c.attrs.axis, x.shape.length);
+    return [{ shape: x.shape, dtype: 'float32' }];
+  },
+  forward: ({ x, attrs: a, ops }) => [ops.softmax(x[0]!, a.axis)],
+  cost: (c) => ({ kind: 'elementwise', elementOps: 3 * prod(c.outShape(0)) }),
+  onnx: (c) => [c.e.one('Softmax', [c.input(0)], c.scope, { axis: c.attrs.axis })],
+});
+
+export const Gather = defineOp<AxisAttrs>({
+  doc: 'ONNX Gather: out = data[:axis] + indices.shape + data[axis+1:] (axis 0 on a table: embedding lookup)',
+  inputs: [
+    { name: 'data', role: 'data' },
+    { name: 'indices', role: 'data', dtypes: ['int32'] },
+  ],
+  outputs: 1,
+  attrs: { axis: { type: 'int', default: 0 } },
+  infer(c) {
+    const d = req(c, 0);
+    const idx = req(c, 1);
+    needDType(c.node, 'indices', idx, ['int32']);
+    const a = axisOf(c.node, 'axis', c.attrs.axis, d.shape.length);
+    if (typeof d.shape[a] !== 'number') throw new ShapeError(`${c.node}: cannot gather along the batch-dependent dim ${a} of ${fmtDims(d.shape)}`);
+    return [{ shape: [...d.shape.slice(0, a), ...idx.shape, ...d.shape.slice(a + 1)], dtype: 'float32' }];
+  },
+  forward: ({ x, attrs: a, ops }) => [ops.take(x[0]!, a.axis, x[1]!)],
+  cost: (c) => ({ kind: 'shape', elementOps: prod(c.outShape(0)) }),
+  onnx: (c) => [c.e.one('Gather', [c.input(0), c.input(1)], c.scope, { axis: c.attrs.axis })],
+});
+
+export interface DropoutAttrs {
+  p: number;
+}
+
+export const Dropout = defineOp<DropoutAttrs>({
+  doc: 'training: zeroes each element with probability p and scales the rest by 1/(1−p); eval: identity',
+  inputs: [{ name: 'x', role: 'data' }],
+  outputs: 1,
+  attrs: { p: { type: 'float', min: 0, max: 1, maxExclusive: true, default: 0.5 } },
+  infer: (c) => [{ shape: req(c, 0).shape, dtype: 'float32' }],
+  forward: ({ x, attrs: a, training, ops, rng }) => [ops.dropout(x[0]!, a.p, training, rng)],
+  cost: () => ({ kind: 'shape', view: true }),
+  onnx: (c) => ({ outputs: [c.input(0)], exact: c.exact(0) }),
+});
+
+export const Identity = defineOp<Record<string, never>>({
+  doc: 'y = x',
+  inputs: [{ name: 'x', role: 'data', dtypes: IR_DTYPES }],
+  outputs: 1,
+  attrs: {},
+  infer: (c) => [req(c, 0)],
+  forward: ({ x }) => [x[0]!],
+  cost: () => ({ kind: 'shape', view: true }),
+  onnx: (c) => ({ outputs: [c.input(0)], exact: c.exact(0) }),
+});

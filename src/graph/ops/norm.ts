@@ -1,0 +1,126 @@
+// Records of BatchNorm (channel axis 1, running statistics in buffers) and LayerNorm (over the dims from `axis` on).
+import { ArgumentError, ShapeError } from '../../errors.js';
+import { fmtDims, sizePerSample } from '../dims.js';
+import { defineOp } from '../op.js';
+import { axisOf, fixed, req } from '../rules.js';
+
+export interface BatchNormAttrs {
+  eps: number;
+  /** Weight of a new batch statistic in the running average; null: the cumulative average 1/num_batches_tracked. */
+  momentum: number | null;
+}
+
+export const BatchNorm = defineOp<BatchNormAttrs>({
+  doc: 'y = (x − mean)/√(var + eps)·weight + bias per channel (axis 1): batch statistics in training, running ones in eval',
+  inputs: [
+    { name: 'x', role: 'data' },
+    { name: 'weight', role: 'param', optional: true },
+    { name: 'bias', role: 'param', optional: true },
+    { name: 'running_mean', role: 'buffer' },
+    { name: 'running_var', role: 'buffer' },
+    { name: 'num_batches_tracked', role: 'buffer', optional: true, dtypes: ['int32'] },
+  ],
+  outputs: 1,
+  attrs: {
+    eps: { type: 'float', min: 0, minExclusive: true, default: 1e-5 },
+    momentum: { type: 'float', min: 0, max: 1, nullable: true, default: 0.1 },
+  },
+  infer(c) {
+    const x = req(c, 0);
+    if (x.shape.length < 2) throw new ShapeError(`${c.node}: x must be [N, C, ...], got ${fmtDims(x.shape)}`);
+    const C = fixed(c.node, 'channels', x.shape[1]);
+    for (const [i, arg] of [[1, 'weight'], [2, 'bias'], [3, 'running_mean'], [4, 'running_var']] as const) {
+      const v = c.inputs[i];
+      if (v && (v.shape.length !== 1 || v.shape[0] !== C)) throw new ShapeError(`${c.node}: ${arg} must be [${C}], got ${fmtDims(v.shape)}`);
+    }
+    const nbt = c.inputs[5];
+    if (nbt && nbt.shape.length !== 0) throw new ShapeError(`${c.node}: num_batches_tracked must be a scalar [], got ${fmtDims(nbt.shape)}`);
+    if (c.attrs.momentum === null && !nbt) throw new ArgumentError(`${c.node}: momentum null (cumulative average) needs the num_batches_tracked input`);
+    return [{ shape: x.shape, dtype: 'float32' }];
+  },
+  forward({ x, attrs: a, training, ops }) {
+    let momentum = a.momentum ?? 0;
+    const nbt = x[5];
+    if (training) {
+      if (nbt) nbt.data[0] = nbt.data[0] + 1;
+      momentum = a.momentum ?? 1 / nbt!.data[0];
+    }
+    return [ops.batchNorm(x[0]!, x[1], x[2], x[3], x[4], { training, momentum, eps: a.eps })];
+  },
+  cost(c) {
+    return { kind: 'norm', elementOps: 2 * sizePerSample(c.outShape(0)) };
+  },
+  onnx(c) {
+    const C = c.info(0).shape[1] as number;
+    const w = c.has(1) ? c.weight(1).f32 : new Float32Array(C).fill(1);
+    const b = c.has(2) ? c.weight(2).f32 : new Float32Array(C);
+    const mean = c.weight(3).f32;
+    const vr = c.weight(4).f32;
+    const rank = c.info(0).shape.length;
+    if (c.exact(0)) {
+      // After a LUT layer (nothing to fold into): lutnn's own arithmetic, y = f32(x·a + sh) in float64 with
+      // a = γ/√(var+ε) and sh = β − mean·a, so the next LUT layer sees bit-identical input.
+      const a = new Float64Array(C);
+      const sh = new Float64Array(C);
+      for (let i = 0; i < C; i++) {
+        a[i] = w[i] * (1 / Math.sqrt(vr[i] + c.attrs.eps));
+        sh[i] = b[i] - mean[i] * a[i];
+      }
+      const dims = [C, ...new Array(rank - 2).fill(1)];
+      const xd = c.e.one('Cast', [c.input(0)], c.scope, { to: 11 });
+      const yd = c.e.one('Add', [c.e.one('Mul', [xd, c.e.init(`${c.scope}.scale_f64`, 'float64', dims, a)], c.scope), c.e.init(`${c.scope}.shift_f64`, 'float64', dims, sh)], c.scope);
+      return { outputs: [c.e.one('Cast', [yd], c.scope, { to: 1 })], exact: true };
+    }
+    const scale = c.has(1) ? c.input(1) : c.e.f32(`${c.scope}.weight`, w, [C]);
+    const bias = c.has(2) ? c.input(2) : c.e.f32(`${c.scope}.bias`, b, [C]);
+    return [c.e.one('BatchNormalization', [c.input(0), scale, bias, c.input(3), c.input(4)], c.scope, { epsilon: { float: c.attrs.eps } })];
+  },
+});
+
+export interface LayerNormAttrs {
+  axis: number;
+  eps: number;
+}
+
+export const LayerNorm = defineOp<LayerNormAttrs>({
+  doc: 'y = (x − mean)/√(var + eps)·weight + bias over the dims from `axis` to the last (biased variance)',
+  inputs: [
+    { name: 'x', role: 'data' },
+    { name: 'weight', role: 'param', optional: true },
+    { name: 'bias', role: 'param', optional: true },
+  ],
+  outputs: 1,
+  attrs: {
+    axis: { type: 'int', default: -1 },
+    eps: { type: 'float', min: 0, minExclusive: true, default: 1e-5 },
+  },
+  infer(c) {
+    const x = req(c, 0);
+    const axis = axisOf(c.node, 'axis', c.attrs.axis, x.shape.length);
+    if (axis === 0) throw new ArgumentError(`${c.node}: axis must leave the batch dim out of the normalized dims, got ${c.attrs.axis} for ${fmtDims(x.shape)}`);
+    const norm = x.shape.slice(axis).map((d, i) => fixed(c.node, `normalized dim ${i}`, d));
+    for (const [i, arg] of [[1, 'weight'], [2, 'bias']] as const) {
+      const v = c.inputs[i];
+      if (v && fmtDims(v.shape) !== fmtDims(norm)) throw new ShapeError(`${c.node}: ${arg} must be ${fmtDims(norm)}, got ${fmtDims(v.shape)}`);
+    }
+    return [{ shape: x.shape, dtype: 'float32' }];
+  },
+  forward({ x, attrs: a, ops }) {
+    const axis = a.axis < 0 ? a.axis + x[0]!.ndim : a.axis;
+    return [ops.layerNorm(x[0]!, x[0]!.shape.slice(axis), x[1], x[2], a.eps)];
+  },
+  cost(c) {
+    return { kind: 'norm', elementOps: 5 * sizePerSample(c.outShape(0)) };
+  },
+  onnx(c) {
+    if (c.e.opset < 17) throw new ArgumentError(`onnx export: LayerNorm '${c.scope}' needs opset >= 17 (LayerNormalization), got --opset ${c.e.opset}`);
+    const x = c.info(0).shape;
+    const axis = c.attrs.axis < 0 ? c.attrs.axis + x.length : c.attrs.axis;
+    const norm = x.slice(axis) as number[];
+    const n = norm.reduce((p, d) => p * d, 1);
+    const scale = c.has(1) ? c.input(1) : c.e.f32(`${c.scope}.weight`, new Float32Array(n).fill(1), norm);
+    const ins = [c.input(0), scale];
+    if (c.has(2)) ins.push(c.input(2));
+    return [c.e.one('LayerNormalization', ins, c.scope, { axis: axis - x.length, epsilon: { float: c.attrs.eps } })];
+  },
+});
