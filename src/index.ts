@@ -22,8 +22,8 @@ export { convertModel, selectLayers, collectCalibrationRows, type ConvertOptions
 export { kmeans, trainCodebooks } from './lut/kmeans.js';
 export { trainMaddness, maddnessEncode, type MaddnessModel } from './lut/maddness.js';
 export { encode, type Metric } from './lut/distance.js';
-export { modelCost, compareCost, type ModelCost, type LayerCost } from './lut/cost.js';
-export { runComparison, type CompareRow, type CompareOptions } from './lut/compare.js';
+export { modelCost, compareCost, type ModelCost, type LayerCost } from './graph/cost.js';
+export { runComparison, type CompareRow, type CompareOptions } from './app/compare.js';
 export { lutParamGroups, lutTemperatures } from './lut/recipe.js';
 export type { PackedMatrix, ResidentArray } from './backend/index.js';
 export { load, loadSync, compile, RuntimeModel, tsLutEngine, type LoadOptions, type CompileOptions, type LutEngine, type LutLayerSpec, type PreparedLut } from './runtime/index.js';

@@ -9,7 +9,7 @@ import { constant } from '../src/optim/schedule.js';
 import { Rng } from '../src/tensor/rng.js';
 import { fit } from '../src/train/fit.js';
 import { evaluate } from '../src/train/metrics.js';
-import { runComparison } from '../src/lut/compare.js';
+import { runComparison } from '../src/app/compare.js';
 import { describeModel } from '../src/nn/spec.js';
 import { bandDataset } from './helpers.js';
 import { noGrad } from '../src/autograd/engine.js';

@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { DatasetName } from '../data/dataset.js';
 import { ArgumentError } from '../errors.js';
 import { loadModel, saveModel, type ModelMeta } from '../io/model-file.js';
-import { runComparison, type CompareOptions, type CompareRow } from '../lut/compare.js';
+import { runComparison, type CompareOptions, type CompareRow } from '../app/compare.js';
 import type { Metric } from '../lut/distance.js';
 import { setNumThreads } from '../backend/index.js';
 import { checkDistillOptions } from '../train/distill.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress, fitProgressBar, type Progress } from './progress.js';
+import type { FitProgress } from '../train/fit.js';
 import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface CompareCliOptions {
@@ -135,7 +136,7 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
     metrics: parseMetrics(o.metrics), finetuneMetrics: o.finetuneMetrics === undefined ? undefined : parseMetrics(o.finetuneMetrics), maddness: o.maddness, epochs: o.epochs, batchSize: o.batchSize, lr: 1e-3, temperatureLr: 0.1,
     distill: o.distill ? { alpha: o.distillAlpha, temperature: o.distillTemperature } : null,
     calib: o.calib, convert: { k: 16, maxRows: o.maxRows, kmeansIters: o.iters, calibration: o.calibMode, refit: o.refit }, seed: o.seed,
-    limitTrain: o.limitTrain, limitTest: o.limitTest, quiet: o.quiet || o.json,
+    limitTrain: o.limitTrain, limitTest: o.limitTest,
     log: (line) => {
       if (!o.quiet && !o.json) process.stderr.write(`${command}: ${line}\n`);
     },
@@ -146,6 +147,11 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
         saveModel(join(o.outDir, fileName), m, { dataset: meta.dataset, info: { ...(meta.info ?? {}), comparisonRow: { ...row, finetuneHistory: undefined } } as ModelMeta['info'] });
       }
     },
+  };
+  const fitBars = new Map<string, (p: FitProgress) => void>();
+  opts.onFitProgress = (label, p) => {
+    if (!fitBars.has(label)) fitBars.set(label, fitProgressBar(label, o.quiet || o.json));
+    fitBars.get(label)!(p);
   };
   let bar: Progress | null = null;
   let barStage = '';
@@ -166,7 +172,7 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
   (bar as Progress | null)?.stop();
   const seconds = (performance.now() - t0) / 1000;
   if (o.json) {
-    printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });
+    printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, quiet: o.quiet || o.json, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });
   } else {
     process.stdout.write(formatTable(rows));
     const ft = opts.epochs > 0

@@ -71,7 +71,7 @@ export function convertCommand(): Command {
     .option('--calib-mode <m>', 'parallel: all layers through the dense model (official); sequential: each layer behind the already converted ones', choiceArg('--calib-mode', ['parallel', 'sequential'] as const), 'parallel')
     .option('--no-refit', 'keep the dense weight instead of refitting weight and bias by least squares to the dense output (LUT-NN only)')
     .option('--ridge <x>', 'ridge strength of the refit, relative to the mean diagonal of ZᵀZ', floatArg('--ridge', 0), 1e-3)
-    .option('--layers <list>', 'layers to convert, comma-separated; "-name" keeps a layer dense (default: all but the first conv and last Linear)')
+    .option('--layers <list>', 'node names or globs to convert, comma-separated (blocks.*.mlp.*); "-name" keeps a layer dense (default: all but the first conv and last Linear)')
     .option('--data-dir <dir>', 'IDX directory for calibration and evaluation data; default: the embedded Fashion-MNIST')
     .option('--seed <n>', 'seed for the calibration sample and k-means', intArg('--seed', 0), 0)
     .option('--threads <n>', 'compute threads', intArg('--threads', 1))
@@ -96,7 +96,7 @@ async function convert(file: string, o: ConvertCliOptions): Promise<void> {
   const { include, exclude } = parseLayers(o.layers);
   let bar: Progress | null = null;
   let barStage = '';
-  const layers = convertModel(model, (function* () {
+  const { model: converted, layers } = convertModel(model, (function* () {
     for (const b of calibLoader.epoch(0)) yield b.x;
   })(), {
     method: o.method, k: o.k, v: parseV(o.v), metric: o.metric, include, exclude, maxRows: o.maxRows,
@@ -116,11 +116,11 @@ async function convert(file: string, o: ConvertCliOptions): Promise<void> {
   if (o.eval) {
     const testSet = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
     const ev = createProgress({ label: 'eval', total: testSet.n, quiet: o.quiet || o.json });
-    test = evaluate(model, new DataLoader(testSet, { batchSize: 256, shuffle: false, ...norm }).epoch(0), (d) => ev.update(d));
+    test = evaluate(converted, new DataLoader(testSet, { batchSize: 256, shuffle: false, ...norm }).epoch(0), (d) => ev.update(d));
     ev.stop();
   }
   const settings = { method: o.method, k: o.k, v: parseV(o.v), metric: o.metric, calib: calibSet.n, maxRows: o.maxRows, iters: o.iters, restarts: o.restarts, calibMode: o.calibMode, refit: o.method === 'lutnn' && o.refit, ridge: o.ridge, seed: o.seed, from: file };
-  saveModel(o.out, model, { dataset: meta.dataset, info: { ...(meta.info ?? {}), conversion: { ...settings, layers }, testAccuracy: test?.accuracy ?? null } });
+  saveModel(o.out, converted, { dataset: meta.dataset, info: { ...(meta.info ?? {}), conversion: { ...settings, layers }, testAccuracy: test?.accuracy ?? null } });
   const out = {
     command: 'convert', model: file, out: o.out, ...settings, layers, convertSeconds,
     testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, denseTestAccuracy: (meta.info?.testAccuracy as number | undefined) ?? null,

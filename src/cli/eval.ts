@@ -5,7 +5,7 @@ import { takeDataset, type DatasetName } from '../data/dataset.js';
 import { FormatError } from '../errors.js';
 import { loadModel } from '../io/model-file.js';
 import { evaluate } from '../train/metrics.js';
-import { evaluateOnRuntime } from '../runtime/evaluate.js';
+import { evaluateOnRuntime } from '../app/evaluate.js';
 import { setNumThreads } from '../backend/index.js';
 import { createProgress } from './progress.js';
 import { choiceArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';

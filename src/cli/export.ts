@@ -1,4 +1,4 @@
-// `lutnn export`: a lutnn model file (dense or LUT-NN) → an ONNX model of standard ops, written atomically.
+// `lutnn export`: a lutnn model file (a graph model, dense or LUT-NN) → an ONNX model of standard ops, written atomically.
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -50,7 +50,7 @@ export function exportCommand(): Command {
     .requiredOption('--onnx <file>', 'output ONNX file')
     .option('--opset <n>', `ONNX opset, ${MIN_OPSET}..${MAX_OPSET}`, intArg('--opset', MIN_OPSET), DEFAULT_OPSET)
     .option('--batch <n|dynamic>', "fixed batch size, or 'dynamic' for a symbolic batch dim", batchArg, 'dynamic' as const)
-    .option('--input-shape <C,H,W>', "one sample's input shape (default: the model file's dataset.inputShape)", shapeArg)
+    .option('--input-shape <C,H,W>', "one sample's input shape (default: the graph's input; another shape re-checks the graph for it)", shapeArg)
     .option('--codes', "add each LUT layer's codes as an extra int64 output '<layer>.codes' [rows, C]", false)
     .option('--sum <mode>', 'LUT table sum: chain (bit-identical to lutnn) | reduce (one ReduceSum, faster)', choiceArg('--sum', ['chain', 'reduce'] as const), 'chain' as const)
     .option('--json', 'print one JSON object on stdout', false)
@@ -66,23 +66,23 @@ async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ArgumentError(`export: --onnx ${out}: directory ${dirname(out)} does not exist`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new ArgumentError(`export: --onnx ${out} is a directory, expected a file path`);
   const { model, meta } = loadModel(file);
-  const inputShape = o.inputShape ?? meta.dataset?.inputShape;
-  if (!inputShape) throw new ArgumentError(`export: ${file} records no dataset.inputShape; pass --input-shape C,H,W (one sample)`);
-  const metadata: Record<string, string> = { 'lutnn.source': file, 'lutnn.arch': JSON.stringify(meta.arch) };
+  const metadata: Record<string, string> = { 'lutnn.source': file, 'lutnn.graph': JSON.stringify(meta.graph) };
   if (meta.dataset) {
     metadata['lutnn.dataset'] = meta.dataset.name;
     // The graph takes normalized input, as model.forward does: (pixel/255 − mean)/std.
     metadata['lutnn.input_normalization'] = JSON.stringify({ mean: meta.dataset.mean, std: meta.dataset.std, pixelScale: 1 / 255 });
   }
+  // --input-shape overrides the graph's input shape: exportOnnx re-analyses the graph for [N, ...shape], and an
+  // error names the node that does not fit it.
   const r = exportOnnx(model, {
-    inputShape, opset: o.opset, batch: o.batch, codes: o.codes, sum: o.sum,
+    inputShape: o.inputShape, opset: o.opset, batch: o.batch, codes: o.codes, sum: o.sum,
     producerVersion: packageVersion(), metadata,
     docString: `lutnn model ${file}; input is normalized as lutnn's model.forward expects`,
   });
   writeFileAtomic(out, r.bytes);
   const res = {
     command: 'export', model: file, out, bytes: r.bytes.length, opset: r.opset, irVersion: r.irVersion, batch: o.batch,
-    inputShape: [...inputShape], input: r.input, output: r.output, extraOutputs: r.extraOutputs, nodes: r.nodes,
+    inputShape: r.inputShape, input: r.input, output: r.output, inputs: r.inputs, outputs: r.outputs, extraOutputs: r.extraOutputs, nodes: r.nodes,
     initializers: r.initializers, ops: r.ops, sum: r.sum, layers: r.layers, lutLayers: r.lutLayers,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -2,13 +2,14 @@
 import { DataLoader } from '../data/loader.js';
 import { takeDataset, type Dataset, type DatasetName, type DatasetSplits } from '../data/dataset.js';
 import { ArgumentError } from '../errors.js';
-import type { Module } from '../nn/module.js';
+import type { GraphModel } from '../graph/model.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fit, type EpochSummary, type FitResult } from '../train/fit.js';
 import type { Command } from 'commander';
 import { intArg, loadDatasetWithProgress } from './common.js';
+import { fitProgressBar } from './progress.js';
 
 export interface DataCliOptions {
   dataset: DatasetName;
@@ -63,7 +64,7 @@ export function epochLine(label: string, json: boolean): (s: EpochSummary) => vo
 
 export interface FitCommandOptions {
   label: string;
-  model: Module;
+  model: GraphModel;
   optimizer: Optimizer<BaseHyper>;
   schedule: LrSchedule;
   loaders: Loaders;
@@ -83,7 +84,7 @@ export function runFit(o: FitCommandOptions): FitResult | null {
   const result = fit({
     model: o.model, optimizer: o.optimizer, schedule: o.schedule, train: o.loaders.trainLoader, test: o.loaders.testLoader,
     epochs: o.epochs, checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery, config: o.config, resume: o.resume,
-    quiet: o.quiet, label: o.label, onEpoch: epochLine(o.label, o.json), loss: o.loss,
+    onProgress: fitProgressBar(o.label, o.quiet), onEpoch: epochLine(o.label, o.json), loss: o.loss,
   });
   if (result.interrupted) {
     process.stderr.write(`${o.label}: stopped at step ${result.steps}; checkpoint saved to ${o.checkpoint}; rerun with --resume to continue\n`);

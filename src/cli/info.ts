@@ -1,49 +1,61 @@
-// `lutnn info FILE`: per-layer and total cost (MACs, lookups, bytes, activations, bits/activation) of a model file.
+// `lutnn info MODEL`: per-node and total cost (MACs, lookups, bytes, activations, bits/activation) of a model file or zoo model.
 /*
- * lutnn info FILE [--json] [--batch N] [--input-shape C,H,W] [--compare DENSE_FILE]
+ * lutnn info MODEL [--json] [--batch N] [--input-shape C,H,W] [--compare DENSE]
  *
- * Loads FILE with loadModel and runs one no-grad forward of a zero input to get every layer's shapes
- * (src/lut/cost.ts, modelCost). The input shape of one sample comes from --input-shape, else the file's
- * meta.dataset.inputShape, else [1,28,28] for fashion-mnist / mnist. MACs and element ops are per image;
- * activation and workspace bytes are at --batch (default 1). --compare adds ratios against a dense model file.
+ * MODEL is a model file (loaded with loadModel: its graph, version 1 files converted) or, when no such file exists, a
+ * zoo model name (fmnist-cnn, mlp, ...: its graph with fresh seeded weights). The cost is pure arithmetic on the
+ * graph (src/graph/cost.ts, modelCost; conventions at its top): one entry per node, in topological order. The input
+ * shape of one sample is the graph input's; --input-shape re-analyses the graph for another one. MACs and element
+ * ops are per image; activation and workspace bytes are at --batch (default 1). --compare adds ratios against a
+ * dense model (a file or a zoo name), matched by node name.
  *
  * --json prints one object:
  *   command: 'info'
- *   file: the path given
+ *   file: MODEL as given;  source: 'file' | 'zoo'
  *   batch: N;  inputShape: one sample's shape (no batch dim)
- *   arch: { root, modules, leafLayers, types: {typeName: count}, params }   summary of meta.arch
- *   layers: LayerCost[], in call order, each with
- *     name (dotted path), type (registered type name), kind ('dense'|'lut'|'maddness'|'norm'|'elementwise'|'pool'|'shape'|'other'),
- *     calls, inputShape / outputShape (at batch 1, leading 1 included; null if never called),
- *     macs (dense: conv outH·outW·Cout·Cin/groups·kh·kw, linear in·out; LUT: encodeMacs + lookupAdds;
- *       MADDNESS: lookupAdds), encodeMacs (N·D·K), lookupAdds (N·C·M), comparisons (MADDNESS N·C·4), elementOps,
- *     params (stored scalars), paramBytes (inference bytes: fp32 params; LUT fp32 centroids + int8 table + scale + bias),
- *     deployBytes (LUT: int8 centroids + per-codebook scales + int8 table + scale + int32 bias; a BN that folds: 0),
+ *   arch: summary of the graph: { root: 'graph', nodes (node count), modules and leafLayers (= nodes, kept from the
+ *     module-tree format), types: {opType: count}, params (trained scalars), inputs / outputs: [{ name, dtype,
+ *     shape }] (graph inputs and outputs, dim 0 the batch 'N') }
+ *   layers: LayerCost[], one per node in topological order, each with
+ *     name (node name: the module path for lowered modules), type (op type), kind ('dense'|'lut'|'maddness'|'norm'|
+ *     'elementwise'|'pool'|'shape'|'other'), calls (1), inputShape (first computed input) / outputShape (output 0)
+ *     at batch 1, leading 1 included,
+ *     macs (dense: Conv outH·outW·Cout·Cin/groups·kh·kw, Linear rows·in·out, MatMul out·k; LUT: encodeMacs +
+ *       lookupAdds; MADDNESS: lookupAdds), encodeMacs (N·D·K), lookupAdds (N·C·M), comparisons (MADDNESS N·C·4),
+ *       elementOps,
+ *     params (trained scalars of the initializers it reads first), paramBytes (inference bytes: fp32 params; LUT fp32
+ *       centroids + int8 table + scale + bias), deployBytes (LUT: int8 centroids + per-codebook scales + int8 table +
+ *       scale + int32 bias; a BN that folds: 0, or 4·C when the node it folds into has no bias),
  *     trainingOnlyBytes (LUT: weight [C,V,M] and θ), bufferBytes (BN running stats),
- *     inputBytes, outputBytes, activationBytes (= input + output, fp32 at batch), workspaceBytes (dense conv im2col
- *       rows, LUT codes N·C bytes), bitsPerActivation (32 dense, log2(K)/V LUT, null otherwise),
- *     foldedInto (BN: the layer it folds into, else null), note,
- *     lut (LUT layers): { ncodebooks, k, subvecLen, outDim, rowsPerImage, metric, temperature (1/(softplus(θ)+1)),
+ *     inputBytes (computed inputs), outputBytes, activationBytes (= input + output at batch, by dtype),
+ *       workspaceBytes (dense conv im2col rows, LUT codes N·C bytes), bitsPerActivation (32 dense, log2(K)/V LUT,
+ *       4/V MADDNESS, null otherwise),
+ *     foldedInto (BN: the node it folds into, else null), note,
+ *     lut (LUT nodes): { ncodebooks, k, subvecLen, outDim, rowsPerImage, metric, temperature (1/(softplus(θ)+1)),
  *       quantize, bytes: { centroidsF32, centroidsInt8, centroidScales, table, tableScale, bias, weight, theta } },
- *     maddness (MADDNESS layers): { ncodebooks, leaves, subvecLen, outDim, rowsPerImage, bytes: { table, tableScale,
+ *     maddness (MADDNESS nodes): { ncodebooks, leaves, subvecLen, outDim, rowsPerImage, bytes: { table, tableScale,
  *       thresholdsF32, thresholdsInt8, splitDimsInt32, splitDimsUint8, bias } }
  *   total: { batch, inputShape, outputShape, macs, denseMacs, lutMacs, encodeMacs, lookupAdds, comparisons, elementOps,
  *     macsPerBatch, params, paramBytes, denseParamBytes, lutParamBytes, deployBytes, trainingOnlyBytes, bufferBytes,
- *     peakActivationBytes (max over layers of input + output + workspace: sequential execution), peakLayer,
- *     unknownLayers }
+ *     peakActivationBytes (liveness over the node order: values still to be read + the node's outputs + workspace),
+ *     peakLayer, unknownLayers }
  *   comparison: null, or with --compare: { denseFile, layers: [{ name, denseType, lutType, denseMacs, lutMacs,
  *     macRatio, denseBytes, lutBytes, byteRatio, deployByteRatio }], total: { denseMacs, lutMacs, macRatio,
  *     denseBytes, lutBytes, byteRatio, deployByteRatio, replaced: { names, macRatio, byteRatio, deployByteRatio } } }
- *     (ratios are dense / this file: how many times fewer)
- *   meta: { dataset (meta.dataset or null), accuracy (meta.info.testAccuracy when a number, else null), info (meta.info or null) }
+ *     (ratios are dense / this model: how many times fewer)
+ *   meta: { dataset (meta.dataset or null), accuracy (meta.info.testAccuracy when a number, else null), info (meta.info
+ *     or null) }; all null for a zoo model
  */
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../errors.js';
+import type { Dim } from '../graph/dims.js';
+import type { GraphModel } from '../graph/model.js';
+import type { IrDType } from '../graph/types.js';
+import { compareCost, modelCost, type CostComparison, type LayerCost, type ModelCost } from '../graph/cost.js';
 import { loadModel, type ModelMeta } from '../io/model-file.js';
-import type { Module } from '../nn/module.js';
-import type { ModuleSpec } from '../nn/spec.js';
-// cost.js imports the LUT-NN and MADDNESS layer modules, which registers their types so loadModel can build them.
-import { compareCost, modelCost, type CostComparison, type LayerCost, type ModelCost } from '../lut/cost.js';
+import { createModel, isZooModel, listModels } from '../nn/zoo.js';
+import { Rng } from '../tensor/rng.js';
 import { intArg, printJson, runCommand } from './common.js';
 
 interface InfoCliOptions {
@@ -62,70 +74,83 @@ function shapeArg(v: string): number[] {
 }
 
 export function infoCommand(): Command {
+  const zoo = listModels().map((m) => m.name).join(', ');
   return new Command('info')
-    .description('per-layer and total cost of a model file: MACs, lookups, parameter/table bytes, activations, bits per activation')
-    .argument('<model>', 'model file (.safetensors) written by lutnn')
+    .description('per-node and total cost of a model file or zoo model: MACs, lookups, parameter/table bytes, activations, bits per activation')
+    .argument('<model>', `model file (.safetensors) written by lutnn, or a zoo model name (${zoo})`)
     .option('--json', 'print one JSON object on stdout', false)
     .option('--batch <n>', 'batch size for activation and workspace bytes', intArg('--batch', 1), 1)
-    .option('--input-shape <dims>', 'one sample\'s input shape, e.g. 1,28,28 (default: from the file\'s metadata)', shapeArg)
-    .option('--compare <dense>', 'dense model file to compute MAC and byte ratios against')
-    .action((file: string, opts: InfoCliOptions) => runCommand(() => info(file, opts)));
+    .option('--input-shape <dims>', 'one sample\'s input shape, e.g. 1,28,28 (default: the graph input\'s)', shapeArg)
+    .option('--compare <dense>', 'dense model (file or zoo name) to compute MAC and byte ratios against')
+    .action((model: string, opts: InfoCliOptions) => runCommand(() => info(model, opts)));
+}
+
+interface IoSummary {
+  name: string;
+  dtype: IrDType;
+  shape: Dim[];
 }
 
 interface ArchSummary {
-  root: string;
+  root: 'graph';
+  nodes: number;
   modules: number;
   leafLayers: number;
   types: Record<string, number>;
   params: number;
+  inputs: IoSummary[];
+  outputs: IoSummary[];
 }
 
-function archSummary(meta: ModelMeta, model: Module): ArchSummary {
+function archSummary(model: GraphModel): ArchSummary {
   const types: Record<string, number> = {};
-  let modules = 0;
-  let leafLayers = 0;
-  const walk = (n: ModuleSpec): void => {
-    modules++;
-    if (n.children.length === 0) {
-      leafLayers++;
-      types[n.type] = (types[n.type] ?? 0) + 1;
-    }
-    n.children.forEach(walk);
+  for (const n of model.info.nodes) types[n.node.op] = (types[n.node.op] ?? 0) + 1;
+  const nodes = model.info.nodes.length;
+  const io = (name: string): IoSummary => {
+    const v = model.info.values.get(name)!;
+    return { name, dtype: v.dtype, shape: [...v.shape] };
   };
-  walk(meta.arch.root);
-  return { root: meta.arch.root.type, modules, leafLayers, types, params: model.numParameters() };
+  return {
+    root: 'graph', nodes, modules: nodes, leafLayers: nodes, types, params: model.numParameters(),
+    inputs: model.graph.inputs.map((i) => io(i.name)), outputs: model.graph.outputs.map(io),
+  };
 }
 
-function inputShapeFor(file: string, meta: ModelMeta, given?: number[]): number[] {
-  if (given) return given;
-  const s = meta.dataset?.inputShape;
-  if (Array.isArray(s) && s.length > 0) return [...s];
-  const name = meta.dataset?.name;
-  if (name === 'fashion-mnist' || name === 'mnist') return [1, 28, 28];
-  throw new ArgumentError(`info: ${file} names no input shape in its metadata; pass --input-shape (e.g. 1,28,28)`);
+/** A model file, or a zoo model (fresh seeded weights) when no file of that name exists. */
+function loadSource(name: string): { model: GraphModel; meta: ModelMeta | null; source: 'file' | 'zoo' } {
+  if (!existsSync(name) && isZooModel(name)) {
+    const model = createModel(name, { rng: new Rng(0) });
+    model.eval();
+    return { model, meta: null, source: 'zoo' };
+  }
+  if (!existsSync(name)) {
+    throw new ArgumentError(`info: no file '${name}' and no zoo model of that name (zoo: ${listModels().map((m) => m.name).join(', ')})`);
+  }
+  const { model, meta } = loadModel(name);
+  return { model, meta, source: 'file' };
 }
 
-function accuracyOf(meta: ModelMeta): number | null {
-  const a = meta.info?.testAccuracy ?? meta.info?.accuracy;
+function accuracyOf(meta: ModelMeta | null): number | null {
+  const a = meta?.info?.testAccuracy ?? meta?.info?.accuracy;
   return typeof a === 'number' && Number.isFinite(a) ? a : null;
 }
 
-async function info(file: string, o: InfoCliOptions): Promise<void> {
-  const { model, meta } = loadModel(file);
-  const inputShape = inputShapeFor(file, meta, o.inputShape);
-  const cost = modelCost(model, inputShape, { batch: o.batch });
+async function info(name: string, o: InfoCliOptions): Promise<void> {
+  const { model, meta, source } = loadSource(name);
+  const cost = modelCost(model, o.inputShape, { batch: o.batch });
   let comparison: (CostComparison & { denseFile: string }) | null = null;
   if (o.compare !== undefined) {
-    const dense = loadModel(o.compare);
-    comparison = { denseFile: o.compare, ...compareCost(modelCost(dense.model, inputShape, { batch: o.batch }), cost) };
+    const dense = loadSource(o.compare);
+    comparison = { denseFile: o.compare, ...compareCost(modelCost(dense.model, o.inputShape, { batch: o.batch }), cost) };
   }
-  const arch = archSummary(meta, model);
-  const metaOut = { dataset: meta.dataset ?? null, accuracy: accuracyOf(meta), info: meta.info ?? null };
+  const arch = archSummary(model);
+  const inputShape = cost.total.inputShape;
+  const metaOut = { dataset: meta?.dataset ?? null, accuracy: accuracyOf(meta), info: meta?.info ?? null };
   if (o.json) {
-    printJson({ command: 'info', file, batch: o.batch, inputShape, arch, layers: cost.layers, total: cost.total, comparison, meta: metaOut });
+    printJson({ command: 'info', file: name, source, batch: o.batch, inputShape, arch, layers: cost.layers, total: cost.total, comparison, meta: metaOut });
     return;
   }
-  process.stdout.write(renderText(file, arch, metaOut, cost, comparison, inputShape, o.batch));
+  process.stdout.write(renderText(source === 'zoo' ? `${name} (zoo, fresh weights)` : name, arch, metaOut, cost, comparison, inputShape, o.batch));
 }
 
 // ---------------------------------------------------------------- text output
@@ -163,7 +188,7 @@ function lutCell(l: LayerCost): string {
 function renderText(
   file: string,
   arch: ArchSummary,
-  meta: { dataset: ModelMeta['dataset'] | null; accuracy: number | null },
+  meta: { dataset: NonNullable<ModelMeta['dataset']> | null; accuracy: number | null },
   cost: ModelCost,
   cmp: (CostComparison & { denseFile: string }) | null,
   inputShape: number[],
@@ -172,7 +197,7 @@ function renderText(
   const t = cost.total;
   const ds = meta.dataset ? `dataset ${meta.dataset.name}` : 'no dataset recorded';
   const acc = meta.accuracy !== null ? `, test accuracy ${(100 * meta.accuracy).toFixed(2)}%` : '';
-  let out = `${file}: ${arch.root}, ${arch.leafLayers} layers, ${arch.params.toLocaleString('en-US')} parameters; ${ds}${acc}\n`;
+  let out = `${file}: ${arch.root} of ${arch.nodes} nodes, ${arch.params.toLocaleString('en-US')} parameters; ${ds}${acc}\n`;
   out += `input [${inputShape.join(',')}] per sample; MACs per image; activation bytes at batch ${batch}\n\n`;
   const ratioBy = new Map((cmp?.layers ?? []).map((l) => [l.name, l]));
   const head = ['name', 'type', 'output', 'MACs', 'encode', 'lookups', 'param B', 'deploy B', 'act B', 'work B', 'bits/act'];
@@ -207,7 +232,7 @@ function renderText(
   out += `; ${siCount(t.elementOps)} element ops\n`;
   out += `parameters: ${t.params.toLocaleString('en-US')} stored; inference ${fmtBytes(t.paramBytes)} (dense ${fmtBytes(t.denseParamBytes)}, LUT ${fmtBytes(t.lutParamBytes)}); `;
   out += `deployed ${fmtBytes(t.deployBytes)}; training-only ${fmtBytes(t.trainingOnlyBytes)}; buffers ${fmtBytes(t.bufferBytes)}\n`;
-  out += `peak activations at batch ${batch}: ${fmtBytes(t.peakActivationBytes)} (${t.peakLayer ?? '-'}: input + output + workspace)\n`;
+  out += `peak activations at batch ${batch}: ${fmtBytes(t.peakActivationBytes)} (at ${t.peakLayer ?? '-'}: live values + outputs + workspace)\n`;
   if (t.unknownLayers.length > 0) out += `not counted (unknown compute): ${t.unknownLayers.join(', ')}\n`;
   if (cmp) {
     const c = cmp.total;

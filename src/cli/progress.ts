@@ -1,5 +1,6 @@
 // Progress reporting on stderr: a live bar on a terminal, periodic plain lines otherwise, nothing when quiet.
 import cliProgress from 'cli-progress';
+import type { FitProgress } from '../train/fit.js';
 
 export interface ProgressFields {
   [key: string]: string | number;
@@ -94,5 +95,24 @@ export function createProgress(opts: ProgressOptions): Progress {
     stop() {
       print(lastDone);
     },
+  };
+}
+
+/** A fit() progress callback drawing one bar per epoch (loss, accuracy, images/s, learning rate). */
+export function fitProgressBar(label: string, quiet: boolean): (p: FitProgress) => void {
+  let bar: Progress | null = null;
+  let barEpoch = -1;
+  const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(4) : 'n/a');
+  return (p) => {
+    if (bar === null || barEpoch !== p.epoch) {
+      bar?.stop();
+      bar = createProgress({ label: `${label} epoch ${p.epoch + 1}/${p.epochs}`, total: p.batches, fields: ['loss', 'acc', 'img/s', 'lr'], quiet });
+      barEpoch = p.epoch;
+    }
+    bar.update(p.batch, { loss: fmt(p.loss), acc: fmt(p.accuracy), 'img/s': Math.round(p.imagesPerSecond), lr: p.lr.toExponential(2) });
+    if (p.done) {
+      bar.stop();
+      bar = null;
+    }
   };
 }

@@ -139,6 +139,13 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
     throw new ArgumentError(`graph: cycle among nodes ${stuck.slice(0, 8).join(', ')}${stuck.length > 8 ? ` and ${stuck.length - 8} more` : ''}`);
   }
 
+  const trainable = new Set(graph.params ?? []);
+  for (const p of trainable) {
+    const t = inits.get(p);
+    if (!t) throw new ArgumentError(`graph: params lists '${p}', which is not an initializer`);
+    if (t.dtype !== 'float32') throw new DTypeError(`graph: params lists '${p}', which is ${t.dtype}; trained weights are float32`);
+  }
+
   // Shapes, dtypes, roles, in order.
   const roles = new Map<string, InitRole>();
   const nodes: NodeInfo[] = [];
@@ -158,7 +165,8 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
       const role = roleList[k];
       if (role !== 'data' && !isInit) throw new ArgumentError(`${where}: input '${spec.name}' must be an initializer (a ${role}), got the computed value '${v}'`);
       if (isInit) {
-        const r: InitRole = role === 'buffer' || info.dtype !== 'float32' ? 'buffer' : 'param';
+        const r: InitRole = role === 'param' || (role === 'data' && trainable.has(v)) ? 'param' : 'buffer';
+        if (role === 'buffer' && trainable.has(v)) throw new ArgumentError(`${where}: initializer '${v}' is listed in the graph's params but is a buffer of this node`);
         const prev = roles.get(v);
         if (prev !== undefined && prev !== r) throw new ArgumentError(`${where}: initializer '${v}' is a ${r} here but a ${prev} for another node`);
         roles.set(v, r);
@@ -195,7 +203,7 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
   }
   const unused = [...inits.keys()].filter((k) => !roles.has(k));
   return {
-    graph: { inputs: graph.inputs, nodes: nodes.map((n) => n.node), outputs: graph.outputs },
+    graph: { inputs: graph.inputs, nodes: nodes.map((n) => n.node), outputs: graph.outputs, ...(trainable.size ? { params: [...trainable] } : {}) },
     nodes, values, producer, consumers, roles, unused,
   };
 }

@@ -97,7 +97,17 @@ export class GraphBuilder implements OpSink {
   /** The graph and its weights by name. */
   build(): { graph: Graph; weights: Map<string, Tensor> } {
     if (this.outputs.length === 0) throw new ArgumentError('GraphBuilder: the graph has no outputs');
-    return { graph: { inputs: [...this.inputs], nodes: [...this.nodes], outputs: [...this.outputs] }, weights: new Map(this.weights) };
+    // Weights that require grad and are read in a data slot (a position embedding) are listed as trained params.
+    const params = new Set<string>();
+    for (const n of this.nodes) {
+      const def = opDef(n.op)!;
+      n.inputs.forEach((v, i) => {
+        const spec = def.inputs[Math.min(i, def.inputs.length - 1)];
+        if (spec.role === 'data' && this.weights.get(v)?.requiresGrad) params.add(v);
+      });
+    }
+    const graph: Graph = { inputs: [...this.inputs], nodes: [...this.nodes], outputs: [...this.outputs], ...(params.size ? { params: [...params] } : {}) };
+    return { graph, weights: new Map(this.weights) };
   }
 
   private claim(name: string, what: string): void {

@@ -14,8 +14,8 @@ import type { Attrs, IrDType, ValueInfo } from './types.js';
 export type EngineOps = typeof EngineOpsModule;
 
 /**
- * What an input is to the op. 'data': an activation (an initializer given here is a trainable parameter when it is
- * float32, e.g. a position embedding added by Add); 'param': a trainable weight, always an initializer;
+ * What an input is to the op. 'data': an activation (an initializer given here is a constant unless the graph lists
+ * it in `params`, e.g. a position embedding added by Add); 'param': a trainable weight, always an initializer;
  * 'buffer': state that is not trained (running statistics, MADDNESS trees and tables), always an initializer.
  */
 export type InputRole = 'data' | 'param' | 'buffer';

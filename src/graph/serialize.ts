@@ -10,6 +10,7 @@ export interface GraphJson {
   inputs: { name: string; dtype: IrDType; shape: (number | string)[] }[];
   nodes: { name: string; op: string; inputs: string[]; outputs: string[]; attrs?: Record<string, AttrValue> }[];
   outputs: string[];
+  params?: string[];
 }
 
 /** JSON-ready copy of `graph` (attributes without defaults are kept as given). */
@@ -22,6 +23,7 @@ export function graphToJson(graph: Graph): GraphJson {
       return { name: n.name, op: n.op, inputs: [...n.inputs], outputs: [...n.outputs], attrs };
     }),
     outputs: [...graph.outputs],
+    ...(graph.params && graph.params.length ? { params: [...graph.params] } : {}),
   };
 }
 
@@ -88,5 +90,7 @@ export function graphFromJson(json: unknown, file: string): Graph {
     };
   });
   const outputs = list(`${at}.outputs`, json.outputs, GRAPH_LIMITS.graphIO).map((x, k) => name(`${at}.outputs[${k}]`, x));
-  return { inputs, nodes, outputs };
+  if (json.params === undefined) return { inputs, nodes, outputs };
+  const params = list(`${at}.params`, json.params, GRAPH_LIMITS.nodes).map((x, k) => name(`${at}.params[${k}]`, x));
+  return { inputs, nodes, outputs, params };
 }

@@ -56,6 +56,11 @@ export interface Graph {
   inputs: GraphInput[];
   nodes: GraphNode[];
   outputs: string[];
+  /**
+   * Initializers read in 'data' slots that training updates (a position embedding, an embedding table). Weights in
+   * 'param' slots train anyway; any other initializer in a data slot is a constant (an imported scale, an index).
+   */
+  params?: string[];
 }
 
 /** Shape and dtype of an initializer (concrete: weights have no batch dim). */

@@ -1,25 +1,23 @@
-// Dense → LUT conversion: pick layers, collect calibration rows through the dense model, k-means or MADDNESS, swap layers in.
-import { noGrad } from '../autograd/engine.js';
-import { ArgumentError } from '../errors.js';
-import { Conv2d, Linear } from '../nn/layers.js';
-import type { Module } from '../nn/module.js';
-import { buildModel, describeModel } from '../nn/spec.js';
+// Dense → LUT conversion on graph models: pick layers (names or globs), calibrate, k-means or MADDNESS, rewrite the nodes.
 import { getBackend } from '../backend/index.js';
-import { conv2dGeom } from '../ops/index.js';
-import { Rng } from '../tensor/rng.js';
+import { ArgumentError } from '../errors.js';
+import type { GraphModel } from '../graph/model.js';
+import { GraphModel as GraphModelClass } from '../graph/model.js';
+import type { Attrs, GraphNode } from '../graph/types.js';
+import { thetaForTemperature } from '../ops/lut.js';
 import { Tensor } from '../tensor/tensor.js';
+import { candidates, collectCalibrationRows, collectPairedRows, type Candidate, type RowSample } from './calibrate.js';
 import type { Metric } from './distance.js';
 import { encode } from './distance.js';
 import { trainCodebooks } from './kmeans.js';
+import { MADDNESS_DEPTH, MADDNESS_LEAVES, MADDNESS_NODES, trainMaddness } from './maddness.js';
 import { refitWeights } from './refit.js';
-import { trainMaddness } from './maddness.js';
-import { MaddnessConv2d, MaddnessLinear } from './maddness-modules.js';
-import { LutConv2d, LutLinear } from './modules.js';
-import { im2colRows } from '../ops/lut.js';
+
+export { candidates, collectCalibrationRows, collectPairedRows, type Candidate } from './calibrate.js';
 
 export type ConvertMethod = 'lutnn' | 'maddness';
 
-/** Sub-vector length per layer kind: 3x3 convs (and other k×k), 1x1 convs, Linear. */
+/** Sub-vector length per layer kind: k×k convs, 1x1 convs, Linear (and weight MatMul). */
 export interface SubvecLens {
   conv: number | null; // null: kh·kw (one input channel's patch per codebook)
   conv1x1: number;
@@ -33,25 +31,21 @@ export interface ConvertOptions {
   k?: number;
   v?: Partial<SubvecLens>;
   metric?: Metric;
-  /** Layer names to replace (exact dotted names); default: every Conv2d (groups 1) and Linear but the first conv and the last Linear. */
+  /** Node names or glob patterns (`*` any characters but '.', `**` any characters) to replace; default: LUT-NN's choice. */
   include?: string[];
-  /** Layer names to keep dense. */
+  /** Names or patterns to keep dense. */
   exclude?: string[];
   /** Rows per layer kept for k-means (a seeded uniform sample over all calibration rows). */
   maxRows?: number;
   kmeansIters?: number;
   kmeansRestarts?: number;
   /**
-   * LUT-NN only. 'parallel' (default, as the official recipe): every layer calibrates through the dense model in
-   * one pass. 'sequential': layers are converted in order, and each one calibrates on the rows it sees with the
-   * earlier layers already converted (and is refitted to the dense model's output on the clean rows); slower, and
-   * on fmnist-cnn no more accurate (see BENCHMARKS.md).
+   * LUT-NN only. 'parallel' (default, as the official recipe): every layer calibrates through the dense model in one
+   * pass. 'sequential': layers are converted in order, each calibrating on the rows it sees behind the layers already
+   * converted (and refitted to the dense model's output on the clean rows); slower.
    */
   calibration?: 'sequential' | 'parallel';
-  /**
-   * LUT-NN only (default true): after k-means, refit each layer's weight and bias by ridge least squares so
-   * that its hard output on the calibration rows matches the dense model's output on the clean rows.
-   */
+  /** LUT-NN only (default true): refit each layer's weight and bias by ridge least squares to the dense output. */
   refit?: boolean;
   /** Ridge strength of the refit, relative to the mean diagonal of ZᵀZ (default 1e-3). */
   ridge?: number;
@@ -68,181 +62,157 @@ export interface ConvertedLayer {
   k: number;
   rows: number;
   seconds: number;
-  /**
-   * Relative output error ||y − y_dense||²/||y_dense||² on the calibration rows (dense output on the clean rows
-   * as the reference): with the dense weight after k-means, and after the refit (null without a refit).
-   */
+  /** Relative output error ||y − y_dense||²/||y_dense||² on the calibration rows after k-means and after the refit (null without). */
   outputError: { kmeans: number; refit: number } | null;
 }
 
-/** Names of the layers a conversion replaces: the defaults of LUT-NN, or `include`, minus `exclude`. */
-export function selectLayers(model: Module, include?: string[], exclude?: string[]): string[] {
-  const candidates = model.namedModules().filter(([, m]) => (m instanceof Conv2d && m.groups === 1) || m instanceof Linear);
-  const all = new Set(candidates.map(([n]) => n));
-  let names: string[];
-  if (include && include.length > 0) {
-    for (const n of include) if (!all.has(n)) throw new ArgumentError(`convert: --layers names '${n}', which is not a Conv2d or Linear layer (have: ${[...all].join(', ')})`);
-    names = candidates.map(([n]) => n).filter((n) => include.includes(n));
-  } else {
-    const convs = candidates.filter(([, m]) => m instanceof Conv2d).map(([n]) => n);
-    const linears = candidates.filter(([, m]) => m instanceof Linear).map(([n]) => n);
-    const skip = new Set([convs[0], linears[linears.length - 1]]);
-    names = candidates.map(([n]) => n).filter((n) => !skip.has(n));
-  }
-  for (const n of exclude ?? []) if (!all.has(n)) throw new ArgumentError(`convert: excluded layer '${n}' is not a Conv2d or Linear layer`);
-  return names.filter((n) => !(exclude ?? []).includes(n));
+/** A glob over dotted node names: `*` matches within one segment, `**` across segments. */
+export function globToRegExp(pattern: string): RegExp {
+  const esc = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^.]*').replace(/\u0000/g, '.*');
+  return new RegExp(`^${esc}$`);
 }
 
-function subvecLenFor(m: Module, v: SubvecLens): number {
-  if (m instanceof Linear) return v.linear;
-  const c = m as Conv2d;
-  const [kh, kw] = c.kernelSize;
+function matches(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => (p.includes('*') ? globToRegExp(p).test(name) : p === name));
+}
+
+/**
+ * Names of the layers a conversion replaces: with `include`, the candidates it names or matches (each entry must match
+ * one); else LUT-NN's default: every candidate but the first conv and the last Linear. Minus `exclude`. In transformers
+ * that replaces all six Linears of every block (Q, K, V, attention output, FFN in and out) and keeps the attention's
+ * activation × activation MatMuls dense (they are not candidates).
+ */
+export function selectLayers(model: GraphModel, include?: string[], exclude?: string[]): string[] {
+  const cands = candidates(model);
+  const all = cands.map((c) => c.name);
+  const check = (what: string, list: readonly string[]): void => {
+    for (const p of list) {
+      if (!all.some((n) => matches([p], n))) throw new ArgumentError(`convert: ${what} '${p}' names no Conv, Linear or weight MatMul node (have: ${all.join(', ')})`);
+    }
+  };
+  let names: string[];
+  if (include && include.length > 0) {
+    check('--layers', include);
+    names = all.filter((n) => matches(include, n));
+  } else {
+    const firstConv = cands.find((c) => c.kind === 'conv')?.name;
+    const linears = cands.filter((c) => c.kind === 'linear');
+    const lastLinear = linears[linears.length - 1]?.name;
+    names = all.filter((n) => n !== firstConv && n !== lastLinear);
+  }
+  check('excluded layer', exclude ?? []);
+  return names.filter((n) => !matches(exclude ?? [], n));
+}
+
+function subvecLenFor(c: Candidate, v: SubvecLens): number {
+  if (c.kind === 'linear') return v.linear;
+  const [kh, kw] = c.kernel;
   if (kh === 1 && kw === 1) return v.conv1x1;
   return v.conv ?? kh * kw;
 }
 
-/** The rows a layer's codebooks see: x [n, D] for Linear, im2col rows [N·outH·outW, D] for Conv2d. */
-function denseInputRows(m: Module, x: Tensor): Tensor {
-  if (m instanceof Linear) return new Tensor(x.f32, [x.size / m.inFeatures, m.inFeatures]);
-  const c = m as Conv2d;
-  // The same im2col row layout (cin, ki, kj) the LUT layer encodes.
-  const g = conv2dGeom(x.shape, c.weight.shape, { stride: c.stride, padding: c.padding, dilation: c.dilation });
-  return noGrad(() => im2colRows(x, g));
-}
-
-/**
- * Run `batches` through the dense model and keep, per layer, a seeded uniform sample of at most `maxRows`
- * of its input rows (reservoir sampling, so memory stays bounded however many images calibrate).
- */
-export function collectCalibrationRows(model: Module, names: string[], batches: Iterable<Tensor>, maxRows: number, seed: number): Map<string, { rows: Float32Array; n: number; D: number; seen: number }> {
-  const rng = new Rng(seed);
-  const store = new Map<string, { rows: Float32Array; n: number; D: number; seen: number }>();
-  const restore: (() => void)[] = [];
-  try {
-    for (const name of names) {
-      const layer = model.getModule(name);
-      const orig = layer.forward;
-      layer.forward = (x: Tensor): Tensor => {
-        const r = denseInputRows(layer, x);
-        const D = r.shape[1];
-        let s = store.get(name);
-        if (!s) {
-          s = { rows: new Float32Array(Math.min(maxRows, 4096) * D), n: 0, D, seen: 0 };
-          store.set(name, s);
-        }
-        const R = r.f32;
-        const want = Math.min(maxRows, s.n + r.shape[0]) * D;
-        if (want > s.rows.length) {
-          // Grow geometrically up to maxRows rows (a layer with few rows, like a Linear, stays small).
-          const grown = new Float32Array(Math.min(maxRows * D, Math.max(want, 2 * s.rows.length)));
-          grown.set(s.rows);
-          s.rows = grown;
-        }
-        for (let i = 0; i < r.shape[0]; i++, s.seen++) {
-          // Reservoir sampling (Algorithm R): row i replaces a random slot with probability maxRows/seen.
-          const slot = s.n < maxRows ? s.n++ : rng.int(s.seen + 1);
-          if (slot < maxRows) s.rows.set(R.subarray(i * D, (i + 1) * D), slot * D);
-        }
-        return orig.call(layer, x);
-      };
-      restore.push(() => {
-        layer.forward = orig;
-      });
-    }
-    const wasTraining = model.training;
-    model.eval();
-    try {
-      noGrad(() => {
-        for (const x of batches) model.forward(x);
-      });
-    } finally {
-      model.train(wasTraining);
-    }
-  } finally {
-    restore.forEach((r) => r());
+/** The dense layer's weight as [M, D] (row m = output m, columns in the LUT row order) and its bias. */
+function denseWeight(model: GraphModel, c: Candidate): { W: Float32Array; bias: Float32Array | null } {
+  const w = model.weight(c.node.node.inputs[1]).f32;
+  let W = w;
+  if (c.node.node.op === 'MatMul') {
+    W = new Float32Array(c.D * c.M); // [D, M] → [M, D]
+    for (let d = 0; d < c.D; d++) for (let m = 0; m < c.M; m++) W[m * c.D + d] = w[d * c.M + m];
   }
-  for (const [name, s] of store) store.set(name, { ...s, rows: s.rows.subarray(0, s.n * s.D) });
-  return store;
+  const b = c.node.node.op === 'MatMul' ? '' : c.node.node.inputs[2] ?? '';
+  return { W, bias: b ? model.weight(b).f32 : null };
 }
 
-/**
- * One layer's input rows in several models run on the same batches (e.g. the dense model and a partly converted
- * one), sampled at the same positions: rows[j] comes from models[j]. Reservoir sampling as collectCalibrationRows.
- */
-export function collectPairedRows(models: Module[], name: string, batches: Iterable<Tensor>, maxRows: number, seed: number): { rows: Float32Array[]; n: number; D: number; seen: number } {
-  const rng = new Rng(seed);
-  let slots = new Int32Array(0);
-  let store: Float32Array[] = [];
-  let n = 0;
-  let seen = 0;
-  let D = 0;
-  const restore: (() => void)[] = [];
-  const was = models.map((m) => m.training);
-  try {
-    models.forEach((model, j) => {
-      const layer = model.getModule(name);
-      const orig = layer.forward;
-      layer.forward = (x: Tensor): Tensor => {
-        const r = denseInputRows(layer, x);
-        const R = r.shape[0];
-        if (store.length === 0) {
-          D = r.shape[1];
-          store = models.map(() => new Float32Array(Math.min(maxRows, 4096) * D));
-        }
-        if (r.shape[1] !== D) throw new ArgumentError(`convert: layer '${name}' rows of ${r.shape[1]} vs ${D} across models`);
-        if (j === 0) {
-          // The first model draws the sample positions for this batch; the others reuse them.
-          slots = new Int32Array(R);
-          for (let i = 0; i < R; i++, seen++) {
-            const slot = n < maxRows ? n++ : rng.int(seen + 1);
-            slots[i] = slot < maxRows ? slot : -1;
-          }
-          if (n * D > store[0].length) {
-            store = store.map((s) => {
-              const grown = new Float32Array(Math.min(maxRows * D, Math.max(n * D, 2 * s.length)));
-              grown.set(s);
-              return grown;
-            });
-          }
-        } else if (slots.length !== R) throw new ArgumentError(`convert: layer '${name}' saw ${R} rows in model ${j} vs ${slots.length} in model 0`);
-        const dst = store[j];
-        for (let i = 0; i < R; i++) if (slots[i] >= 0) dst.set(r.f32.subarray(i * D, (i + 1) * D), slots[i] * D);
-        return orig.call(layer, x);
-      };
-      restore.push(() => {
-        layer.forward = orig;
-      });
-    });
-    models.forEach((m) => m.eval());
-    noGrad(() => {
-      for (const x of batches) for (const m of models) m.forward(x);
-    });
-  } finally {
-    restore.forEach((r) => r());
-    models.forEach((m, j) => m.train(was[j]));
-  }
-  return { rows: store.map((s) => s.subarray(0, n * D)), n, D, seen };
-}
-
-/** The dense layer's output on rows [n, D]: rows·Wᵀ + b → [n, M] (W viewed as [M, D]). */
-function denseOutput(layer: Conv2d | Linear, rows: Float32Array, n: number, D: number): Float32Array {
-  const M = layer instanceof Linear ? layer.outFeatures : layer.outChannels;
+/** rows [n, D] · Wᵀ + b → [n, M]. */
+function denseOutput(W: Float32Array, bias: Float32Array | null, rows: Float32Array, n: number, D: number, M: number): Float32Array {
   const y = new Float32Array(n * M);
-  getBackend().gemm(rows, layer.weight.f32, y, n, M, D, false, true, false);
-  if (layer.bias) {
-    const b = layer.bias.f32;
-    for (let i = 0; i < n; i++) for (let m = 0; m < M; m++) y[i * M + m] += b[m];
-  }
+  getBackend().gemm(rows, W, y, n, M, D, false, true, false);
+  if (bias) for (let i = 0; i < n; i++) for (let m = 0; m < M; m++) y[i * M + m] += bias[m];
   return y;
 }
 
+/** The replacement of one node: its new node and the initializers it adds (and the ones it drops). */
+interface Rewrite {
+  node: GraphNode;
+  add: Map<string, Tensor>;
+  drop: string[];
+}
+
+/** A name for a new initializer of layer `c`: `<base>.<what>`, base = the weight's name without '.weight' or the node's. */
+function initName(model: GraphModel, c: Candidate, what: string, taken: Set<string>): string {
+  const w = c.node.node.inputs[1];
+  const base = w.endsWith('.weight') ? w.slice(0, -'.weight'.length) : c.name;
+  let n = `${base}.${what}`;
+  for (let i = 2; taken.has(n) || (model.info.values.has(n) && !(what === 'weight' && n === w)); i++) n = `${base}.${what}_${i}`;
+  taken.add(n);
+  return n;
+}
+
+/** Where the new layer's bias goes: the dense bias's name when only this node reads it (its value is replaced), else a new one. */
+function biasSlot(model: GraphModel, c: Candidate, taken: Set<string>, what: string): string {
+  const old = c.node.node.op === 'MatMul' ? '' : c.node.node.inputs[2] ?? '';
+  if (old && (model.info.consumers.get(old) ?? []).length === 1) return old;
+  return initName(model, c, what, taken);
+}
+
+/** weight[c, v, m] = dense[m, c·V + v]: the dense [M, D] regrouped per codebook into [C, V, M]. */
+export function regroupWeight(W: Float32Array, M: number, D: number): Float32Array {
+  const out = new Float32Array(D * M);
+  for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) out[d * M + m] = W[m * D + d];
+  return out;
+}
+
+function windowAttrs(c: Candidate): Attrs {
+  const a = c.node.attrs as unknown as { stride: number[]; padding: number[]; dilation: number[] };
+  return { kernel: [...c.kernel], stride: [...a.stride], padding: [...a.padding], dilation: [...a.dilation] };
+}
+
+/** The dense weight is dropped unless another node reads it. */
+function dropsOf(model: GraphModel, c: Candidate): string[] {
+  const w = c.node.node.inputs[1];
+  return (model.info.consumers.get(w) ?? []).length === 1 ? [w] : [];
+}
+
+function lutRewrite(model: GraphModel, c: Candidate, centroids: Float32Array, C: number, K: number, V: number, weight: Float32Array, bias: Float32Array | null, metric: Metric): Rewrite {
+  const taken = new Set<string>();
+  const drop = dropsOf(model, c);
+  const ownWeight = drop.length === 1 && c.node.node.inputs[1].endsWith('.weight');
+  const names = {
+    centroids: initName(model, c, 'centroids', taken),
+    weight: ownWeight ? c.node.node.inputs[1] : initName(model, c, 'lut_weight', taken),
+    theta: initName(model, c, 'theta', taken),
+  };
+  const add = new Map<string, Tensor>([
+    [names.centroids, new Tensor(centroids, [C, K, V])],
+    [names.weight, new Tensor(weight, [C, V, c.M])],
+    [names.theta, new Tensor(Float32Array.of(thetaForTemperature()), [])],
+  ]);
+  const biasName = bias ? biasSlot(model, c, taken, 'bias') : '';
+  if (bias) add.set(biasName, new Tensor(Float32Array.from(bias), [c.M]));
+  const attrs: Attrs = c.kind === 'conv' ? { ...windowAttrs(c), metric, quantize: true } : { metric, quantize: true };
+  const node: GraphNode = { name: c.name, op: c.kind === 'conv' ? 'LutConv' : 'LutLinear', inputs: [c.node.node.inputs[0], names.centroids, names.weight, biasName, names.theta], outputs: [...c.node.node.outputs], attrs };
+  return { node, add, drop: drop.filter((d) => d !== names.weight) };
+}
+
+/** Applies rewrites: the nodes replaced in place (same names and outputs), initializers added and dropped. */
+export function applyRewrites(model: GraphModel, rewrites: readonly Rewrite[]): GraphModel {
+  const byNode = new Map(rewrites.map((r) => [r.node.name, r]));
+  const nodes = model.graph.nodes.map((n) => byNode.get(n.name)?.node ?? n);
+  const weights = new Map(model.namedWeights());
+  for (const r of rewrites) {
+    for (const d of r.drop) weights.delete(d);
+    for (const [k, t] of r.add) weights.set(k, t);
+  }
+  const m = GraphModelClass.create({ ...model.graph, nodes }, weights);
+  m.train(model.training);
+  return m;
+}
+
 /**
- * Convert `model` in place: each selected layer becomes a LutLinear/LutConv2d or a MADDNESS layer. Returns what
- * was replaced. LUT-NN layers get k-means centroids and the dense weight; by default (see ConvertOptions) they
- * are converted in order on the rows they really see, and their weight and bias are refitted by least squares
- * to the dense model's output. MADDNESS calibrates every layer through the dense model in one pass.
+ * Converts `model` (not changed) into a new GraphModel where each selected layer is a LutLinear/LutConv (LUT-NN: k-means
+ * centroids, the dense weight regrouped, by default refitted by least squares to the dense output) or a MADDNESS layer.
  */
-export function convertModel(model: Module, calibration: Iterable<Tensor>, opts: ConvertOptions = {}): ConvertedLayer[] {
+export function convertModel(model: GraphModel, calibration: Iterable<Tensor>, opts: ConvertOptions = {}): { model: GraphModel; layers: ConvertedLayer[] } {
   const method = opts.method ?? 'lutnn';
   const K = opts.k ?? 16;
   if (method === 'maddness' && K !== 16) throw new ArgumentError(`convert: MADDNESS uses K = 16 (trees of depth 4), got --k ${K}`);
@@ -250,89 +220,109 @@ export function convertModel(model: Module, calibration: Iterable<Tensor>, opts:
   const metric = opts.metric ?? 'l2';
   const seed = opts.seed ?? 0;
   const maxRows = opts.maxRows ?? 65536;
-  const sequential = method === 'lutnn' && (opts.calibration ?? 'parallel') === 'sequential';
   if (opts.calibration !== undefined && opts.calibration !== 'sequential' && opts.calibration !== 'parallel') {
     throw new ArgumentError(`convert: calibration must be 'sequential' or 'parallel', got ${String(opts.calibration)}`);
   }
+  const sequential = method === 'lutnn' && (opts.calibration ?? 'parallel') === 'sequential';
   const refit = method === 'lutnn' && (opts.refit ?? true);
   const names = selectLayers(model, opts.include, opts.exclude);
   if (names.length === 0) throw new ArgumentError('convert: no layer selected for conversion');
+  const byName = new Map(candidates(model).map((c) => [c.name, c]));
   for (const name of names) {
-    const V = subvecLenFor(model.getModule(name), v);
-    const m = model.getModule(name) as Conv2d | Linear;
-    const D = m instanceof Linear ? m.inFeatures : m.inChannels * m.kernelSize[0] * m.kernelSize[1];
-    if (D % V !== 0) throw new ArgumentError(`convert: layer '${name}' has D = ${D} inputs, not divisible by V = ${V}`);
+    const c = byName.get(name)!;
+    const V = subvecLenFor(c, v);
+    if (c.D % V !== 0) throw new ArgumentError(`convert: layer '${name}' has D = ${c.D} inputs, not divisible by V = ${V} (set --v)`);
   }
-  // Sequential calibration and the refit pass the calibration batches more than once.
   const batches = sequential || refit ? [...calibration] : calibration;
-  // The dense reference (clean rows and target outputs) while `model` is converted layer by layer.
-  let dense: Module | null = null;
-  if (sequential) {
-    dense = buildModel(describeModel(model));
-    dense.loadStateDict(model.stateDict());
-  }
-  let parallelRows: ReturnType<typeof collectCalibrationRows> | null = null;
+  let parallelRows: Map<string, RowSample> | null = null;
   if (!sequential) {
     opts.onProgress?.('calibrate', 0, 1);
     parallelRows = collectCalibrationRows(model, names, batches, maxRows, seed);
     opts.onProgress?.('calibrate', 1, 1);
   }
+  let current = model;
+  const rewrites: Rewrite[] = [];
   const out: ConvertedLayer[] = [];
   names.forEach((name, li) => {
     const t0 = performance.now();
-    const layer = model.getModule(name) as Conv2d | Linear;
-    const V = subvecLenFor(layer, v);
+    const c = byName.get(name)!;
+    const V = subvecLenFor(c, v);
     // clean: the dense model's rows; rows: what this layer sees in the (partly converted) model.
     let rows: Float32Array;
     let clean: Float32Array;
     let n: number;
-    let D: number;
     if (sequential) {
       opts.onProgress?.(`calibrate ${name}`, 0, 1);
-      const p = collectPairedRows([dense!, model], name, batches, maxRows, seed + li);
+      const p = collectPairedRows([model, current], name, batches, maxRows, seed + li);
       opts.onProgress?.(`calibrate ${name}`, 1, 1);
       [clean, rows] = p.rows;
       n = p.n;
-      D = p.D;
     } else {
       const r = parallelRows!.get(name);
-      if (!r) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in forward?)`);
+      if (!r) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in the forward pass?)`);
       rows = clean = r.rows;
       n = r.n;
-      D = r.D;
     }
-    if (n === 0) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in forward?)`);
+    if (n === 0) throw new ArgumentError(`convert: layer '${name}' saw no calibration rows (is it used in the forward pass?)`);
+    const D = c.D;
     const C = D / V;
     const stage = `${method} ${name}`;
     const progress = (done: number, total: number): void => opts.onProgress?.(stage, done, total);
-    let replacement: Module;
+    const { W, bias } = denseWeight(model, c);
+    let rw: Rewrite;
     let outputError: ConvertedLayer['outputError'] = null;
     if (method === 'lutnn') {
-      const cents = trainCodebooks(rows, n, C, V, K, {
-        metric, seed: seed + 1000 * (li + 1), iters: opts.kmeansIters ?? 25, restarts: opts.kmeansRestarts ?? 1, maxRows: n, onProgress: progress,
-      });
-      const centroids = new Tensor(cents, [C, K, V]);
-      const lut = layer instanceof Linear ? LutLinear.fromDense(layer, centroids, { metric }) : LutConv2d.fromDense(layer, centroids, { metric });
+      const cents = trainCodebooks(rows, n, C, V, K, { metric, seed: seed + 1000 * (li + 1), iters: opts.kmeansIters ?? 25, restarts: opts.kmeansRestarts ?? 1, maxRows: n, onProgress: progress });
+      let weight = regroupWeight(W, c.M, D);
+      let b = bias;
       if (refit) {
         opts.onProgress?.(`refit ${name}`, 0, 1);
         const codes = encode(rows, cents, C, K, V, metric);
-        const target = denseOutput(layer, clean, n, D);
-        const r = refitWeights(codes, cents, C, K, V, target, n, lut.outDim, { ridge: opts.ridge }, { weight: lut.weight.f32, bias: lut.bias?.f32 ?? null });
-        lut.weight.f32.set(r.weight);
-        if (lut.bias) lut.bias.f32.set(r.bias);
+        const target = denseOutput(W, bias, clean, n, D, c.M);
+        const r = refitWeights(codes, cents, C, K, V, target, n, c.M, { ridge: opts.ridge }, { weight, bias: bias ?? new Float32Array(c.M) });
+        weight = r.weight;
+        b = r.bias;
         outputError = { kmeans: r.relErrorBefore, refit: r.relErrorAfter };
         opts.onProgress?.(`refit ${name}`, 1, 1);
       }
-      replacement = lut;
+      rw = lutRewrite(model, c, cents, C, K, V, weight, b, metric);
     } else {
-      // The table is solved directly (prototypes times the dense weight): M instead of D right-hand sides.
-      const enc = trainMaddness(rows, n, C, V, { seed: seed + 1000 * (li + 1), maxRows: n, onProgress: progress, project: layer.weight.f32 });
-      replacement = layer instanceof Linear ? MaddnessLinear.fromDense(layer, enc) : MaddnessConv2d.fromDense(layer, enc);
+      rw = maddnessRewrite(model, c, rows, n, C, V, W, bias, seed + 1000 * (li + 1), progress);
     }
-    const dot = name.lastIndexOf('.');
-    const parent = model.getModule(dot < 0 ? '' : name.slice(0, dot));
-    parent.replaceModule(dot < 0 ? name : name.slice(dot + 1), replacement);
-    out.push({ name, kind: layer instanceof Linear ? 'linear' : 'conv', ncodebooks: C, subvecLen: V, k: K, rows: n, seconds: (performance.now() - t0) / 1000, outputError });
+    rewrites.push(rw);
+    if (sequential) current = applyRewrites(model, rewrites);
+    out.push({ name, kind: c.kind, ncodebooks: C, subvecLen: V, k: K, rows: n, seconds: (performance.now() - t0) / 1000, outputError });
   });
-  return out;
+  return { model: sequential ? current : applyRewrites(model, rewrites), layers: out };
+}
+
+/** MADDNESS: trees on the calibration rows, the table solved directly (prototypes times the dense weight), int8. */
+function maddnessRewrite(model: GraphModel, c: Candidate, rows: Float32Array, n: number, C: number, V: number, W: Float32Array, bias: Float32Array | null, seed: number, progress: (d: number, t: number) => void): Rewrite {
+  const enc = trainMaddness(rows, n, C, V, { seed, maxRows: n, onProgress: progress, project: W });
+  const M = c.M;
+  const lut = enc.prototypes; // [C·16, M]
+  let maxAbs = 0;
+  for (let i = 0; i < lut.length; i++) maxAbs = Math.max(maxAbs, Math.abs(lut[i]));
+  const scale = maxAbs > 0 ? maxAbs / 127 : 1;
+  const table = new Int8Array(lut.length);
+  for (let i = 0; i < lut.length; i++) table[i] = Math.max(-127, Math.min(127, Math.round(lut[i] / scale)));
+  const taken = new Set<string>();
+  const names = {
+    split: initName(model, c, 'split_dims', taken),
+    thr: initName(model, c, 'thresholds', taken),
+    table: initName(model, c, 'table', taken),
+    scale: initName(model, c, 'table_scale', taken),
+  };
+  const add = new Map<string, Tensor>([
+    [names.split, new Tensor(Int32Array.from(enc.splitDims), [C, MADDNESS_DEPTH])],
+    [names.thr, new Tensor(Float32Array.from(enc.thresholds), [C, MADDNESS_NODES])],
+    [names.table, new Tensor(table, [C, MADDNESS_LEAVES, M])],
+    [names.scale, new Tensor(Float32Array.of(scale), [])],
+  ]);
+  const drop = dropsOf(model, c);
+  const biasName = bias ? biasSlot(model, c, taken, 'bias') : '';
+  if (bias) add.set(biasName, new Tensor(Float32Array.from(bias), [M]));
+  const attrs: Attrs = c.kind === 'conv' ? windowAttrs(c) : {};
+  const node: GraphNode = { name: c.name, op: c.kind === 'conv' ? 'MaddnessConv' : 'MaddnessLinear', inputs: [c.node.node.inputs[0], names.split, names.thr, names.table, names.scale, biasName], outputs: [...c.node.node.outputs], attrs };
+  return { node, add, drop };
 }

@@ -1,13 +1,21 @@
 // The LUT-NN fine-tuning recipe's pieces: parameter groups (temperature lr, no decay on centroids/θ) and temperatures.
 import { ArgumentError } from '../errors.js';
-import type { Module } from '../nn/module.js';
+import type { GraphModel } from '../graph/model.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { LutConv2d, LutLinear } from './modules.js';
 
-/** Temperatures t = 1/(softplus(θ)+1) of the LUT-NN layers, by layer name. */
-export function lutTemperatures(model: Module): Record<string, number> {
+const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+/** The LUT-NN nodes (LutLinear, LutConv) of a graph model with the names of their centroids and θ initializers. */
+export function lutNodes(model: GraphModel): { name: string; centroids: string; theta: string }[] {
+  return model.info.nodes
+    .filter((n) => n.node.op === 'LutLinear' || n.node.op === 'LutConv')
+    .map((n) => ({ name: n.node.name, centroids: n.node.inputs[1], theta: n.node.inputs[4] }));
+}
+
+/** Temperatures t = 1/(softplus(θ)+1) of the LUT-NN layers, by node name. */
+export function lutTemperatures(model: GraphModel): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [name, m] of model.namedModules()) if (m instanceof LutConv2d || m instanceof LutLinear) out[name] = m.temperature;
+  for (const l of lutNodes(model)) out[l.name] = 1 / (softplus(model.weight(l.theta).data[0]) + 1);
   return out;
 }
 
@@ -15,16 +23,19 @@ export function lutTemperatures(model: Module): Record<string, number> {
  * Adam parameter groups of the official recipe: every weight at `lr` with `weightDecay`, centroids at `lr`
  * without decay, temperature logits θ at `temperatureLr` without decay.
  */
-export function lutParamGroups(model: Module, lr: number, temperatureLr: number, weightDecay = 0): { params: Tensor[]; lr: number; weightDecay: number }[] {
+export function lutParamGroups(model: GraphModel, lr: number, temperatureLr: number, weightDecay = 0): { params: Tensor[]; lr: number; weightDecay: number }[] {
+  const nodes = lutNodes(model);
+  if (nodes.length === 0) throw new ArgumentError('finetune: the model has no LUT-NN layers (convert it with `lutnn convert --method lutnn` first)');
+  const thetaNames = new Set(nodes.map((l) => l.theta));
+  const centroidNames = new Set(nodes.map((l) => l.centroids));
   const theta: Tensor[] = [];
   const centroids: Tensor[] = [];
   const rest: Tensor[] = [];
   for (const [name, p] of model.namedParameters()) {
-    if (name.endsWith('.theta')) theta.push(p);
-    else if (name.endsWith('.centroids')) centroids.push(p);
+    if (thetaNames.has(name)) theta.push(p);
+    else if (centroidNames.has(name)) centroids.push(p);
     else rest.push(p);
   }
-  if (theta.length === 0) throw new ArgumentError('finetune: the model has no LUT-NN layers (convert it with `lutnn convert --method lutnn` first)');
   return [
     { params: rest, lr, weightDecay },
     { params: centroids, lr, weightDecay: 0 },

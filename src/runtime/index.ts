@@ -1,8 +1,8 @@
 // The inference runtime's public surface: load/loadSync/compile (Node), the compiled model, the LUT engine interface.
 export { load, loadSync, compile, nodeHost } from './node.js';
-export { compileModule, loadBytes, defaultLutEngine, type LoadOptions } from './load.js';
-export { RuntimeModel, type CompileOptions } from './model.js';
-export { tsLutEngine, lutSpecOf, encodeTs, scanTs, type LutEngine, type LutLayerSpec, type PreparedLut } from './lut-step.js';
+export { compileGraph, compileModel, loadBytes, defaultLutEngine, runtimeGraphOf, type LoadOptions } from './load.js';
+export { RuntimeModel, type CompileOptions, type RuntimeGraph } from './model.js';
+export { tsLutEngine, lutSpecOf, encodeTs, scanTs, type LutEngine, type LutLayerSpec, type LutLayerTensors, type PreparedLut } from './lut-step.js';
 export { wasmLutEngine } from './lut-wasm.js';
 export type { KernelHost } from './steps.js';
 export type { Op, Epilogue } from './plan.js';

@@ -1,12 +1,12 @@
-// Loading without the file system: model bytes (or a Module tree) + loaded kernels → a compiled RuntimeModel.
-// The Node loader (node.ts) and a browser loader supply the KernelHost; nothing here touches node:fs.
+// Loading without the file system: model bytes (or an in-memory graph model) + loaded kernels → a compiled RuntimeModel.
+// The Node loader (node.ts) and a browser loader supply the KernelHost; nothing here touches node:fs or the training engine.
 import { ArgumentError } from '../errors.js';
-import { parseModel, type ModelMeta } from '../io/model-format.js';
-import type { Module } from '../nn/module.js';
+import type { GraphModel } from '../graph/model.js';
+import { parseModelContents, type ModelMeta } from '../io/model-format.js';
 import type { LutEncoderKind } from './lut-kernels.js';
 import { tsLutEngine, type LutEngine } from './lut-step.js';
 import { wasmLutEngine } from './lut-wasm.js';
-import { RuntimeModel, type CompileOptions } from './model.js';
+import { RuntimeModel, type CompileOptions, type RuntimeGraph } from './model.js';
 import type { KernelHost } from './steps.js';
 
 export interface LoadOptions extends CompileOptions {
@@ -30,13 +30,31 @@ export function asBytes(source: Uint8Array | ArrayBuffer): Uint8Array {
   throw new ArgumentError(`lutnn.load: expected a path, a Uint8Array or an ArrayBuffer, got ${source === null ? 'null' : typeof source}`);
 }
 
-/** Compiles a Module tree (eval semantics; the module itself is not changed) on `host`. */
-export function compileModule(host: KernelHost, module: Module, opts: CompileOptions = {}, meta: ModelMeta | null = null): RuntimeModel {
-  return RuntimeModel.compile(host, module, meta, opts.lut ?? defaultLutEngine(host, opts.lutEncoder), opts);
+/**
+ * The graph and weights of an in-memory GraphModel (its analysis and the initializers its nodes read; the tensors
+ * are read, not kept). Anything else is an error: a Module tree is lowered first (lowerModule(module, { inputShape })).
+ */
+export function runtimeGraphOf(model: GraphModel): RuntimeGraph {
+  const m = model as Partial<GraphModel> | null;
+  if (m === null || typeof m !== 'object' || typeof m.info !== 'object' || typeof m.namedWeights !== 'function') {
+    const got = m === null ? 'null' : typeof m === 'object' ? (m as object).constructor?.name ?? 'object' : typeof m;
+    throw new ArgumentError(`lutnn.compile: expected a GraphModel (lowerModule(module, { inputShape }) gives one for a Module tree), got ${got}`);
+  }
+  return { info: model.info, weights: new Map(model.namedWeights()) };
 }
 
-/** Parses a lutnn model file (safetensors; FormatError when truncated or malformed) and compiles it on `host`. */
+/** Compiles a graph (eval semantics; nothing of it is changed) on `host`. */
+export function compileGraph(host: KernelHost, graph: RuntimeGraph, opts: CompileOptions = {}, meta: ModelMeta | null = null): RuntimeModel {
+  return RuntimeModel.compile(host, graph, meta, opts.lut ?? defaultLutEngine(host, opts.lutEncoder), opts);
+}
+
+/** Compiles an in-memory GraphModel (eval semantics, whatever its mode; the model is not changed) on `host`. */
+export function compileModel(host: KernelHost, model: GraphModel, opts: CompileOptions = {}, meta: ModelMeta | null = null): RuntimeModel {
+  return compileGraph(host, runtimeGraphOf(model), opts, meta);
+}
+
+/** Parses a lutnn model file (version 1 or 2; FormatError when truncated or malformed) and compiles it on `host`. */
 export function loadBytes(host: KernelHost, source: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): RuntimeModel {
-  const { model, meta } = parseModel(asBytes(source), opts.name ?? 'model');
-  return compileModule(host, model, opts, meta);
+  const { info, weights, meta } = parseModelContents(asBytes(source), opts.name ?? 'model');
+  return compileGraph(host, { info, weights }, opts, meta);
 }

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { getNumThreads, getParallelMinMacs, setNumThreads, setParallelMinMacs } from '../backend/pool.js';
 import { wasmRuntime } from '../backend/wasm.js';
 import { NonFiniteError } from '../errors.js';
-import { convertModel } from '../lut/convert.js';
 import { buildLut, quantizeLut } from '../ops/lut.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
-import type { Module } from '../nn/module.js';
+import { lowerModule } from '../nn/lower.js';
+import type { GraphModel } from '../graph/model.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { lutify, type LutifyOptions } from '../../test/lut-models.js';
 import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import { prepareLutLayer } from './lut-kernels.js';
 import { encodeCertifiedRef, encodeF32Ref, encodeInt8Ref, encodeWideRef, finishRef, scanRef } from './lut-kernels-ref.js';
@@ -35,7 +36,7 @@ function withThreads<T>(n: number, fn: () => T): T {
 }
 
 /** Convs of several geometries (stride, padding, dilation, non-square kernels, odd plane sizes), BN + ReLU, pooling. */
-function convNet(rng: Rng): Module {
+function convNet(rng: Rng): Sequential {
   const m = Sequential.named([
     ['conv1', new Conv2d(3, 8, 3, { padding: 1, rng })],
     ['bn1', new BatchNorm2d(8)],
@@ -59,18 +60,21 @@ function convNet(rng: Rng): Module {
   return m;
 }
 
+/** convNet with the `include`d convs as LUT-NN layers (k-means codebooks on `calib`, K = 16), lowered for [N, 3, 13, 11]. */
+function lutNet(rng: Rng, calib: Tensor, opts: LutifyOptions): GraphModel {
+  return lowerModule(lutify(convNet(rng), [calib], { k: 16, ...opts }), { inputShape: [3, 13, 11] }).eval();
+}
+
 for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
   test(`direct LUT convs (${metric}): outputs bit-identical to the im2row path, f32, int8 and wide encoders, threads 1 and 2`, () => {
     const rng = new Rng(11);
-    const m = convNet(rng);
     // Input 13×11 → conv1 13×11 → conv2 (stride 2, pad 2, dil 2) 7×6 → conv3 (2×3, pad [1,0]) 8×4 → pool 4×2 → conv4.
-    convertModel(m, [randn([6, 3, 13, 11], 1, rng)], { k: 16, seed: 2, metric, include: ['conv1', 'conv2', 'conv3', 'conv4'], refit: false });
-    m.eval();
+    const m = lutNet(rng, randn([6, 3, 13, 11], 1, new Rng(12)), { seed: 2, metric, include: ['conv1', 'conv2', 'conv3', 'conv4'] });
     const x = randn([37, 3, 13, 11], 1, rng);
     for (const enc of metric === 'l2' ? (['f32', 'int8', 'wide'] as const) : (['f32'] as const)) {
       // lutWideConv false: the direct int8 encoders use the int8 data, as the im2row path (the wide data: tests below).
-      const direct = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc, lutWideConv: false });
-      const oracle = compile(m, { inputShape: [3, 13, 11], maxBatch: 37, lutEncoder: enc, lutConv: 'im2row' });
+      const direct = compile(m, { maxBatch: 37, lutEncoder: enc, lutWideConv: false });
+      const oracle = compile(m, { maxBatch: 37, lutEncoder: enc, lutConv: 'im2row' });
       try {
         // conv4 is 1×1 with V = 4 over 8 channels: not one codebook per channel, so it stays on im2row; so does conv2
         // (dilation 2) with the integer encoders, which read kernel rows contiguously, and conv3 (2×3) with the wide
@@ -169,13 +173,11 @@ function runOnCallingThread(): void {
 
 test('a non-finite activation inside the model: the direct path reports the same error as the im2row path', () => {
   const rng = new Rng(3);
-  const m = convNet(rng);
-  convertModel(m, [randn([4, 3, 13, 11], 1, rng)], { k: 16, seed: 2, include: ['conv2'], refit: false });
-  m.eval();
+  const m = lutNet(rng, randn([4, 3, 13, 11], 1, new Rng(13)), { seed: 2, include: ['conv2'] });
   const x = randn([2, 3, 13, 11], 1, rng);
   x.f32.fill(3e38, 0, 3 * 13 * 11); // conv1 overflows to ±Inf on sample 0
   const errs = (['direct', 'im2row'] as const).map((mode) => {
-    const r = compile(m, { inputShape: [3, 13, 11], lutConv: mode });
+    const r = compile(m, { lutConv: mode });
     try {
       assert.equal(r.directLutConvs, mode === 'direct' ? 1 : 0);
       r.run(x);
@@ -273,11 +275,9 @@ test('int8 direct encoder: pixels in lanes give the per-pixel oracle\'s codes an
 
 test('lutEncoder int8: 3×3 direct convs run the wide data (as lutEncoder wide), others the int8 data; lutWideConv is checked', () => {
   const rng = new Rng(12);
-  const m = convNet(rng);
-  convertModel(m, [randn([6, 3, 13, 11], 1, rng)], { k: 16, seed: 2, include: ['conv1', 'conv2', 'conv3', 'conv4'], refit: false });
-  m.eval();
+  const m = lutNet(rng, randn([6, 3, 13, 11], 1, new Rng(14)), { seed: 2, include: ['conv1', 'conv2', 'conv3', 'conv4'] });
   const x = randn([9, 3, 13, 11], 1, rng);
-  const opts = { inputShape: [3, 13, 11], maxBatch: 9 };
+  const opts = { maxBatch: 9 };
   const [int8, wide, narrow] = [compile(m, { ...opts, lutEncoder: 'int8' }), compile(m, { ...opts, lutEncoder: 'wide' }), compile(m, { ...opts, lutEncoder: 'int8', lutWideConv: false })];
   try {
     const [a, b, c] = [int8, wide, narrow].map((r) => r.activations(x.f32));

@@ -2,8 +2,8 @@
 // self-contained TypeScript engine (encode by argmin, int8 table scan) that stays the oracle for the wasm kernels.
 import { ArgumentError } from '../errors.js';
 import type { Metric } from '../backend/metric.js';
-import { buildLut, quantizeLut } from '../ops/lut.js';
-import type { LutConv2d, LutLinear } from '../lut/modules.js';
+import { buildLut, quantizeLut } from '../ops/lut-table.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** Everything a LUT layer needs at inference: D = C·V inputs per row, M outputs. */
 export interface LutLayerSpec {
@@ -38,11 +38,22 @@ export interface LutEngine {
   prepare(spec: LutLayerSpec, maxRows: number): PreparedLut;
 }
 
+/** The trained tensors of a LUT-NN layer (the inputs of a LutLinear / LutConv node, or a LUT module's fields). */
+export interface LutLayerTensors {
+  /** [C, K, V]. */
+  centroids: Tensor;
+  /** [C, V, M]. */
+  weight: Tensor;
+  /** [M] or null. */
+  bias: Tensor | null;
+  metric: Metric;
+}
+
 /**
- * The spec of a trained LUT layer: the table built and quantized by the training code itself (buildLut and
- * quantizeLut of src/ops/lut.ts), so the runtime's int8 table is the one training's hard forward dequantizes.
+ * The spec of a trained LUT layer: the table built and quantized by the training code's own functions (buildLut and
+ * quantizeLut of src/ops/lut-table.ts), so the runtime's int8 table is the one training's hard forward dequantizes.
  */
-export function lutSpecOf(layer: LutLinear | LutConv2d): LutLayerSpec {
+export function lutSpecOf(layer: LutLayerTensors): LutLayerSpec {
   const { table, scale } = quantizeLut(buildLut(layer.centroids, layer.weight));
   const [C, K, V] = layer.centroids.shape;
   return {

@@ -1,9 +1,8 @@
 // A compiled model: the plan's steps over preallocated heap buffers, input checks, chunked batches, dispose().
 import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import type { GraphInfo } from '../graph/analyze.js';
+import { perSample } from '../graph/dims.js';
 import type { ModelMeta } from '../io/model-format.js';
-import { Dropout, Identity, Linear, Sequential } from '../nn/layers.js';
-import type { Module } from '../nn/module.js';
-import { LutLinear } from '../lut/modules.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { describeOps, planOps, type Op } from './plan.js';
@@ -18,7 +17,10 @@ export interface CompileOptions {
    * batch).
    */
   maxBatch?: number;
-  /** Shape of one sample, e.g. [1, 28, 28]; default: the model file's dataset.inputShape, or [inFeatures] of a leading Linear. */
+  /**
+   * Shape of one sample, e.g. [1, 28, 28]; default: the graph input's shape without its batch dim N, else the model
+   * file's dataset.inputShape. Another shape re-derives every layer's shapes (errors name the node that cannot take it).
+   */
   inputShape?: readonly number[];
   /** The engine for LUT layers (default: the wasm kernels when present, else the TypeScript engine). */
   lut?: LutEngine;
@@ -49,6 +51,12 @@ export interface CompileOptions {
 }
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** What the runtime compiles: a validated graph and its initializers by name (a model file's contents, a GraphModel's). */
+export interface RuntimeGraph {
+  info: GraphInfo;
+  weights: ReadonlyMap<string, Tensor>;
+}
 
 function checkShapeOpt(s: unknown): number[] {
   if (!Array.isArray(s) || s.length === 0 || !s.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -105,20 +113,20 @@ export class RuntimeModel {
     this.outBuf = cur;
   }
 
-  /** Compiles `module` (eval semantics) for samples of `inputShape`; frees everything it took if it fails. */
-  static compile(host: KernelHost, module: Module, meta: ModelMeta | null, lut: LutEngine, opts: CompileOptions = {}): RuntimeModel {
+  /** Compiles `graph` (eval semantics) for samples of `inputShape`; frees everything it took if it fails. */
+  static compile(host: KernelHost, graph: RuntimeGraph, meta: ModelMeta | null, lut: LutEngine, opts: CompileOptions = {}): RuntimeModel {
     const maxBatch = opts.maxBatch ?? 64;
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) {
       throw new ArgumentError(`lutnn.load: maxBatch must be an integer in [1, 65536], got ${String(maxBatch)}`);
     }
-    const inputShape = checkShapeOpt(opts.inputShape ?? meta?.dataset?.inputShape ?? leadingFeatures(module));
+    const inputShape = checkShapeOpt(opts.inputShape ?? perSample(graph.info.graph.inputs[0].shape) ?? meta?.dataset?.inputShape ?? noInputShape());
     const lutConv = opts.lutConv ?? 'direct';
     if (lutConv !== 'direct' && lutConv !== 'im2row') throw new ArgumentError(`lutnn.load: lutConv must be direct or im2row, got ${String(lutConv)}`);
     const lutWideConv = opts.lutWideConv ?? true;
     if (typeof lutWideConv !== 'boolean') throw new ArgumentError(`lutnn.load: lutWideConv must be a boolean, got ${String(lutWideConv)}`);
     const lutCertify = opts.lutCertify ?? true;
     if (typeof lutCertify !== 'boolean') throw new ArgumentError(`lutnn.load: lutCertify must be a boolean, got ${String(lutCertify)}`);
-    const ops = planOps(module, inputShape);
+    const ops = planOps(graph.info, graph.weights, inputShape);
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
@@ -157,7 +165,7 @@ export class RuntimeModel {
     });
   }
 
-  /** One line per step: kind, fused module names, per-sample shapes. */
+  /** One line per step: kind, fused node names, per-sample shapes. */
   summary(): string[] {
     return describeOps(this.ops);
   }
@@ -198,7 +206,7 @@ export class RuntimeModel {
 
   /**
    * Milliseconds per step for one batch (the median of `reps` runs of `input` after one warm-up run), with the step's
-   * kind and fused module names: where the time of run() goes. Runs the same steps as run().
+   * kind and fused node names: where the time of run() goes. Runs the same steps as run().
    */
   profile(input: Float32Array | Tensor, reps = 5): { name: string; kind: string; ms: number }[] {
     if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
@@ -258,10 +266,7 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-/** [inFeatures] when the first layer that computes is a (Lut)Linear, else an error asking for inputShape. */
-function leadingFeatures(m: Module): number[] {
-  let cur: Module | undefined = m;
-  while (cur instanceof Sequential) cur = cur.children().find((c) => !(c instanceof Dropout || c instanceof Identity));
-  if (cur instanceof Linear || cur instanceof LutLinear) return [cur.inFeatures];
-  throw new ArgumentError('lutnn.load: the model file gives no dataset.inputShape; pass inputShape (one sample, e.g. [1, 28, 28])');
+/** The error when neither the graph nor the file says what one sample is. */
+function noInputShape(): never {
+  throw new ArgumentError('lutnn.load: the graph input has no per-sample shape [N, ...] and the model file gives no dataset.inputShape; pass inputShape (one sample, e.g. [1, 28, 28])');
 }

@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { runJob, threadsFor } from '../backend/pool.js';
 import { wasmLoadError, wasmRuntime } from '../backend/wasm.js';
 import { BackendError } from '../errors.js';
-import type { Module } from '../nn/module.js';
-import { compileModule, loadBytes, type LoadOptions } from './load.js';
+import type { GraphModel } from '../graph/model.js';
+import { compileModel, loadBytes, type LoadOptions } from './load.js';
 import type { CompileOptions, RuntimeModel } from './model.js';
 import type { KernelHost } from './steps.js';
 
@@ -33,7 +33,10 @@ export async function load(source: string | Uint8Array | ArrayBuffer, opts: Load
   return loadBytes(nodeHost(), source, opts);
 }
 
-/** Compiles an in-memory Module tree (e.g. straight after convertModel) for the runtime. */
-export function compile(module: Module, opts: CompileOptions = {}): RuntimeModel {
-  return compileModule(nodeHost(), module, opts);
+/**
+ * Compiles an in-memory GraphModel (loadModel's, createModel's, lowerModule's) for the runtime; default inputShape:
+ * its graph input's per-sample shape.
+ */
+export function compile(model: GraphModel, opts: CompileOptions = {}): RuntimeModel {
+  return compileModel(nodeHost(), model, opts);
 }

@@ -1,4 +1,5 @@
-// The inference runtime against the training engine's eval forward: shipped dense model, random dense and LUT models.
+// The inference runtime against the engine's eval forward (GraphModel.forward): shipped dense model (file versions 1
+// and 2), random dense and LUT models lowered from modules, and the graphs it refuses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -6,16 +7,22 @@ import { fileURLToPath } from 'node:url';
 import { noGrad } from '../autograd/engine.js';
 import { setNumThreads, getNumThreads } from '../backend/pool.js';
 import { wasmRuntime } from '../backend/wasm.js';
+import { GraphBuilder } from '../graph/builder.js';
+import { GraphModel } from '../graph/model.js';
 import { loadModel } from '../io/model-file.js';
-import { convertModel } from '../lut/convert.js';
+import { parseModelContents, serializeModel } from '../io/model-format.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import { lowerModule } from '../nn/lower.js';
 import type { Module } from '../nn/module.js';
-import { randn } from '../tensor/create.js';
+import { randn, scalar } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { lutify } from '../../test/lut-models.js';
 import { compile, load, loadSync } from './node.js';
 import type { RuntimeModel } from './model.js';
 import { tsLutEngine } from './lut-step.js';
+import { CHAIN_OPS } from './plan.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 
 const MODEL = fileURLToPath(new URL('../../models/fmnist-cnn.safetensors', import.meta.url));
 
@@ -40,10 +47,14 @@ function assertClose(got: Float32Array, want: Float32Array, what: string): void 
   assert.ok(d <= 1e-4 * (1 + m), `${what}: max diff ${d} vs max |logit| ${m}`);
 }
 
-function evalForward(model: Module, x: Tensor): Float32Array {
+/** The engine's eval forward of a GraphModel (the runtime's reference). */
+function evalForward(model: GraphModel, x: Tensor): Float32Array {
   model.eval();
   return noGrad(() => model.forward(x)).f32;
 }
+
+/** The GraphModel of a module tree for samples of `inputShape`. */
+const lower = (m: Module, inputShape: readonly number[]): GraphModel => lowerModule(m, { inputShape }).eval();
 
 function withThreads<T>(n: number, fn: () => T): T {
   const prev = getNumThreads();
@@ -153,8 +164,9 @@ test('random dense models: folds, fusions, pooling and GAP match the eval forwar
   const zoo = denseZoo(rng);
   randomizeBn(zoo, rng);
   const gap = Sequential.named([['conv', new Conv2d(2, 4, 3, { rng })], ['relu', new ReLU()], ['gap', new GlobalAvgPool2d()], ['fc', new Linear(4, 3, { rng })]]);
-  for (const [m, shape] of [[zoo, [3, 16, 14]], [gap, [2, 6, 7]]] as const) {
-    const rtm = compile(m, { inputShape: shape, maxBatch: 64 });
+  for (const [mod, shape] of [[zoo, [3, 16, 14]], [gap, [2, 6, 7]]] as const) {
+    const m = lower(mod, shape);
+    const rtm = compile(m, { maxBatch: 64 });
     try {
       for (const n of [1, 64]) {
         const x = randn([n, ...shape], 1, rng);
@@ -164,7 +176,7 @@ test('random dense models: folds, fusions, pooling and GAP match the eval forwar
       rtm.dispose();
     }
   }
-  const kinds = compile(zoo, { inputShape: [3, 16, 14] });
+  const kinds = compile(lower(zoo, [3, 16, 14]));
   try {
     assert.deepEqual(kinds.summary().map((s) => s.split(':')[0]), [
       'conv conv1+bn1+relu1', 'pool pool1', 'conv conv2+relu2', 'affine bn2', 'conv conv3', 'pool pool2', 'affine relu3', 'reshape flatten', 'linear fc1',
@@ -195,24 +207,31 @@ function segment(m: Sequential, names: string[]): Sequential {
   return Sequential.named(names.map((n) => [n, m.getModule(n)] as [string, Module]));
 }
 
+/** The LUT model of lutCandidate: conv2 and fc1 as LUT-NN layers (k-means codebooks on `calib`, K = 16). */
+function lutModel(rng: Rng, calib: Tensor[], metric: 'l2' | 'l1' | 'chebyshev', seed: number): Sequential {
+  const dense = lutCandidate(rng);
+  randomizeBn(dense, rng);
+  return lutify(dense, calib, { include: ['conv2', 'fc1'], k: 16, seed, metric });
+}
+
 for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
   test(`random LUT model (${metric}): LUT conv and LUT Linear match the eval forward at batch 1 and 64, threads 1 and 2`, () => {
     const rng = new Rng(7);
-    const m = lutCandidate(rng);
-    randomizeBn(m, rng);
     const calib = Array.from({ length: 4 }, () => randn([8, 1, 8, 8], 1, rng));
-    const layers = convertModel(m, calib, { k: 16, seed: 3, metric });
-    assert.deepEqual(layers.map((l) => l.name), ['conv2', 'fc1']);
-    const rtm = compile(m, { inputShape: [1, 8, 8] });
+    const lm = lutModel(rng, calib, metric, 3);
+    const m = lower(lm, [1, 8, 8]);
+    assert.deepEqual(m.graph.nodes.filter((n) => n.op.startsWith('Lut')).map((n) => `${n.op} ${n.name}`), ['LutConv conv2', 'LutLinear fc1']);
+    const rtm = compile(m);
     // Per segment, each LUT layer sees exactly the engine's input, so its codes are the engine's.
-    const head = segment(m, ['conv1', 'relu1', 'conv2', 'bn2', 'relu2', 'pool', 'flatten']);
-    const tail = segment(m, ['fc1', 'relu3', 'fc2']);
-    const rtHead = compile(head, { inputShape: [1, 8, 8] });
+    const head = lower(segment(lm, ['conv1', 'relu1', 'conv2', 'bn2', 'relu2', 'pool', 'flatten']), [1, 8, 8]);
+    const tail = lower(segment(lm, ['fc1', 'relu3', 'fc2']), [128]);
+    const rtHead = compile(head);
     const rtTail = compile(tail);
     try {
       assert.deepEqual(rtm.summary().map((s) => s.split(':')[0]), [
         'conv conv1+relu1', 'lutConv conv2+bn2+relu2', 'pool pool', 'reshape flatten', 'lutLinear fc1+relu3', 'linear fc2',
       ]);
+      assert.deepEqual(rtTail.inputShape, [128]);
       const x = randn([64, 1, 8, 8], 1, rng);
       const y = withThreads(1, () => rtm.run(x));
       const h = evalForward(head, x);
@@ -237,11 +256,9 @@ for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
 
 test('the default wasm LUT engine and the TypeScript engine give identical logits', () => {
   const rng = new Rng(8);
-  const m = lutCandidate(rng);
-  randomizeBn(m, rng);
-  convertModel(m, [randn([8, 1, 8, 8], 1, rng)], { k: 16, seed: 1, metric: 'l2' });
-  const wasm = compile(m, { inputShape: [1, 8, 8] });
-  const ts = compile(m, { inputShape: [1, 8, 8], lut: tsLutEngine(wasmRuntime()!.memory) });
+  const m = lower(lutModel(rng, [randn([8, 1, 8, 8], 1, rng)], 'l2', 1), [1, 8, 8]);
+  const wasm = compile(m);
+  const ts = compile(m, { lut: tsLutEngine(wasmRuntime()!.memory) });
   try {
     assert.equal(ts.lutEngine, 'ts');
     const x = randn([64, 1, 8, 8], 1, rng);
@@ -281,29 +298,179 @@ test('clear errors for bad input: shape, dtype, NaN/Inf, output buffer', async (
   }
 });
 
-test('clear errors for bad files, unsupported modules and options', async () => {
+test('clear errors for bad files, unsupported ops and options', async () => {
   const { FormatError, ArgumentError, ShapeError } = await import('../errors.js');
   const { GELU } = await import('../nn/layers.js');
   const bytes = readFileSync(MODEL);
   assert.throws(() => loadSync(bytes.subarray(0, 1000)), FormatError);
   assert.throws(() => loadSync(new Uint8Array(64).fill(7)), FormatError);
   assert.throws(() => loadSync(bytes, { maxBatch: 0 }), /lutnn\.load: maxBatch must be an integer in \[1, 65536\], got 0/);
-  assert.throws(() => loadSync(bytes, { inputShape: [1, 32, 32] }), (e: unknown) => e instanceof ShapeError && /Linear 'fc1' expects \[N, 3136\] input \(flatten first\), got \[N,4096\]/.test((e as Error).message));
+  // Another input shape re-derives every layer's shapes: the node that cannot take it is named.
+  assert.throws(() => loadSync(bytes, { inputShape: [1, 32, 32] }), (e: unknown) => e instanceof ShapeError && /lutnn\.load: inputShape \[1,32,32\]: node 'fc1' \(Linear\): input last dim 4096 vs in features 3136/.test((e as Error).message));
   const rng = new Rng(1);
-  const gelu = Sequential.named([['fc', new Linear(4, 4, { rng })], ['act', new GELU()]]);
-  assert.throws(() => compile(gelu), (e: unknown) => e instanceof ArgumentError && /module 'act' of type GELU is not supported/.test((e as Error).message));
-  assert.throws(() => compile(Sequential.named([['conv', new Conv2d(1, 2, 3, { rng })]])), /no dataset\.inputShape; pass inputShape/);
-  const grouped = Sequential.named([['conv', new Conv2d(2, 2, 3, { groups: 2, rng })]]);
-  assert.throws(() => compile(grouped, { inputShape: [2, 5, 5] }), /Conv2d 'conv' has groups = 2/);
+  const gelu = lower(Sequential.named([['fc', new Linear(4, 4, { rng })], ['act', new GELU()]]), [4]);
+  assert.throws(() => compile(gelu), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Gelu\) is an op the runtime has no step for; the graph runtime for such graphs is not there yet/.test((e as Error).message));
+  const grouped = lower(Sequential.named([['conv', new Conv2d(2, 2, 3, { groups: 2, rng })]]), [2, 5, 5]);
+  assert.throws(() => compile(grouped), /Conv 'conv' has groups = 2/);
+  assert.throws(() => compile(Sequential.named([['fc', new Linear(4, 4, { rng })]]) as unknown as GraphModel), (e: unknown) => e instanceof ArgumentError && /lutnn\.compile: expected a GraphModel \(lowerModule/.test((e as Error).message));
+  // A graph input without the batch dim N: no default shape; with inputShape, the graph is re-derived for [N, ...].
+  {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [2, 1, 5, 5]);
+    b.output(b.op('Conv', [x, b.weight('conv.weight', randn([3, 1, 3, 3], 1, rng))], {}, 'conv')[0]);
+    const { graph, weights } = b.build();
+    const fixedBatch = GraphModel.create(graph, weights);
+    assert.throws(() => compile(fixedBatch), /no per-sample shape \[N, \.\.\.\] and the model file gives no dataset\.inputShape; pass inputShape/);
+    const rtm = compile(fixedBatch, { inputShape: [1, 5, 5] });
+    try {
+      const xs = randn([2, 1, 5, 5], 1, rng);
+      assert.deepEqual(rtm.outputShape, [3, 3, 3]);
+      assertClose(rtm.run(xs), evalForward(fixedBatch, xs), 'fixed-batch graph compiled for [N,1,5,5]');
+    } finally {
+      rtm.dispose();
+    }
+  }
   // MADDNESS layers are rejected by name.
-  const m = lutCandidate(rng);
-  convertModel(m, [randn([4, 1, 8, 8], 1, rng)], { method: 'maddness', seed: 1 });
-  assert.throws(() => compile(m, { inputShape: [1, 8, 8] }), /MaddnessConv2d 'conv2' is a MADDNESS layer/);
-  // An MLP's input shape is inferred from its first Linear.
-  const mlp = compile(Sequential.named([['fc', new Linear(6, 2, { rng })]]));
+  {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['N', 8]);
+    const w = (n: string, t: Tensor) => b.weight(`fc.${n}`, t);
+    const y = b.op('MaddnessLinear', [
+      x, w('split_dims', new Tensor(new Int32Array(8), [2, 4], 'int32')), w('thresholds', new Tensor(new Float32Array(30), [2, 15])),
+      w('table', new Tensor(new Int8Array(2 * 16 * 3), [2, 16, 3], 'int8')), w('table_scale', scalar(1)),
+    ], {}, 'fc')[0];
+    b.output(y);
+    const { graph, weights } = b.build();
+    assert.throws(() => compile(GraphModel.create(graph, weights)), /MaddnessLinear 'fc' is a MADDNESS layer; the runtime runs dense and LUT-NN layers only/);
+  }
+  // A LUT layer on the float table is refused.
+  const floatLut = lower(lutify(Sequential.named([['fc', new Linear(16, 4, { rng })]]), [randn([32, 16], 1, rng)], { include: ['fc'], quantize: false }), [16]);
+  assert.throws(() => compile(floatLut), /LutLinear 'fc' has quantize = false \(float table\); the runtime runs int8 tables only/);
+  // An MLP's input shape is its graph input's.
+  const mlp = compile(lower(Sequential.named([['fc', new Linear(6, 2, { rng })]]), [6]));
   try {
     assert.deepEqual(mlp.inputShape, [6]);
   } finally {
     mlp.dispose();
   }
+});
+
+test('a version 1 file and the same model saved as version 2 compile to the same steps and give identical logits', () => {
+  const v1 = readFileSync(MODEL);
+  const { model, meta } = loadModel(MODEL);
+  const v2 = serializeModel(model, { dataset: meta.dataset, info: meta.info });
+  assert.equal(parseModelContents(v1).fileVersion, 1);
+  assert.equal(parseModelContents(v2).fileVersion, 2);
+  const [a, b] = [loadSync(v1, { maxBatch: 16 }), loadSync(v2, { maxBatch: 16 })];
+  try {
+    assert.deepEqual(b.summary(), a.summary());
+    // The same ops: kinds, names, shapes, windows, folded weights and epilogues, bit for bit.
+    assert.deepEqual(b.ops, a.ops);
+    const x = randn([21, 1, 28, 28], 1, new Rng(12));
+    assert.deepEqual(b.run(x), a.run(x));
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+});
+
+test('a LUT model saved as version 2 loads to the steps and logits of the in-memory model', () => {
+  const rng = new Rng(9);
+  const m = lower(lutModel(rng, [randn([8, 1, 8, 8], 1, rng)], 'l2', 2), [1, 8, 8]);
+  const mem = compile(m);
+  const file = loadSync(serializeModel(m, { dataset: { name: 'test', mean: 0, std: 1 } }));
+  try {
+    assert.deepEqual(file.ops, mem.ops);
+    const x = randn([9, 1, 8, 8], 1, rng);
+    assert.deepEqual(file.run(x), mem.run(x));
+  } finally {
+    mem.dispose();
+    file.dispose();
+  }
+});
+
+test('graphs that are not chains are refused, naming the node: residual Add, fan-out, two outputs', () => {
+  const rng = new Rng(4);
+  const chainMessage = `the graph runtime for such graphs is not there yet (lutnn.load runs chain graphs of ${CHAIN_OPS})`;
+  assert.equal(CHAIN_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape, Dropout, Identity');
+  /** x → conv1 → relu → conv2, then `tail` (the residual join, or nothing). */
+  const build = (tail: (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>, y: ReturnType<GraphBuilder['input']>) => void): GraphModel => {
+    const b = new GraphBuilder();
+    const x = b.input('input', 'float32', ['N', 2, 5, 5]);
+    let y = b.op('Conv', [x, b.weight('conv1.weight', randn([2, 2, 3, 3], 0.3, rng))], { padding: [1, 1] }, 'conv1')[0];
+    y = b.op('Relu', [y], {}, 'relu')[0];
+    y = b.op('Conv', [y, b.weight('conv2.weight', randn([2, 2, 3, 3], 0.3, rng))], { padding: [1, 1] }, 'conv2')[0];
+    tail(b, x, y);
+    const { graph, weights } = b.build();
+    return GraphModel.create(graph, weights);
+  };
+  const residual = build((b, x, y) => b.output(b.op('Add', [y, x], {}, 'add')[0]));
+  const refused = (m: GraphModel, what: RegExp): void => {
+    assert.throws(() => compile(m), (e: unknown) => {
+      const msg = (e as Error).message;
+      return e instanceof ArgumentError && what.test(msg) && msg.endsWith(chainMessage);
+    });
+  };
+  refused(residual, /^lutnn\.load: node 'add' \(Add\) joins 2 computed values \('conv2', 'input'\); /);
+  // From a model file too.
+  assert.throws(() => loadSync(serializeModel(residual, {})), (e: unknown) => e instanceof ArgumentError && (e as Error).message.includes("node 'add' (Add) joins 2 computed values"));
+  // The conv stack alone runs (the engine's numbers).
+  const plain = build((b, _x, y) => b.output(y));
+  const rtm = compile(plain);
+  try {
+    const x = randn([3, 2, 5, 5], 1, rng);
+    assertClose(rtm.run(x), evalForward(plain, x), 'conv → relu → conv');
+  } finally {
+    rtm.dispose();
+  }
+  // A value read twice (here by two nodes whose outputs are both graph outputs).
+  refused(build((b, _x, y) => {
+    b.output(b.op('Relu', [y], {}, 'a')[0]);
+    b.output(b.op('Relu', [y], {}, 'b')[0]);
+  }), /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); /);
+  refused(build((b, _x, y) => {
+    const a = b.op('Relu', [y], {}, 'a')[0];
+    b.op('Relu', [y], {}, 'b');
+    b.output(a);
+  }), /^lutnn\.load: node 'conv2' \(Conv\): its output 'conv2' is read by 2 nodes \('a', 'b'\); /);
+});
+
+test('Reshape keeping the batch dim runs as a view; GlobalAveragePool with keepdims; a Reshape over the batch is refused', () => {
+  const rng = new Rng(6);
+  const b = new GraphBuilder();
+  const x = b.input('input', 'float32', ['N', 3, 4, 4]);
+  let y = b.op('Conv', [x, b.weight('conv.weight', randn([4, 3, 3, 3], 0.3, rng)), b.weight('conv.bias', randn([4], 0.1, rng))], {}, 'conv')[0]; // [N,4,2,2]
+  y = b.op('Reshape', [y], { shape: [0, -1] }, 'reshape')[0]; // [N,16]
+  y = b.op('Identity', [y], {}, 'id')[0];
+  y = b.op('Linear', [y, b.weight('fc.weight', randn([5, 16], 0.3, rng))], {}, 'fc')[0];
+  b.output(y);
+  const g = b.build();
+  const m = GraphModel.create(g.graph, g.weights).eval();
+  const rtm = compile(m);
+  try {
+    assert.deepEqual(rtm.summary().map((s) => s.split(':')[0]), ['conv conv', 'reshape reshape', 'linear fc']);
+    const xs = randn([7, 3, 4, 4], 1, rng);
+    assertClose(rtm.run(xs), evalForward(m, xs), 'conv → reshape → linear');
+  } finally {
+    rtm.dispose();
+  }
+  const gb = new GraphBuilder();
+  const gx = gb.input('input', 'float32', ['N', 3, 4, 4]);
+  const gp = gb.op('GlobalAveragePool', [gx], { keepdims: true }, 'gap')[0]; // [N,3,1,1]
+  gb.output(gb.op('Flatten', [gp], {}, 'flatten')[0]);
+  const gg = gb.build();
+  const gm = GraphModel.create(gg.graph, gg.weights);
+  const grt = compile(gm);
+  try {
+    const xs = randn([5, 3, 4, 4], 1, rng);
+    assert.deepEqual(grt.outputShape, [3]);
+    assertClose(grt.run(xs), evalForward(gm, xs), 'GAP keepdims → flatten');
+  } finally {
+    grt.dispose();
+  }
+  const rb = new GraphBuilder();
+  const rx = rb.input('input', 'float32', ['N', 4, 2]);
+  rb.output(rb.op('Reshape', [rx], { shape: [-1, 4] }, 'rows')[0]); // [2*N,4]
+  const rg = rb.build();
+  assert.throws(() => compile(GraphModel.create(rg.graph, rg.weights)), (e: unknown) => e instanceof ShapeError && /node 'rows' \(Reshape\): output 'rows' is \[2\*N,4\]; the runtime runs values \[N, \.\.\.\]/.test((e as Error).message));
 });

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { FormatError } from '../errors.js';
 import { loadSafetensors, readJsonMetadata, saveSafetensors, LUTNN_METADATA_KEY } from '../io/safetensors.js';
-import type { Module } from '../nn/module.js';
+import type { Trainable } from '../graph/model.js';
 import { optimizerStateFromTensors, optimizerStateToTensors, type Optimizer, type BaseHyper } from '../optim/optimizer.js';
 import { globalRng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -36,7 +36,7 @@ interface CheckpointMeta<S> extends CheckpointState<S> {
 
 export function saveCheckpoint<S>(
   path: string,
-  model: Module,
+  model: Trainable,
   optimizer: Optimizer<BaseHyper>,
   config: Record<string, unknown>,
   state: CheckpointState<S>,
@@ -66,7 +66,7 @@ export function checkpointExists(path: string): boolean {
  */
 export function loadCheckpoint<S>(
   path: string,
-  model: Module,
+  model: Trainable,
   optimizer: Optimizer<BaseHyper>,
   config: Record<string, unknown>,
 ): CheckpointState<S> {

@@ -1,11 +1,10 @@
 // The training loop shared by `train` and LUT fine-tuning: steps, schedule, progress, evaluation, checkpoints.
 import { backward } from '../autograd/engine.js';
-import type { Module } from '../nn/module.js';
+import type { Trainable } from '../graph/model.js';
 import { crossEntropy } from '../ops/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { applySchedule, type LrSchedule } from '../optim/schedule.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { createProgress } from '../cli/progress.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint, type CheckpointState, type TrainPosition } from './checkpoint.js';
 import { countCorrect, emptyStats, evaluate, type Batch, type EvalResult } from './metrics.js';
 
@@ -28,8 +27,24 @@ export interface EpochSummary {
   imagesPerSecond: number;
 }
 
+/** Where a run stands, after each step (done false) and at each epoch's end (done true). */
+export interface FitProgress {
+  /** 0-based epoch index and the number of epochs. */
+  epoch: number;
+  epochs: number;
+  /** Batches done in this epoch, and per epoch. */
+  batch: number;
+  batches: number;
+  /** Running mean loss and accuracy of this epoch. */
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  lr: number;
+  done: boolean;
+}
+
 export interface FitOptions {
-  model: Module;
+  model: Trainable;
   optimizer: Optimizer<BaseHyper>;
   schedule: LrSchedule;
   train: BatchSource;
@@ -43,8 +58,8 @@ export interface FitOptions {
   /** Identity of the run, stored in the checkpoint and compared on resume. */
   config?: Record<string, unknown>;
   resume?: boolean;
-  quiet?: boolean;
-  label?: string;
+  /** Called after every step and at each epoch's end (the CLI draws its progress bar from it). */
+  onProgress?: (p: FitProgress) => void;
   /** Called after each epoch (after evaluation). */
   onEpoch?: (s: EpochSummary) => void;
   /** Stop after this many steps in total (for tests of resume); the checkpoint is written first. */
@@ -61,8 +76,6 @@ export interface FitResult {
   interrupted: boolean;
   finalTest: EvalResult | null;
 }
-
-const fmt = (v: number, d = 4): string => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
 
 export function fit(o: FitOptions): FitResult {
   const lossFn = o.loss ?? ((logits: Tensor, y: Tensor) => crossEntropy(logits, y));
@@ -93,17 +106,19 @@ export function fit(o: FitOptions): FitResult {
   try {
     o.model.train();
     for (let epoch = state.position.epoch; epoch < o.epochs && !interrupted; epoch++) {
-      const bar = createProgress({
-        label: `${o.label ?? 'train'} epoch ${epoch + 1}/${o.epochs}`,
-        total: perEpoch,
-        fields: ['loss', 'acc', 'img/s', 'lr'],
-        quiet: o.quiet,
-      });
       let b = state.position.batch;
+      let lr = o.optimizer.paramGroups[0].lr;
+      const progress = (done: boolean): void =>
+        o.onProgress?.({
+          epoch, epochs: o.epochs, batch: b, batches: perEpoch, done, lr,
+          loss: state.running.lossSum / Math.max(state.running.count, 1),
+          accuracy: state.running.correct / Math.max(state.running.count, 1),
+          imagesPerSecond: state.running.count / Math.max(state.running.seconds, 1e-9),
+        });
       for (const { x, y } of o.train.epoch(epoch, b)) {
         const t0 = performance.now();
         applySchedule(o.optimizer, o.schedule, state.position.globalStep);
-        const lr = o.optimizer.paramGroups[0].lr;
+        lr = o.optimizer.paramGroups[0].lr;
         o.optimizer.zeroGrad();
         const logits = o.model.forward(x);
         const loss = lossFn(logits, y, x);
@@ -118,12 +133,7 @@ export function fit(o: FitOptions): FitResult {
         state.running.count += n;
         b++;
         state.position = { epoch, batch: b, globalStep: state.position.globalStep + 1 };
-        bar.update(b, {
-          loss: fmt(state.running.lossSum / state.running.count),
-          acc: fmt(state.running.correct / state.running.count),
-          'img/s': Math.round(state.running.count / Math.max(state.running.seconds, 1e-9)),
-          lr: lr.toExponential(2),
-        });
+        progress(false);
         const stopNow = o.stopAfterSteps !== undefined && state.position.globalStep >= o.stopAfterSteps;
         if (interrupted || stopNow) {
           interrupted = true;
@@ -131,7 +141,7 @@ export function fit(o: FitOptions): FitResult {
         }
         if (b < perEpoch && state.position.globalStep % every === 0) save();
       }
-      bar.stop();
+      progress(true);
       if (interrupted) break;
       const test = o.test ? evaluate(o.model, o.test.epoch(0)) : null;
       const summary: EpochSummary = {

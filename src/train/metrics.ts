@@ -1,6 +1,6 @@
 // Running loss/accuracy sums for a classifier and the evaluation loop over a batch source.
 import { noGrad } from '../autograd/engine.js';
-import type { Module } from '../nn/module.js';
+import type { Trainable } from '../graph/model.js';
 import { crossEntropy } from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -73,7 +73,7 @@ export function evaluateLogits(batches: Iterable<Batch>, logitsOf: (x: Tensor) =
 }
 
 /** Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. */
-export function evaluate(model: Module, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
+export function evaluate(model: Trainable, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
   const wasTraining = model.training;
   model.eval();
   try {

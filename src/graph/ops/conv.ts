@@ -56,7 +56,8 @@ export const Conv = defineOp<ConvAttrs>({
     return [{ shape: [x.shape[0], cout, oh, ow], dtype: 'float32' }];
   },
   forward({ x, attrs: a, ops }) {
-    return [ops.conv2d(x[0]!, x[1]!, x[2], { stride: [a.stride[0], a.stride[1]], padding: [a.padding[0], a.padding[1]], dilation: [a.dilation[0], a.dilation[1]], groups: a.groups })];
+    // x[2] is undefined, not null, when a node leaves the optional bias off the end of its inputs.
+    return [ops.conv2d(x[0]!, x[1]!, x[2] ?? null, { stride: [a.stride[0], a.stride[1]], padding: [a.padding[0], a.padding[1]], dilation: [a.dilation[0], a.dilation[1]], groups: a.groups })];
   },
   cost(c) {
     const x = c.inShape(0)!;

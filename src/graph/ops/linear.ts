@@ -53,7 +53,7 @@ export const Linear = defineOp<Record<string, never>>({
     const shape: Dim[] = [...x.slice(0, -1), M];
     return [{ shape, dtype: 'float32' }];
   },
-  forward: ({ x, ops }) => [ops.linear(x[0]!, x[1]!, x[2])],
+  forward: ({ x, ops }) => [ops.linear(x[0]!, x[1]!, x[2] ?? null)], // no bias: x[2] null or left off (undefined)
   cost(c) {
     const [M, D] = c.inShape(1)!;
     return { kind: 'dense', macs: (prod(c.outShape(0)) / M) * D * M, bitsPerActivation: 32 };

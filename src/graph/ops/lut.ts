@@ -5,7 +5,7 @@
 // bias [M]. A Linear encodes every row of x [..., D] (B·T rows of a [B, T, D] input); a conv its im2col rows.
 import { ArgumentError, ShapeError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { fmtDims, type Dim } from '../dims.js';
+import { batchCoef, dimMul, dimProd, fmtDims, type Dim } from '../dims.js';
 import { defineOp, type CostCtx, type CostPart, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
 import { fixed, needDType, needRank, req, windowOut } from '../rules.js';
 import type { InferCtx } from '../op.js';
@@ -103,7 +103,7 @@ function lutCost(c: CostCtx<LutAttrs>, N: number): CostPart {
  * ArgMin (first index on ties) → codes [R, C] → + c·K → Gather from the table [C·K (+ bias row), M] → summed from
  * the bias in lutnn's order (chained Add), or one ReduceSum. Codes and outputs are then bit-identical to lutnn's.
  */
-function onnxLutRows(c: OnnxCtx<LutAttrs>, rows: string, kind: 'linear' | 'conv', rowsPerSample: number): string {
+function onnxLutRows(c: OnnxCtx<LutAttrs>, rows: string, kind: 'linear' | 'conv', rowsDim: Dim): string {
   const { e, scope } = c;
   const centroids = c.weight(1);
   const [C, K, V] = centroids.shape;
@@ -120,11 +120,9 @@ function onnxLutRows(c: OnnxCtx<LutAttrs>, rows: string, kind: 'linear' | 'conv'
   }
   const codes = e.one('ArgMin', [dist], scope, { axis: 2, keepdims: 0, select_last_index: 0 }); // [R, C] int64
   let codesOut: string | null = null;
-  if (e.options.codes) {
-    const n = c.info(0).shape[0];
-    const rowsDim: Dim = typeof n === 'number' ? n * rowsPerSample : rowsPerSample === 1 ? n : `${rowsPerSample}*N`;
-    codesOut = e.addOutput(`${scope}.codes`, codes, [rowsDim, C], 'int64');
-  }
+  if (e.options.codes) codesOut = e.addOutput(`${scope}.codes`, codes, [rowsDim, C], 'int64');
+  // Rows per sample (all the rows when the input has no batch dim).
+  const rowsPerSample = typeof rowsDim === 'number' ? rowsDim : batchCoef(rowsDim);
   let idx = e.one('Add', [codes, e.i64(`${scope}.offsets`, Array.from({ length: C }, (_, i) => i * K))], scope); // rows of the flat table
   const lut = e.lutTable(centroids, c.weight(2));
   let table: string;
@@ -189,11 +187,11 @@ export const LutLinear = defineOp<LutAttrs>({
     layerInput(c);
     const x = c.info(0).shape;
     const [C, , V] = c.weight(1).shape;
-    const M = c.weight(2).shape[2];
-    const perSample = prod(x.slice(1, -1).map((d) => fixed(c.scope, 'rows per sample', d)));
-    const rows = c.e.reshape(c.input(0), [-1, C, V], c.scope); // [R, C, V]
-    const y = onnxLutRows(c, rows, 'linear', perSample); // [R, M]
-    const out = x.length === 2 ? y : c.e.reshape(y, [-1, ...(x.slice(1, -1) as number[]), M], c.scope);
+    const rows = c.e.reshape(c.input(0), [-1, C, V], c.scope); // [R, C, V], R = the product of x's leading dims
+    const y = onnxLutRows(c, rows, 'linear', dimProd(x.slice(0, -1))); // [R, M]
+    const outShape = c.outInfo(0).shape; // [..., M]
+    if (outShape.filter((d) => typeof d !== 'number').length > 1) throw new ShapeError(`${c.scope}: output ${fmtDims(outShape)} has two batch-dependent dims`);
+    const out = x.length === 2 ? y : c.e.reshape(y, outShape.map((d) => (typeof d === 'number' ? d : -1)), c.scope);
     return { outputs: [out], exact: c.e.options.sum !== 'reduce' };
   },
 });
@@ -244,7 +242,7 @@ export const LutConv = defineOp<LutConvAttrs>({
     const flat = e.reshape(patches, [0, D, P], scope); // [N, D, P]
     const t = e.one('Transpose', [flat], scope, { perm: [0, 2, 1] }); // [N, P, D]: row (n, oy, ox) as lutnn's im2col
     const rows = e.reshape(t, [-1, C, V], scope); // [N·P, C, V]
-    const y = onnxLutRows(c, rows, 'conv', P); // [N·P, M]
+    const y = onnxLutRows(c, rows, 'conv', dimMul(c.info(0).shape[0], P)); // [N·P, M]
     const yp = e.reshape(y, [-1, P, M], scope); // [N, P, M]
     const yt = e.one('Transpose', [yp], scope, { perm: [0, 2, 1] }); // [N, M, P]
     return { outputs: [e.reshape(yt, [0, M, oh, ow], scope)], exact: e.options.sum !== 'reduce' };
@@ -300,8 +298,10 @@ function maddnessCost(c: CostCtx<object>, N: number, D: number): CostPart {
   };
 }
 
-function noOnnx(c: OnnxCtx<object>): OnnxOut {
-  throw new ArgumentError(`onnx export: '${c.scope}' is a MADDNESS layer, which ONNX export does not support (convert with --method lutnn for an exportable LUT model)`);
+function noOnnx(op: string): (c: OnnxCtx<object>) => OnnxOut {
+  return (c) => {
+    throw new ArgumentError(`onnx export: node '${c.scope}' (${op}) is a MADDNESS layer, which ONNX export does not support (convert with --method lutnn for an exportable LUT model)`);
+  };
 }
 
 /** rows [n, D] → [n, M] through the trees and the table (no gradient). */
@@ -327,7 +327,7 @@ export const MaddnessLinear = defineOp<Record<string, never>>({
     return [ops.reshape(y, [...xi.shape.slice(0, -1), y.shape[1]])];
   },
   cost: (c) => maddnessCost(c, prod(c.outShape(0)) / c.inShape(3)![2], c.inShape(0)!.at(-1)!),
-  onnx: noOnnx,
+  onnx: noOnnx('MaddnessLinear'),
 });
 
 export const MaddnessConv = defineOp<{ kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] }>({
@@ -350,5 +350,5 @@ export const MaddnessConv = defineOp<{ kernel: readonly number[]; stride: readon
     return [ops.permute(ops.reshape(y, [g.n, g.outH, g.outW, M]), [0, 3, 1, 2])]; // [N, M, outH, outW]
   },
   cost: (c) => maddnessCost(c, c.outShape(0)[2] * c.outShape(0)[3], c.inShape(0)![1] * c.attrs.kernel[0] * c.attrs.kernel[1]),
-  onnx: noOnnx,
+  onnx: noOnnx('MaddnessConv'),
 });

@@ -1,21 +1,22 @@
-// The LUT-NN comparison: dense vs k-means-only vs fine-tuned LUT-NN (per metric) vs MADDNESS, on one dataset.
+// Experiment driver: the LUT-NN comparison, dense vs k-means-only vs fine-tuned LUT-NN (per metric) vs MADDNESS, on one dataset.
 import { DataLoader } from '../data/loader.js';
 import { subsetDataset, takeDataset, type DatasetSplits } from '../data/dataset.js';
 import type { ModelMeta } from '../io/model-file.js';
-import type { Module } from '../nn/module.js';
-import { buildModel, describeModel } from '../nn/spec.js';
+import type { GraphModel } from '../graph/model.js';
 import { Adam } from '../optim/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { evaluateOnRuntime } from '../runtime/evaluate.js';
-import { fit, type EpochSummary } from '../train/fit.js';
+import { evaluateOnRuntime } from './evaluate.js';
+import { fit, type EpochSummary, type FitProgress } from '../train/fit.js';
+import { planOps } from '../runtime/plan.js';
+import { LutnnError } from '../errors.js';
 import { evaluate } from '../train/metrics.js';
-import { convertModel, type ConvertOptions } from './convert.js';
-import { modelCost } from './cost.js';
-import type { Metric } from './distance.js';
-import { lutParamGroups, lutTemperatures } from './recipe.js';
+import { convertModel, type ConvertOptions } from '../lut/convert.js';
+import { modelCost } from '../graph/cost.js';
+import type { Metric } from '../lut/distance.js';
+import { lutParamGroups, lutTemperatures } from '../lut/recipe.js';
 import { noGrad } from '../autograd/engine.js';
 import { distillationLoss, type DistillOptions } from '../train/distill.js';
 
@@ -36,9 +37,10 @@ export interface CompareOptions {
   seed: number;
   limitTrain?: number;
   limitTest?: number;
-  quiet: boolean;
+  /** Progress of each fine-tuning run (label "finetune <metric>"). */
+  onFitProgress?: (label: string, p: FitProgress) => void;
   /** Called when a row is done (for progress lines and saving models). */
-  onRow?: (row: CompareRow, model: Module) => void;
+  onRow?: (row: CompareRow, model: GraphModel) => void;
   /** Called with a line of what is being done. */
   log?: (line: string) => void;
   /** Progress of conversions and evaluations: (stage, done, total), as ConvertOptions.onProgress. */
@@ -63,16 +65,22 @@ export interface CompareRow {
   finetuneHistory: EpochSummary[] | null;
   /**
    * Where the test figures come from: 'runtime' (lutnn's inference runtime, f32 encoder: the training engine's codes,
-   * BN folded) for dense and LUT-NN models, 'engine' (the training engine's eval forward) for MADDNESS.
+   * BN folded) for dense and LUT-NN models it can run, 'engine' (the training engine's eval forward) for MADDNESS and
+   * for graphs the runtime does not run yet (residual and attention graphs).
    */
   evaluatedOn: 'runtime' | 'engine';
   seconds: number;
 }
 
-function cloneModel(model: Module): Module {
-  const copy = buildModel(describeModel(model));
-  copy.loadStateDict(model.stateDict());
-  return copy;
+/** Whether lutnn's inference runtime runs `model` (today: chain graphs of its supported ops), else the engine scores it. */
+function runsOnRuntime(model: GraphModel, inputShape: number[]): boolean {
+  try {
+    planOps(model.info, new Map(model.namedWeights()), inputShape);
+    return true;
+  } catch (e) {
+    if (e instanceof LutnnError) return false;
+    throw e;
+  }
 }
 
 /** A source of the first `limit` batches of each epoch of `loader` (for fractional epochs). */
@@ -85,26 +93,26 @@ function limitBatches(loader: DataLoader, limit: number): { numBatches: number; 
   };
 }
 
-export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSplits, o: CompareOptions): CompareRow[] {
+export function runComparison(dense: GraphModel, meta: ModelMeta, splits: DatasetSplits, o: CompareOptions): CompareRow[] {
   const log = o.log ?? (() => {});
   const norm = { mean: meta.dataset?.mean, std: meta.dataset?.std };
   const train = o.limitTrain ? takeDataset(splits.train, o.limitTrain) : splits.train;
   const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
   const testLoader = new DataLoader(test, { batchSize: 256, shuffle: false, ...norm });
-  const inputShape = meta.dataset?.inputShape ?? [1, 28, 28];
+  const inputShape = dense.inputShape ?? meta.dataset?.inputShape ?? [1, 28, 28];
   const pick = new Rng(o.seed).permutation(splits.train.n).subarray(0, Math.min(o.calib, splits.train.n));
   const calibLoader = new DataLoader(subsetDataset(splits.train, pick), { batchSize: 128, shuffle: false, ...norm });
   const calibration = (): Iterable<Tensor> => (function* () {
     for (const b of calibLoader.epoch(0)) yield b.x;
   })();
   const rows: CompareRow[] = [];
-  const row = (method: CompareRow['method'], metric: Metric | null, model: Module, t0: number, extra: Partial<CompareRow> = {}): void => {
+  const row = (method: CompareRow['method'], metric: Metric | null, model: GraphModel, t0: number, extra: Partial<CompareRow> = {}): void => {
     log(`evaluating ${method}${metric ? ` (${metric})` : ''} on ${test.n} test images`);
     const stage = `eval ${method}${metric ? ` ${metric}` : ''}`;
     o.onProgress?.(stage, 0, test.n);
     // The runtime evaluates about 2.3x faster than the training engine; it has no MADDNESS layers.
     const onBatch = (done: number): void => o.onProgress?.(stage, done, test.n);
-    const evaluatedOn = method === 'maddness' ? 'engine' : 'runtime';
+    const evaluatedOn = method !== 'maddness' && runsOnRuntime(model, inputShape) ? 'runtime' : 'engine';
     const ev = evaluatedOn === 'runtime' ? evaluateOnRuntime(model, testLoader.epoch(0), inputShape, 'f32', onBatch) : evaluate(model, testLoader.epoch(0), onBatch);
     const cost = modelCost(model, inputShape);
     const r: CompareRow = {
@@ -120,8 +128,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
   for (const metric of o.metrics) {
     const t0 = performance.now();
     log(`converting with k-means (${metric})`);
-    const lut = cloneModel(dense);
-    convertModel(lut, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed, onProgress: o.onProgress });
+    const { model: lut } = convertModel(dense, calibration(), { ...o.convert, method: 'lutnn', metric, seed: o.seed, onProgress: o.onProgress });
     row('lutnn-kmeans', metric, lut, t0);
     if (o.epochs <= 0 || !(o.finetuneMetrics ?? o.metrics).includes(metric)) continue;
     const t1 = performance.now();
@@ -136,7 +143,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
     if (kd) dense.eval();
     const res = fit({
       model: lut, optimizer: opt, schedule: cosine({ baseLr: o.lr, totalSteps: epochs * perEpoch }),
-      train: limitBatches(loader, perEpoch), epochs, quiet: o.quiet, label: `finetune ${metric}`,
+      train: limitBatches(loader, perEpoch), epochs, onProgress: o.onFitProgress && ((p) => o.onFitProgress!(`finetune ${metric}`, p)),
       loss: kd ? (logits, y, x) => distillationLoss(logits, noGrad(() => dense.forward(x)), y, kd) : undefined,
     });
     row('lutnn-finetuned', metric, lut, t1, { finetuneEpochs: o.epochs, finetuneImagesPerSecond: res.imagesPerSecond, finetuneHistory: res.epochs });
@@ -144,8 +151,7 @@ export function runComparison(dense: Module, meta: ModelMeta, splits: DatasetSpl
   if (o.maddness) {
     const t0 = performance.now();
     log('converting with MADDNESS');
-    const m = cloneModel(dense);
-    convertModel(m, calibration(), { ...o.convert, k: 16, method: 'maddness', calibration: undefined, refit: undefined, seed: o.seed, onProgress: o.onProgress });
+    const { model: m } = convertModel(dense, calibration(), { ...o.convert, k: 16, method: 'maddness', calibration: undefined, refit: undefined, seed: o.seed, onProgress: o.onProgress });
     row('maddness', null, m, t0);
   }
   return rows;

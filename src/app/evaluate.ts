@@ -1,15 +1,14 @@
 // Test loss and accuracy of a model on lutnn's inference runtime (Node): compile once, run the batches, score the logits.
-import type { Batch } from '../train/metrics.js';
-import { evaluateLogits, type EvalResult } from '../train/metrics.js';
-import type { Module } from '../nn/module.js';
+import type { GraphModel } from '../graph/model.js';
+import { compile } from '../runtime/node.js';
 import { Tensor } from '../tensor/tensor.js';
-import { compile } from './node.js';
+import { evaluateLogits, type Batch, type EvalResult } from '../train/metrics.js';
 
 /**
  * Loss and accuracy of `model` compiled for samples of `inputShape` (batches of up to 256) with the given LUT encoder
  * ('f32': the training engine's codes, BN folded; 'int8' / 'wide': integer encoders).
  */
-export function evaluateOnRuntime(model: Module, batches: Iterable<Batch>, inputShape: number[], lutEncoder: 'f32' | 'int8' | 'wide', onBatch?: (done: number) => void): EvalResult {
+export function evaluateOnRuntime(model: GraphModel, batches: Iterable<Batch>, inputShape: number[], lutEncoder: 'f32' | 'int8' | 'wide', onBatch?: (done: number) => void): EvalResult {
   const rm = compile(model, { inputShape, maxBatch: 256, lutEncoder });
   try {
     return evaluateLogits(batches, (x) => {
