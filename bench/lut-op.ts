@@ -9,7 +9,7 @@ import { machineInfo } from '../src/cli/common.js';
 import { convertModel } from '../src/lut/convert.js';
 import { LutConv2d, LutLinear } from '../src/lut/modules.js';
 import { Conv2d, Linear } from '../src/nn/layers.js';
-import type { Module } from '../src/nn/module.js';
+import type { Trainable } from '../src/graph/model.js';
 import { createModel } from '../src/nn/zoo.js';
 import { crossEntropy } from '../src/ops/index.js';
 import { Adam } from '../src/optim/index.js';
@@ -63,7 +63,7 @@ function pair(name: string, threads: number, reps: number, lut: () => void, dens
 }
 
 /** One forward + backward of a layer given dL/dy (the input needs its gradient too, as inside a network). */
-function layerStep(m: Module, x: Tensor, gy: Tensor): () => void {
+function layerStep(m: Trainable, x: Tensor, gy: Tensor): () => void {
   return () => {
     for (const p of m.parameters()) p.grad = null;
     const xx = x.clone().requireGrad();
@@ -72,7 +72,7 @@ function layerStep(m: Module, x: Tensor, gy: Tensor): () => void {
 }
 
 /** One training step: zero grads, forward, cross-entropy, backward, Adam. */
-function trainStep(m: Module, x: Tensor, y: Tensor): () => void {
+function trainStep(m: Trainable, x: Tensor, y: Tensor): () => void {
   const adam = new Adam(m.parameters(), { lr: 1e-4 });
   m.train();
   return () => {
@@ -83,12 +83,11 @@ function trainStep(m: Module, x: Tensor, y: Tensor): () => void {
 }
 
 /** fmnist-cnn with conv2–4 (V=9) and fc1 (V=16) converted to LUT-NN, K=16, k-means (2 iters) on random calibration batches. */
-function lutModel(seed: number): Module {
+function lutModel(seed: number): Trainable {
   const model = createModel('fmnist-cnn', { rng: new Rng(seed) });
   const rng = new Rng(seed + 1);
   const calib = [randn([64, 1, 28, 28], 1, rng), randn([64, 1, 28, 28], 1, rng)];
-  convertModel(model, calib, { kmeansIters: 2, maxRows: 8192, seed });
-  return model;
+  return convertModel(model, calib, { kmeansIters: 2, maxRows: 8192, seed }).model;
 }
 
 log(`backend ${getBackend().name}; batch ${BATCH}; threads ${threadList.join(',')}; load ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
@@ -104,8 +103,8 @@ const lutLin = new LutLinear({ inFeatures: 3136, outFeatures: 256, subvecLen: 16
 const denseLin = new Linear(3136, 256, { rng });
 const images = randn([BATCH, 1, 28, 28], 1, rng);
 const labels = new Tensor(Int32Array.from({ length: BATCH }, () => rng.int(10)), [BATCH], 'int32');
-let lutNet: Module | null = null;
-let denseNet: Module | null = null;
+let lutNet: Trainable | null = null;
+let denseNet: Trainable | null = null;
 if (only.has('model')) {
   log('converting fmnist-cnn (k-means, 2 iterations) ...');
   lutNet = lutModel(0);

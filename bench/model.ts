@@ -1,8 +1,8 @@
 // Whole-model inference: the fmnist-cnn LUT model on lutnn's runtime beside the dense model on lutnn, onnxruntime-node, onnxruntime-web and tfjs-wasm.
 // Usage: node --import tsx bench/model.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors]
 //          [--accuracy] [--profile] [--calib N]   (--part is the internal child run)
-// Without --lut the shipped dense model is converted on the fly (LUT-NN, K=16, k-means on --calib real training images,
-// no refit: timing does not depend on how good the centroids are). The dense model is exported to ONNX by exportOnnx
+// Without --lut the shipped dense model is converted on the fly (conv2-4 and fc1 to LUT-NN, K=16, k-means on --calib real
+// training images, no refit; test/lut-models.ts: timing does not depend on how good the centroids are). The dense model is exported to ONNX by exportOnnx
 // for the ONNX Runtime rows. One child process per (SIMD build, thread count): the relaxed build needs
 // --experimental-wasm-relaxed-simd on Node 20, and ORT-web sizes its pool once per process. Each child interleaves its
 // methods in a fresh random order per repetition after two warm-up rounds, on real test images, and reports medians.
@@ -31,7 +31,6 @@ import { loadDataset } from '../src/data/loader.js';
 import { loadModel } from '../src/io/model-file.js';
 import { serializeModel } from '../src/io/model-format.js';
 import { exportOnnx } from '../src/io/onnx-export.js';
-import { convertModel } from '../src/lut/convert.js';
 import { encodeLut, prepareLutLayer } from '../src/runtime/lut-kernels.js';
 import type { RuntimeModel } from '../src/runtime/model.js';
 import { loadSync } from '../src/runtime/node.js';
@@ -41,6 +40,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { encodeWideRef, im2rowRef as im2row } from '../src/runtime/lut-kernels-ref.js';
 import { directConvUnsupported } from '../src/runtime/lut-conv.js';
 import { buildTfjsModel, type TfjsModel } from './tfjs-model.js';
+import { lutFmnist } from '../test/lut-models.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -299,13 +299,12 @@ async function main(): Promise<void> {
     if (!lutFile) {
       const calib = Number(opt('--calib')) || 256;
       log(`converting models/fmnist-cnn.safetensors to LUT-NN (K=16, k-means on ${calib} training images, no refit) ...`);
-      const { model, meta } = loadModel(DENSE);
+      const { model: dense, meta } = loadModel(DENSE);
       const train = loadDataset({ name: 'fashion-mnist' }).train;
       const cal: Tensor[] = [];
       for (let i = 0; i < calib; i += 64) cal.push(new Tensor(images(train, i, Math.min(64, calib - i)), [Math.min(64, calib - i), 1, 28, 28]));
       const t0 = performance.now();
-      convertModel(model, cal, { k: 16, seed: 0, refit: false });
-      model.eval();
+      const model = lutFmnist(dense, cal, { k: 16, seed: 0 });
       lutFile = join(dir, 'fmnist-cnn-lut.safetensors');
       writeFileSync(lutFile, serializeModel(model, { dataset: meta.dataset, info: { bench: 'converted on the fly by bench/model.ts' } }));
       lutSource = `models/fmnist-cnn.safetensors converted on the fly (K=16, ${calib} calibration images, no refit, ${((performance.now() - t0) / 1000).toFixed(1)} s)`;

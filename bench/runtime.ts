@@ -2,7 +2,8 @@
 // Usage: node --import tsx bench/runtime.ts [--json] [--reps N] [--threads 1,2] [--batches 1,64] [--lut model.safetensors] [--profile]
 // --profile adds the runtime's ms per plan step (RuntimeModel.profile) to every row. bench/model.ts compares with ONNX Runtime.
 // Without --lut the shipped dense model is converted on the fly (conv2-4 and fc1 to LUT-NN, K=16, k-means with 2
-// iterations on 128 random images): timing does not depend on how good the centroids are, accuracy is not measured here.
+// iterations on 128 random images, no refit; test/lut-models.ts): timing does not depend on how good the centroids are,
+// accuracy is not measured here. The engine column is the model's GraphModel.forward in eval mode.
 // Runtime and engine run interleaved in one process (one warm-up each); medians in ms and engine/runtime ratios.
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
@@ -11,13 +12,13 @@ import { setNumThreads, startWorkers } from '../src/backend/pool.js';
 import { wasmRuntime } from '../src/backend/wasm.js';
 import { machineInfo } from '../src/cli/common.js';
 import { loadModel } from '../src/io/model-file.js';
-import { convertModel } from '../src/lut/convert.js';
-import type { Module } from '../src/nn/module.js';
+import type { GraphModel } from '../src/graph/model.js';
 import { compile, loadSync } from '../src/runtime/index.js';
 import type { RuntimeModel } from '../src/runtime/model.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { lutFmnist } from '../test/lut-models.js';
 import { median } from './common.js';
 
 const args = process.argv.slice(2);
@@ -53,7 +54,7 @@ interface Row {
 }
 
 /** Interleaved runtime/engine runs after one warm-up each; medians. */
-function measure(name: 'dense' | 'lut', rtm: RuntimeModel, engine: Module, x: Tensor, threads: number, n: number): Row {
+function measure(name: 'dense' | 'lut', rtm: RuntimeModel, engine: GraphModel, x: Tensor, threads: number, n: number): Row {
   const out = new Float32Array(x.shape[0] * rtm.outputShape[0]);
   const runtime = (): Float32Array => rtm.run(x, out);
   const eng = (): Float32Array => noGrad(() => engine.forward(x)).f32;
@@ -96,7 +97,7 @@ if (!rt) throw new Error('bench/runtime: the wasm kernels did not load (npm run 
 log(`simd ${rt.variant}; threads ${threadList.join(',')}; batches ${batches.join(',')}; load ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 
 const dense = { engine: loadModel(DENSE).model, runtime: loadSync(DENSE, { maxBatch: Math.max(...batches) }) };
-let lutEngine: Module;
+let lutEngine: GraphModel;
 let lutRuntime: RuntimeModel;
 let lutSource: string;
 if (lutPath) {
@@ -105,11 +106,9 @@ if (lutPath) {
   lutSource = lutPath;
 } else {
   log('converting the shipped fmnist-cnn to LUT-NN (k-means, 2 iterations, 128 random calibration images) ...');
-  lutEngine = loadModel(DENSE).model;
   const crng = new Rng(7);
-  convertModel(lutEngine, [randn([64, 1, 28, 28], 1, crng), randn([64, 1, 28, 28], 1, crng)], { kmeansIters: 2, maxRows: 8192, seed: 0 });
-  lutEngine.eval();
-  lutRuntime = compile(lutEngine, { inputShape: [1, 28, 28], maxBatch: Math.max(...batches) });
+  lutEngine = lutFmnist(loadModel(DENSE).model, [randn([64, 1, 28, 28], 1, crng), randn([64, 1, 28, 28], 1, crng)], { kmeansIters: 2, maxRows: 8192, seed: 0 });
+  lutRuntime = compile(lutEngine, { maxBatch: Math.max(...batches) });
   lutSource = 'models/fmnist-cnn.safetensors converted on the fly';
 }
 log(`LUT runtime plan (${lutRuntime.lutEngine} LUT engine):\n  ${lutRuntime.summary().join('\n  ')}`);

@@ -13,10 +13,10 @@ import type { Browser, Page } from 'playwright-core';
 import { noGrad } from '../src/autograd/engine.js';
 import { loadModel } from '../src/io/model-file.js';
 import { serializeModel } from '../src/io/model-format.js';
-import { convertModel } from '../src/lut/convert.js';
 import { loadSync, nodeHost } from '../src/runtime/node.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
+import { lutFmnist } from './lut-models.js';
 
 const CHROMIUM = process.env.LUTNN_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -72,9 +72,8 @@ before(async () => {
 
   // A LUT fmnist-cnn: the shipped dense model converted quickly (k-means on random calibration images, no refit).
   const rng = new Rng(7);
-  const { model, meta } = loadModel(join(ROOT, 'models/fmnist-cnn.safetensors'));
-  convertModel(model, [randn([16, 1, 28, 28], 1, rng)], { k: 16, seed: 1, kmeansIters: 3, refit: false, maxRows: 2048 });
-  model.eval();
+  const { model: dense, meta } = loadModel(join(ROOT, 'models/fmnist-cnn.safetensors'));
+  const model = lutFmnist(dense, [randn([16, 1, 28, 28], 1, rng)], { seed: 1, kmeansIters: 3, maxRows: 2048 });
   modelBytes = serializeModel(model, { dataset: meta.dataset, info: { test: 'browser' } });
   input = noGrad(() => randn([N, 1, 28, 28], 1, rng)).f32.slice();
   const rt = loadSync(modelBytes, { maxBatch: 8 });
@@ -205,7 +204,7 @@ test('browser bundle: Web Worker threads over the shared memory take part and ke
           await m.dispose();
           const one = await lutnn.loadInWorker('model.safetensors', { simd, maxBatch: 8, threads: 1 });
           const oneThreads: number = one.kernels.threads;
-          const single = await one.run(x);
+          const single: Float32Array = await one.run(x);
           await one.dispose();
           let mainThread = 'no error';
           try {

@@ -10,15 +10,16 @@ import { Rng } from '../src/tensor/rng.js';
 import { fit } from '../src/train/fit.js';
 import { evaluate } from '../src/train/metrics.js';
 import { runComparison } from '../src/app/compare.js';
-import { describeModel } from '../src/nn/spec.js';
+import { lowerModule } from '../src/nn/lower.js';
+import { graphToJson } from '../src/graph/serialize.js';
+import type { GraphModel } from '../src/graph/model.js';
 import { bandDataset } from './helpers.js';
 import { noGrad } from '../src/autograd/engine.js';
-import type { Module } from '../src/nn/module.js';
 import { softmax } from '../src/ops/index.js';
 
-function trainedModel(): { model: Sequential; train: ReturnType<typeof bandDataset>; testSet: ReturnType<typeof bandDataset> } {
+function trainedModel(): { model: GraphModel; train: ReturnType<typeof bandDataset>; testSet: ReturnType<typeof bandDataset> } {
   const rng = new Rng(1);
-  const model = Sequential.named([
+  const model = lowerModule(Sequential.named([
     ['conv1', new Conv2d(1, 4, 3, { padding: 1, rng })],
     ['relu1', new ReLU()],
     ['pool1', new MaxPool2d(4)], // [N,4,7,7]
@@ -28,17 +29,17 @@ function trainedModel(): { model: Sequential; train: ReturnType<typeof bandDatas
     ['fc1', new Linear(196, 16, { rng })],
     ['relu3', new ReLU()],
     ['fc2', new Linear(16, 10, { rng })],
-  ]);
+  ]), { inputShape: [1, 28, 28] });
   const train = bandDataset(512, 3);
   const testSet = bandDataset(200, 4);
   fit({
     model, optimizer: new Adam(model.parameters(), { lr: 3e-3 }) as unknown as Optimizer<BaseHyper>, schedule: constant({ baseLr: 3e-3 }),
-    train: new DataLoader(train, { batchSize: 32, seed: 1 }), epochs: 3, quiet: true,
+    train: new DataLoader(train, { batchSize: 32, seed: 1 }), epochs: 3,
   });
   return { model, train, testSet };
 }
 
-const META = (model: Sequential) => ({ format: 'lutnn-model' as const, version: 1 as const, arch: describeModel(model), dataset: { name: 'fashion-mnist', mean: 0.286, std: 0.353, inputShape: [1, 28, 28] } });
+const META = (model: GraphModel) => ({ format: 'lutnn-model' as const, version: 2 as const, graph: graphToJson(model.graph), dataset: { name: 'fashion-mnist', mean: 0.286, std: 0.353, inputShape: [1, 28, 28] } });
 
 test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with costs', () => {
   const { model, train, testSet } = trainedModel();
@@ -46,7 +47,7 @@ test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with cost
   const engineAcc: number[] = [];
   const rows = runComparison(model, meta, { train, test: testSet, source: 'synthetic' }, {
     metrics: ['l2', 'chebyshev'], maddness: true, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
-    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true,
+    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0,
     onRow: (row, m) => engineAcc.push(evaluate(m, new DataLoader(testSet, { batchSize: 64, shuffle: false, mean: 0.286, std: 0.353 }).epoch(0)).accuracy),
   });
   // Every row's accuracy (runtime or engine) equals the training engine's eval forward, up to one near-tie sample.
@@ -72,7 +73,7 @@ test('runComparison gives dense, k-means, fine-tuned and MADDNESS rows with cost
 });
 
 /** Mean KL(softmax(teacher) ‖ softmax(student)) over the test images. */
-function meanKl(teacher: Module, student: Module, ds: ReturnType<typeof bandDataset>): number {
+function meanKl(teacher: GraphModel, student: GraphModel, ds: ReturnType<typeof bandDataset>): number {
   teacher.eval();
   student.eval();
   let kl = 0;
@@ -87,10 +88,10 @@ function meanKl(teacher: Module, student: Module, ds: ReturnType<typeof bandData
 
 test('runComparison with distill: fine-tuning pulls the LUT model toward the dense teacher', () => {
   const { model, train, testSet } = trainedModel();
-  const kl: Record<string, number> = {}; // measured when each row is done (fine-tuning changes the k-means model in place)
+  const kl: Record<string, number> = {}; // measured when each row is done (fine-tuning trains the k-means model in place)
   runComparison(model, META(model), { train, test: testSet, source: 'synthetic' }, {
     metrics: ['l2'], maddness: false, epochs: 1, batchSize: 32, lr: 1e-3, temperatureLr: 0.1, calib: 64,
-    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, quiet: true, distill: { alpha: 1, temperature: 2 },
+    convert: { k: 4, kmeansIters: 5, v: { linear: 4 } }, seed: 0, distill: { alpha: 1, temperature: 2 },
     onRow: (row, m) => {
       if (row.method !== 'dense') kl[row.method] = meanKl(model, m, testSet);
     },

@@ -1,5 +1,5 @@
 // The eager sink: runs each op's engine forward as a module writes it, so Module.forward and the graph share one description.
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, LutnnError } from '../errors.js';
 import * as ops from '../ops/index.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -35,6 +35,13 @@ export class EagerSink implements OpSink {
       if (!v.tensor) throw new ArgumentError(`${node} (${op}): input '${v.name}' has no tensor (a recorded value given to an eager sink)`);
       return v.tensor;
     });
+    // The shape rule runs too, so a module fails with the same message eagerly as in a graph.
+    try {
+      def.infer({ node, inputs: x.map((t) => (t ? { shape: t.shape, dtype: t.dtype } : null)), attrs: checked });
+    } catch (e) {
+      if (e instanceof LutnnError) throw new (e.constructor as typeof LutnnError)(`${node} (${op}): ${e.message.replace(`${node}: `, '')}`);
+      throw e;
+    }
     const ys = def.forward({ node, x, attrs: checked, training: this.training, ops, rng: this.rng });
     return ys.map((t, i) => eagerValue(ys.length === 1 ? node : `${node}:${i}`, t));
   }

@@ -41,6 +41,15 @@ export function broadcastDims(node: string, a: readonly Dim[], b: readonly Dim[]
   return out;
 }
 
+/**
+ * Returns `shape` when at most one of its dims depends on the batch size; throws otherwise. Two (N·N elements, e.g.
+ * [N, 1] + [1, N]) are not a shape of this IR: sizes per sample and the size limits would be wrong.
+ */
+export function oneBatchDim(node: string, shape: readonly Dim[], from: string): Dim[] {
+  if (shape.filter((d) => batchCoef(d) > 0).length > 1) throw new ShapeError(`${node}: ${from} gives ${fmtDims(shape)}, with more than one batch-dependent dim`);
+  return [...shape];
+}
+
 /** An axis in [-rank, rank) as a non-negative index. */
 export function axisOf(node: string, arg: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;

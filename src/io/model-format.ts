@@ -93,7 +93,7 @@ export function readModelContents({ tensors, metadata }: SafetensorsContents, fi
   let graph: Graph;
   let fileVersion: 1 | 2;
   if (raw.version === 1) {
-    graph = graphFromV1(raw.arch, v1InputShape(dataset, file), new Set(Object.keys(tensors)), file);
+    graph = graphFromV1(raw.arch, v1InputShape(dataset, file), new Map(Object.entries(tensors).map(([k, t]) => [k, t.shape])), file);
     fileVersion = 1;
   } else if (raw.version === 2) {
     graph = graphFromJson(raw.graph, file);

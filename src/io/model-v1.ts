@@ -9,21 +9,39 @@ const MAX_MODULES = 100_000;
 
 type Args = Record<string, unknown>;
 /** One leaf type: its op, its attributes from the v1 args, and its weights (suffixes; '' marks an absent optional one). */
-type Leaf = { op: OpType; attrs: (a: Args) => Record<string, AttrValue>; weights: (a: Args, has: (s: string) => boolean) => string[] } | null;
+type Leaf = {
+  op: OpType;
+  attrs: (a: Args) => Record<string, AttrValue>;
+  weights: (a: Args, has: (s: string) => boolean) => string[];
+  /** The weight shapes the v1 constructor arguments imply (checked against the file's tensors, as the v1 loader did). */
+  shapes?: (a: Args) => Record<string, unknown[]>;
+} | null;
 
 const none = (): Record<string, AttrValue> => ({});
 const pick = (a: Args, ...keys: string[]): Record<string, AttrValue> => Object.fromEntries(keys.map((k) => [k, a[k] as AttrValue]));
 const withBias = (a: Args, ...before: string[]): string[] => [...before, a.bias === false ? '' : 'bias'];
 const window = (a: Args): Record<string, AttrValue> => ({ kernel: a.kernel as AttrValue, stride: a.stride as AttrValue, padding: a.padding as AttrValue });
+const pairOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v, v]);
+const div = (a: unknown, b: unknown): unknown => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : NaN);
+const mul = (...v: unknown[]): unknown => v.reduce((p: unknown, q) => (typeof p === 'number' && typeof q === 'number' ? p * q : NaN), 1);
+const lutShapes = (D: unknown, M: unknown, a: Args): Record<string, unknown[]> => ({
+  centroids: [div(D, a.subvecLen), a.k, a.subvecLen], weight: [div(D, a.subvecLen), a.subvecLen, M], bias: [M], theta: [],
+});
 
 /** v1 module types (nn/spec.ts and the LUT modules' registrations of lutnn 0.1) → IR ops; null: writes no node. */
 const LEAVES: Record<string, Leaf> = {
-  Linear: { op: 'Linear', attrs: none, weights: (a) => withBias(a, 'weight') },
-  Conv2d: { op: 'Conv', attrs: (a) => pick(a, 'stride', 'padding', 'dilation', 'groups'), weights: (a) => withBias(a, 'weight') },
+  Linear: { op: 'Linear', attrs: none, weights: (a) => withBias(a, 'weight'), shapes: (a) => ({ weight: [a.outFeatures, a.inFeatures], bias: [a.outFeatures] }) },
+  Conv2d: {
+    op: 'Conv',
+    attrs: (a) => pick(a, 'stride', 'padding', 'dilation', 'groups'),
+    weights: (a) => withBias(a, 'weight'),
+    shapes: (a) => ({ weight: [a.outChannels, div(a.inChannels, a.groups), ...pairOf(a.kernelSize)], bias: [a.outChannels] }),
+  },
   BatchNorm2d: {
     op: 'BatchNorm',
     attrs: (a) => pick(a, 'eps', 'momentum'),
     weights: (_a, has) => ['weight', 'bias', 'running_mean', 'running_var', has('num_batches_tracked') ? 'num_batches_tracked' : ''],
+    shapes: (a) => ({ weight: [a.numFeatures], bias: [a.numFeatures], running_mean: [a.numFeatures], running_var: [a.numFeatures], num_batches_tracked: [] }),
   },
   LayerNorm: { op: 'LayerNorm', attrs: (a) => ({ axis: Array.isArray(a.normalizedShape) ? -a.normalizedShape.length : (a.normalizedShape as AttrValue), eps: a.eps as AttrValue }), weights: () => ['weight', 'bias'] },
   ReLU: { op: 'Relu', attrs: none, weights: () => [] },
@@ -34,10 +52,30 @@ const LEAVES: Record<string, Leaf> = {
   Flatten: { op: 'Flatten', attrs: (a) => ({ start: a.startDim as AttrValue, end: a.endDim as AttrValue }), weights: () => [] },
   MaxPool2d: { op: 'MaxPool', attrs: window, weights: () => [] },
   AvgPool2d: { op: 'AveragePool', attrs: window, weights: () => [] },
-  LutLinear: { op: 'LutLinear', attrs: (a) => pick(a, 'metric', 'quantize'), weights: (a) => [...withBias(a, 'centroids', 'weight'), 'theta'] },
-  LutConv2d: { op: 'LutConv', attrs: (a) => pick(a, 'kernel', 'stride', 'padding', 'dilation', 'metric', 'quantize'), weights: (a) => [...withBias(a, 'centroids', 'weight'), 'theta'] },
-  MaddnessLinear: { op: 'MaddnessLinear', attrs: none, weights: (a) => withBias(a, 'split_dims', 'thresholds', 'table', 'table_scale') },
-  MaddnessConv2d: { op: 'MaddnessConv', attrs: (a) => pick(a, 'kernel', 'stride', 'padding', 'dilation'), weights: (a) => withBias(a, 'split_dims', 'thresholds', 'table', 'table_scale') },
+  LutLinear: {
+    op: 'LutLinear',
+    attrs: (a) => pick(a, 'metric', 'quantize'),
+    weights: (a) => [...withBias(a, 'centroids', 'weight'), 'theta'],
+    shapes: (a) => lutShapes(a.inFeatures, a.outFeatures, a),
+  },
+  LutConv2d: {
+    op: 'LutConv',
+    attrs: (a) => pick(a, 'kernel', 'stride', 'padding', 'dilation', 'metric', 'quantize'),
+    weights: (a) => [...withBias(a, 'centroids', 'weight'), 'theta'],
+    shapes: (a) => lutShapes(mul(a.cin, ...pairOf(a.kernel)), a.cout, a),
+  },
+  MaddnessLinear: {
+    op: 'MaddnessLinear',
+    attrs: none,
+    weights: (a) => withBias(a, 'split_dims', 'thresholds', 'table', 'table_scale'),
+    shapes: (a) => ({ table: [div(a.inFeatures, a.subvecLen), 16, a.outFeatures], bias: [a.outFeatures] }),
+  },
+  MaddnessConv2d: {
+    op: 'MaddnessConv',
+    attrs: (a) => pick(a, 'kernel', 'stride', 'padding', 'dilation'),
+    weights: (a) => withBias(a, 'split_dims', 'thresholds', 'table', 'table_scale'),
+    shapes: (a) => ({ table: [div(mul(a.cin, ...pairOf(a.kernel)), a.subvecLen), 16, a.cout], bias: [a.cout] }),
+  },
 };
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -48,7 +86,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
  * are), each reading the previous one's output. Checks the tree's form here; attributes and shapes are checked
  * when the graph is analysed, as for any graph.
  */
-export function graphFromV1(arch: unknown, inputShape: readonly number[], tensorNames: ReadonlySet<string>, file: string): Graph {
+export function graphFromV1(arch: unknown, inputShape: readonly number[], tensorShapes: ReadonlyMap<string, readonly number[]>, file: string): Graph {
   if (!isObj(arch) || arch.format !== 'lutnn-arch') throw new FormatError(`${file}: arch must be { format: 'lutnn-arch', version: 1, root }`);
   if (arch.version !== 1) throw new FormatError(`${file}: arch version ${JSON.stringify(arch.version)}, expected 1`);
   const nodes: GraphNode[] = [];
@@ -81,7 +119,15 @@ export function graphFromV1(arch: unknown, inputShape: readonly number[], tensor
     const leaf = LEAVES[type];
     if (leaf === null) return;
     const w = (s: string): string => (path ? `${path}.${s}` : s);
-    const inputs = [prev, ...leaf.weights(args, (s) => tensorNames.has(w(s))).map((s) => (s === '' ? '' : w(s)))];
+    const weights = leaf.weights(args, (s) => tensorShapes.has(w(s)));
+    for (const [suffix, want] of Object.entries(leaf.shapes?.(args) ?? {})) {
+      const got = tensorShapes.get(w(suffix));
+      if (!weights.includes(suffix) || got === undefined) continue; // absent weights are reported by the graph analysis
+      if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
+        throw new FormatError(`${where} (${type}): tensor '${w(suffix)}' is [${got.join(',')}] but the module's arguments give [${want.join(',')}]`);
+      }
+    }
+    const inputs = [prev, ...weights.map((s) => (s === '' ? '' : w(s)))];
     while (inputs[inputs.length - 1] === '') inputs.pop();
     const name = path || type.toLowerCase();
     nodes.push({ name, op: leaf.op, inputs, outputs: [name], attrs: leaf.attrs(args) });

@@ -11,8 +11,8 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import type { NodeInfo } from '../graph/analyze.js';
 import { GraphBuilder, type Value } from '../graph/builder.js';
 import { GraphModel } from '../graph/model.js';
-import { OP_TYPES, type Attrs } from '../graph/types.js';
-import { BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, LayerNorm, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import { OP_TYPES, type Attrs, type OpType } from '../graph/types.js';
+import { Conv2d, Flatten, GlobalAvgPool2d, LayerNorm, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
 import { lowerModule } from '../nn/lower.js';
 import type { Module } from '../nn/module.js';
 import { createModel, createModule } from '../nn/zoo.js';
@@ -102,23 +102,8 @@ function tensorOf(t: ort.Tensor): Tensor {
   return new Tensor(Float32Array.from(t.data as Float32Array), t.dims as number[]);
 }
 
-/** Non-trivial batch-norm statistics and affine parameters, seeded. */
-function seedBatchNorms(m: Module, rng: Rng): void {
-  for (const [, bn] of m.namedModules()) {
-    if (!(bn instanceof BatchNorm2d)) continue;
-    for (let i = 0; i < bn.numFeatures; i++) {
-      bn.runningMean.f32[i] = rng.uniform(-0.2, 0.2);
-      bn.runningVar.f32[i] = rng.uniform(0.5, 2);
-      bn.weight.f32[i] = rng.uniform(0.5, 1.5);
-      bn.bias.f32[i] = rng.uniform(-0.2, 0.2);
-    }
-  }
-}
-
-/** fmnist-cnn (createModel) with seeded weights and batch-norm statistics set on the graph's initializers. */
-function denseCnn(seed: number): GraphModel {
-  const rng = new Rng(seed);
-  const m = createModel('fmnist-cnn', { rng });
+/** Non-trivial batch-norm statistics and affine parameters, seeded, on the graph's initializers (shared with its modules). */
+function seedBatchNorms(m: GraphModel, rng: Rng): GraphModel {
   for (const n of m.info.nodes.filter((n) => n.node.op === 'BatchNorm')) {
     const [w, b, mean, vr] = n.node.inputs.slice(1, 5).map((v) => m.weight(v).f32); // weight, bias, running_mean, running_var
     for (let i = 0; i < w.length; i++) {
@@ -129,6 +114,12 @@ function denseCnn(seed: number): GraphModel {
     }
   }
   return m;
+}
+
+/** fmnist-cnn (createModel) with seeded weights and batch-norm statistics. */
+function denseCnn(seed: number): GraphModel {
+  const rng = new Rng(seed);
+  return seedBatchNorms(createModel('fmnist-cnn', { rng }), rng);
 }
 
 /** Centroids [C, K, V] made of sub-vectors of rows drawn (seeded) from `rows` [n, C·V]: a cheap k-means start. */
@@ -191,6 +182,24 @@ test('protobuf encoding round-trips through the ONNX field numbers', () => {
   assert.deepEqual(Array.from(new Float32Array(new Uint8Array(w.rawData).buffer)), Array.from(m.weight('fc.weight').f32));
   assert.deepEqual(r.layers, [{ name: 'fc', type: 'Linear', nodes: 1 }]);
   assert.deepEqual(r.inputShape, [4]);
+});
+
+test('names: input 0 is "input", an initializer of that name moves aside, outputs are "output", "output_1"', async () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['N', 4]);
+  const y = b.op('Add', [x, b.weight('input', randn([4], 1, new Rng(3)))], {}, 'add')[0];
+  const z = b.op('Clip', [y], {}, 'noclip')[0]; // no bounds: the identity, no ONNX node
+  b.output(b.op('Relu', [z], {}, 'relu')[0]);
+  b.output(y);
+  const { graph, weights: ws } = b.build();
+  const model = GraphModel.create(graph, ws);
+  const x0 = randn([3, 4], 1, new Rng(4));
+  const { out, ref, res } = await runBoth(model, [x0]);
+  assert.deepEqual(res.inputs.map((v) => [v.name, v.value]), [['input', 'x']]);
+  assert.deepEqual(res.outputs.map((v) => [v.name, v.value]), [['output', 'relu'], ['output_1', 'add']]);
+  assert.deepEqual(decodeModel(res.bytes).graph.initializer.map((t) => t.name), ['input_1']);
+  assert.deepEqual(res.layers, [{ name: 'add', type: 'Add', nodes: 1 }, { name: 'noclip', type: 'Clip', nodes: 0 }, { name: 'relu', type: 'Relu', nodes: 1 }]);
+  assert.ok(bitEqual(out.output.data as Float32Array, ref[0]) && bitEqual(out.output_1.data as Float32Array, ref[1]));
 });
 
 test('dense fmnist-cnn (seeded init and the shipped model) matches lutnn eval logits', async (t) => {
@@ -289,6 +298,22 @@ test('all-LUT CNN: codes of every layer identical to lutnn forward, logits withi
     const { abs, rel } = diffs(out.output.data as Float32Array, ref[0]);
     t.diagnostic(`${metric}: ${total} codes, 0 mismatches; max abs logit difference ${abs.toExponential(2)}, relative ${rel.toExponential(2)} (only the dense fc2 rounds differently)`);
     assert.ok(rel <= DENSE_REL_TOL, `${metric}: relative logit difference ${rel}`);
+    // sum 'reduce': one ReduceSum per LUT layer, outputs within float32 rounding, so a later layer's code can flip
+    // at a near-tie; codes are still lutnn's for the input onnxruntime computed for each layer.
+    const red = await runBoth(model, [x], { codes: true, layerInputs: true, sum: 'reduce' });
+    assert.equal(red.res.ops.ReduceSum, 3);
+    assert.equal(red.res.sum, 'reduce');
+    let flips = 0;
+    for (const name of ['conv1', 'conv2', 'fc1']) {
+      const got = onnxCodes(red.out, name);
+      assert.deepEqual(got, lutnnCodes(model, name, tensorOf(red.out[`${name}.input`])), `${metric} ${name} (sum reduce): codes differ for the same input`);
+      const want = lutnnCodes(model, name, lutIn.get(name)!);
+      flips += want.filter((k, i) => k !== got[i]).length;
+    }
+    const rr = relDiff(red.out.output.data as Float32Array, ref[0]);
+    t.diagnostic(`${metric} sum reduce: ${flips} of ${total} codes differ from lutnn's forward; max relative logit difference ${rr.toExponential(2)}`);
+    assert.ok(flips <= 1e-2 * total, `${metric} sum reduce: ${flips} code flips`);
+    if (flips === 0) assert.ok(rr <= DENSE_REL_TOL, `${metric} sum reduce: no code differs, yet logits differ by ${rr} relative`);
   }
 });
 
@@ -297,7 +322,7 @@ test('LUT fmnist-cnn (conv1 dense, batch norm): codes identical given the same i
   const x = randn([2, 1, 28, 28], 1, rng);
   for (const metric of ['l2', 'chebyshev'] as Metric[]) {
     const module = createModule('fmnist-cnn', { rng: new Rng(4) }) as Sequential;
-    seedBatchNorms(module, new Rng(4));
+    seedBatchNorms(lowerModule(module, { inputShape: [1, 28, 28] }), new Rng(4));
     const luts = ['conv2', 'conv3', 'conv4', 'fc1'];
     const model = lutify(module, luts, [1, 28, 28], randn([6, 1, 28, 28], 1, rng), metric, 16, new Rng(2));
     const { out, ref, res, lutIn } = await runBoth(model, [x], { codes: true, layerInputs: true });
@@ -344,11 +369,15 @@ test('LUT fmnist-cnn (conv1 dense, batch norm): codes identical given the same i
   }
 });
 
-/** Weights for GraphBuilder graphs: N(0, std²) or U(lo, hi), seeded. */
-function weights(b: GraphBuilder, rng: Rng): { w: (name: string, shape: number[], std?: number) => Value; pos: (name: string, shape: number[]) => Value } {
+/** A GraphBuilder with seeded weights (w: N(0, std²), pos: U(0.5, 1.5)) and `op` for single-output ops. */
+function seededBuilder(seed: number) {
+  const rng = new Rng(seed);
+  const b = new GraphBuilder();
   return {
-    w: (name, shape, std = 0.3) => b.weight(name, randn(shape, std, rng)),
-    pos: (name, shape) => b.weight(name, rand(shape, 0.5, 1.5, rng)),
+    b,
+    w: (name: string, shape: number[], std = 0.3): Value => b.weight(name, randn(shape, std, rng)),
+    pos: (name: string, shape: number[]): Value => b.weight(name, rand(shape, 0.5, 1.5, rng)),
+    op: (type: OpType, ins: (Value | null)[], attrs: Attrs, name: string): Value => b.op(type, ins, attrs, name)[0],
   };
 }
 
@@ -358,10 +387,7 @@ function weights(b: GraphBuilder, rng: Rng): { w: (name: string, shape: number[]
  * branch and a Clip/Tanh branch, Sub/Div by per-channel constants, Dropout, Identity, and two Linear heads added.
  */
 function residualGraph(seed: number): GraphModel {
-  const rng = new Rng(seed);
-  const b = new GraphBuilder();
-  const { w, pos } = weights(b, rng);
-  const op = (type: Parameters<GraphBuilder['op']>[0], ins: (Value | null)[], attrs: Attrs, name: string): Value => b.op(type, ins, attrs, name)[0];
+  const { b, w, pos, op } = seededBuilder(seed);
   const conv = (name: string, x: Value, cin: number, cout: number, k: number, attrs: Attrs = {}): Value => {
     const groups = (attrs.groups as number | undefined) ?? 1;
     return op('Conv', [x, w(`${name}.weight`, [cout, cin / groups, k, k]), w(`${name}.bias`, [cout], 0.1)], attrs, name);
@@ -416,10 +442,7 @@ test('residual CNN graph (Conv/BN/Relu branches joined by Add and more) matches 
  * the logits [N, 1, 5] and the pooled features [N, 8].
  */
 function transformerGraph(seed: number): GraphModel {
-  const rng = new Rng(seed);
-  const b = new GraphBuilder();
-  const { w, pos } = weights(b, rng);
-  const op = (type: Parameters<GraphBuilder['op']>[0], ins: (Value | null)[], attrs: Attrs, name: string): Value => b.op(type, ins, attrs, name)[0];
+  const { b, w, pos, op } = seededBuilder(seed);
   const T = 6;
   const D = 8;
   const H = 2;
@@ -467,6 +490,18 @@ test('transformer block graph (GraphBuilder) matches GraphModel.run in onnxrunti
     assert.equal(res.ops.Erf, 1);
   }
   assert.throws(() => exportOnnx(model, { opset: 16 }), (e: Error) => e instanceof ArgumentError && /LayerNorm 'ln1' needs opset >= 17/.test(e.message));
+});
+
+test('zoo graphs (resnet-fm, vit-fm) match lutnn in onnxruntime', async (t) => {
+  const x = randn([2, 1, 28, 28], 1, new Rng(61));
+  for (const name of ['resnet-fm', 'vit-fm']) {
+    const model = createModel(name, { rng: new Rng(62) });
+    const { out, ref, res } = await runBoth(model, [x]);
+    const { abs, rel } = diffs(out.output.data as Float32Array, ref[0]);
+    t.diagnostic(`${name}: ${model.info.nodes.length} graph nodes → ${res.nodes} ONNX nodes; max abs difference ${abs.toExponential(2)}, relative ${rel.toExponential(2)}`);
+    assert.ok(rel <= GRAPH_REL_TOL, `${name}: relative difference ${rel} > ${GRAPH_REL_TOL}`);
+    assert.deepEqual(out.output.dims, ref[0].shape);
+  }
 });
 
 test('inputShape re-analyses the graph for another input shape', async (t) => {

@@ -298,16 +298,17 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
   const g = info.graph;
   const e = new OnnxGraphEmitter(opset, options, batch);
 
-  // Names: input 0 and the outputs first (fixed), then every initializer the graph reads (kept unless taken).
+  // Names: "input" and the outputs first (fixed), then the other graph inputs and every initializer the graph
+  // reads (their own names unless taken). Graph inputs are not exact (the exact map's default).
   const onnxName = new Map<string, string>();
   const exact = new Map<string, boolean>();
+  const inNames = g.inputs.map((_, i) => (i === 0 ? e.fresh('input') : ''));
+  const outNames = g.outputs.map((_, i) => e.fresh(i === 0 ? 'output' : `output_${i}`));
   const inputs: OnnxGraphValue[] = g.inputs.map((inp, i) => {
-    const name = e.fresh(i === 0 ? 'input' : inp.name);
+    const name = i === 0 ? inNames[0] : e.fresh(inp.name);
     onnxName.set(inp.name, name);
-    exact.set(inp.name, false);
     return { name, value: inp.name, shape: e.dims(inp.shape), dtype: inp.dtype };
   });
-  const outNames = g.outputs.map((_, i) => e.fresh(i === 0 ? 'output' : `output_${i}`));
   const inits = initializerInfos(info);
   const initName = new Map<string, string>();
   for (const ni of info.nodes) for (const v of ni.node.inputs) if (inits.has(v) && !initName.has(v)) initName.set(v, e.fresh(v));

@@ -77,6 +77,8 @@ test('conversion rewrites the selected nodes, keeps the input model, and the LUT
   assert.deepEqual(lut.weight('conv2.weight').shape, [4, 9, 4]);
   assert.deepEqual(lut.weight('fc1.weight').shape, [16, 16, 32]);
   for (const [k, t] of Object.entries(before)) assert.deepEqual(dense.weight(k).data, t.data, `dense '${k}' unchanged`);
+  assert.notEqual(lut.weight('conv1.weight'), dense.weight('conv1.weight'), 'the LUT model has its own copy of the layers it keeps');
+  assert.deepEqual(lut.weight('conv1.weight').data, dense.weight('conv1.weight').data);
   const x = calib[0];
   const [yd, yl] = noGrad(() => [dense.eval().forward(x), lut.eval().forward(x)]) as [Tensor, Tensor];
   assert.ok(cosine(yd, yl) > 0.9, `cosine similarity ${cosine(yd, yl)}`);

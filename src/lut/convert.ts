@@ -194,11 +194,12 @@ function lutRewrite(model: GraphModel, c: Candidate, centroids: Float32Array, C:
   return { node, add, drop: drop.filter((d) => d !== names.weight) };
 }
 
-/** Applies rewrites: the nodes replaced in place (same names and outputs), initializers added and dropped. */
+/** A new model with the rewrites applied (nodes replaced under the same names and outputs, initializers added and dropped). */
 export function applyRewrites(model: GraphModel, rewrites: readonly Rewrite[]): GraphModel {
   const byNode = new Map(rewrites.map((r) => [r.node.name, r]));
   const nodes = model.graph.nodes.map((n) => byNode.get(n.name)?.node ?? n);
-  const weights = new Map(model.namedWeights());
+  // Copies: the converted model trains on its own (the dense model it came from stays as it is).
+  const weights = new Map(model.namedWeights().map(([k, t]) => [k, t.clone()]));
   for (const r of rewrites) {
     for (const d of r.drop) weights.delete(d);
     for (const [k, t] of r.add) weights.set(k, t);

@@ -3,9 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backward } from '../autograd/engine.js';
 import { gradCheck } from '../autograd/gradcheck.js';
-import { ArgumentError, FormatError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { Conv2d, Flatten, Linear, Sequential } from '../nn/layers.js';
-import { buildModel, describeModel } from '../nn/spec.js';
+import { lowerModule } from '../nn/lower.js';
+import { GraphModel } from '../graph/model.js';
+import { loadModel } from '../io/model-file.js';
+import { serializeModel } from '../io/model-format.js';
 import { conv2dGeom } from '../ops/index.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
@@ -158,7 +161,7 @@ for (const metric of ['l2', 'l1', 'chebyshev'] as const) {
   });
 }
 
-test('temperature starts at 0.065; describeModel/buildModel and state dicts round-trip both layers', () => {
+test('temperature starts at 0.065; both layers lower to LutConv / LutLinear nodes and round-trip through a model file', () => {
   const rng = new Rng(5);
   const model = Sequential.named([
     ['conv', new LutConv2d({ cin: 2, cout: 4, kernel: 3, stride: 2, padding: 1, k: 8, metric: 'l1', rng })],
@@ -167,21 +170,22 @@ test('temperature starts at 0.065; describeModel/buildModel and state dicts roun
   ]);
   const conv = model.at(0) as LutConv2d;
   assert.ok(Math.abs(conv.temperature - 0.065) < 1e-7);
-  const spec = JSON.parse(JSON.stringify(describeModel(model)));
-  assert.equal(spec.root.children[0].type, 'LutConv2d');
-  assert.deepEqual(spec.root.children[0].args, {
-    cin: 2, cout: 4, kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], subvecLen: 9, k: 8, metric: 'l1', bias: true, quantize: true,
-  });
-  assert.deepEqual(spec.root.children[2].args, { inFeatures: 36, outFeatures: 3, subvecLen: 6, k: 4, metric: 'chebyshev', bias: false, quantize: false });
-  const rebuilt = buildModel(spec, { rng: new Rng(99) });
-  assert.deepEqual(Object.keys(rebuilt.stateDict()), ['conv.centroids', 'conv.weight', 'conv.bias', 'conv.theta', 'fc.centroids', 'fc.weight', 'fc.theta']);
-  conv.theta.f32[0] = 3; // a trained temperature survives the state dict
-  rebuilt.loadStateDict(model.stateDict({ copy: true }));
+  conv.theta.f32[0] = 3; // a trained temperature survives the file
+  const g = lowerModule(model, { inputShape: [2, 5, 5] });
+  const nodes = g.graph.nodes;
+  assert.deepEqual(nodes.map((n) => n.op), ['LutConv', 'Flatten', 'LutLinear']);
+  assert.deepEqual(nodes[0].attrs, { kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], metric: 'l1', quantize: true });
+  assert.deepEqual(nodes[2].attrs, { metric: 'chebyshev', quantize: false });
+  assert.deepEqual(nodes[2].inputs, ['flat', 'fc.centroids', 'fc.weight', '', 'fc.theta']);
+  assert.deepEqual(Object.keys(g.stateDict()), ['conv.centroids', 'conv.weight', 'conv.bias', 'conv.theta', 'fc.centroids', 'fc.weight', 'fc.theta']);
+  const back = loadModel(serializeModel(g, {})).model;
   const x = randn([2, 2, 5, 5], 1, rng);
-  assert.deepEqual([...rebuilt.forward(x).f32], [...model.forward(x).f32]);
-  assert.equal((rebuilt.at(0) as LutConv2d).temperature, conv.temperature);
-  spec.root.children[2].args.metric = 'cosine';
-  assert.throws(() => buildModel(spec), FormatError);
+  model.eval();
+  assert.deepEqual([...back.forward(x).f32], [...model.forward(x).f32]);
+  assert.equal(back.weight('conv.theta').data[0], 3);
+  const json = JSON.parse(JSON.stringify(g.graph));
+  json.nodes[2].attrs.metric = 'cosine';
+  assert.throws(() => GraphModel.create(json, new Map(g.namedWeights())), /node 'fc' \(LutLinear\): attribute 'metric' must be one of l2, l1, chebyshev, got 'cosine'/);
 });
 
 test('LutLinear/LutConv2d: inputRows feed encodeRows (the converter path)', () => {
@@ -201,9 +205,9 @@ test('bad arguments: groups, divisibility, k, metric, shapes', () => {
   assert.throws(() => new LutLinear({ inFeatures: 16, outFeatures: 2, metric: 'cos' as 'l2' }), ArgumentError);
   assert.throws(() => new LutConv2d({ cin: 3, cout: 4 } as never), /kernel is required/);
   const m = new LutLinear({ inFeatures: 16, outFeatures: 2 });
-  assert.throws(() => m.forward(randn([2, 8])), /inFeatures 16/);
+  assert.throws(() => m.forward(randn([2, 8])), /LutLinear\): centroids \[1,16,16\] cover C·V = 16 inputs, the layer has 8/);
   const c = new LutConv2d({ cin: 3, cout: 4, kernel: 3 });
-  assert.throws(() => c.forward(randn([1, 2, 5, 5])), /expected x \[N, 3, H, W\]/);
+  assert.throws(() => c.forward(randn([1, 2, 5, 5])), /LutConv\): centroids \[3,16,9\] cover C·V = 27 inputs, the layer has 18/);
   assert.throws(() => c.forward(randn([1, 3, 2, 2])), ShapeError);
   assert.throws(() => LutConv2d.fromDense(new Conv2d(4, 4, 3, { groups: 2 }), randn([4, 16, 9])), /groups must be 1/);
   assert.throws(() => LutLinear.fromDense(new Linear(12, 3), randn([4, 16, 4])), /cover C·V = 16 inputs, layer has 12/);

@@ -40,8 +40,10 @@ export const Clip = defineOp<ClipAttrs>({
     { min: { type: 'float', nullable: true, default: null }, max: { type: 'float', nullable: true, default: null } },
     (ops, x, a) => ops.clip(x, a.min, a.max),
     (c) => {
+      // Clip(x, min?, max?): an absent bound is '' (or left off at the end); no bounds at all is the identity.
       const ins = [c.input(0), c.attrs.min === null ? '' : scalar(c, 'min', c.attrs.min)];
       if (c.attrs.max !== null) ins.push(scalar(c, 'max', c.attrs.max));
+      else if (c.attrs.min === null) return { outputs: [c.input(0)], exact: c.exact(0) };
       return { outputs: [c.e.one('Clip', ins, c.scope)], exact: c.exact(0) };
     },
   ),

@@ -1,8 +1,8 @@
 // Records of the broadcasting binary ops Add, Sub, Mul, Div (NumPy broadcasting over symbolic dims).
 import type { Tensor } from '../../tensor/tensor.js';
-import { sizePerSample } from '../dims.js';
+import { fmtDims, sizePerSample } from '../dims.js';
 import { defineOp, type EngineOps, type OpDef } from '../op.js';
-import { broadcastDims, req } from '../rules.js';
+import { broadcastDims, oneBatchDim, req } from '../rules.js';
 
 function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: Tensor) => Tensor): OpDef<Record<string, never>> {
   return defineOp<Record<string, never>>({
@@ -13,7 +13,10 @@ function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: T
     ],
     outputs: 1,
     attrs: {},
-    infer: (c) => [{ shape: broadcastDims(c.node, req(c, 0).shape, req(c, 1).shape), dtype: 'float32' }],
+    infer(c) {
+      const [a, b] = [req(c, 0).shape, req(c, 1).shape];
+      return [{ shape: oneBatchDim(c.node, broadcastDims(c.node, a, b), `broadcasting ${fmtDims(a)} with ${fmtDims(b)}`), dtype: 'float32' }];
+    },
     forward: ({ x, ops }) => [f(ops, x[0]!, x[1]!)],
     cost: (c) => ({ kind: 'elementwise', elementOps: sizePerSample(c.outShape(0)) }),
     // One IEEE float32 operation per element, as lutnn's: exact when both operands are.

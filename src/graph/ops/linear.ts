@@ -2,7 +2,7 @@
 import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
-import { broadcastDims, fixed, req } from '../rules.js';
+import { broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -21,7 +21,7 @@ export const MatMul = defineOp<Record<string, never>>({
     const k = a[a.length - 1];
     if (!dimEq(k, b[b.length - 2])) throw new ShapeError(`${c.node}: inner dims ${k} vs ${b[b.length - 2]} for ${fmtDims(a)} × ${fmtDims(b)}`);
     const batch = broadcastDims(c.node, a.slice(0, -2), b.slice(0, -2));
-    return [{ shape: [...batch, a[a.length - 2], b[b.length - 1]], dtype: 'float32' }];
+    return [{ shape: oneBatchDim(c.node, [...batch, a[a.length - 2], b[b.length - 1]], `${fmtDims(a)} × ${fmtDims(b)}`), dtype: 'float32' }];
   },
   forward: ({ x, ops }) => [ops.matmul(x[0]!, x[1]!)],
   cost(c) {

@@ -2,7 +2,7 @@
 import { ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
-import { axisOf, needDType, req } from '../rules.js';
+import { axisOf, needDType, oneBatchDim, req } from '../rules.js';
 import { IR_DTYPES } from '../types.js';
 import type { AxisAttrs } from './shape.js';
 
@@ -37,7 +37,8 @@ export const Gather = defineOp<AxisAttrs>({
     needDType(c.node, 'indices', idx, ['int32']);
     const a = axisOf(c.node, 'axis', c.attrs.axis, d.shape.length);
     if (typeof d.shape[a] !== 'number') throw new ShapeError(`${c.node}: cannot gather along the batch-dependent dim ${a} of ${fmtDims(d.shape)}`);
-    return [{ shape: [...d.shape.slice(0, a), ...idx.shape, ...d.shape.slice(a + 1)], dtype: 'float32' }];
+    const shape = oneBatchDim(c.node, [...d.shape.slice(0, a), ...idx.shape, ...d.shape.slice(a + 1)], `indices ${fmtDims(idx.shape)} into ${fmtDims(d.shape)}`);
+    return [{ shape, dtype: 'float32' }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.take(x[0]!, a.axis, x[1]!)],
   cost: (c) => ({ kind: 'shape', elementOps: prod(c.outShape(0)) }),
