@@ -1,13 +1,12 @@
-// LUT models for tests and benchmarks without convertModel: chosen Conv2d/Linear children of a Sequential replaced by
-// LutConv2d/LutLinear (src/lut/modules.ts) with k-means codebooks on the dense model's activations, then lowered to
-// the graph IR; and fmnist-cnn as a Module tree holding a loaded model's weights.
+// LUT models for tests and benchmarks: lutify (modules: chosen Conv2d/Linear children of a Sequential replaced by
+// LutConv2d/LutLinear with k-means codebooks, an independent path for the runtime tests) and lutFmnist (convertModel).
 import { noGrad } from '../src/autograd/engine.js';
 import type { Metric } from '../src/backend/metric.js';
 import type { GraphModel } from '../src/graph/model.js';
 import { trainCodebooks } from '../src/lut/kmeans.js';
 import { LutConv2d, LutLinear } from '../src/lut/modules.js';
 import { Conv2d, Linear, Sequential } from '../src/nn/layers.js';
-import { lowerModule } from '../src/nn/lower.js';
+import { convertModel } from '../src/lut/convert.js';
 import type { Module } from '../src/nn/module.js';
 import { createModule } from '../src/nn/zoo.js';
 import { conv2dGeom } from '../src/ops/index.js';
@@ -97,10 +96,9 @@ export function fmnistModule(model: GraphModel): Sequential {
 }
 
 /**
- * The shipped dense fmnist-cnn with conv2-4 and fc1 as LUT-NN layers (K = 16, V = 9 for the convs and 16 for fc1,
- * as convertModel's defaults; no refit), as an eval-mode GraphModel.
+ * The shipped dense fmnist-cnn with conv2-4 and fc1 as LUT-NN layers (K = 16, V = 9 for the convs and 16 for fc1, LUT-NN's
+ * default selection; k-means on `calibration`, no refit), by convertModel, as an eval-mode GraphModel.
  */
-export function lutFmnist(dense: GraphModel, calibration: readonly Tensor[], opts: Omit<LutifyOptions, 'include'> = {}): GraphModel {
-  const lut = lutify(fmnistModule(dense), calibration, { ...opts, include: ['conv2', 'conv3', 'conv4', 'fc1'] });
-  return lowerModule(lut, { inputShape: [1, 28, 28] }).eval();
+export function lutFmnist(dense: GraphModel, calibration: readonly Tensor[], opts: Omit<LutifyOptions, 'include' | 'quantize'> = {}): GraphModel {
+  return convertModel(dense, calibration, { k: opts.k, metric: opts.metric, seed: opts.seed, kmeansIters: opts.kmeansIters, maxRows: opts.maxRows, refit: false }).model.eval();
 }

@@ -23,7 +23,7 @@ function run(checkpoint: string | undefined, opts: { stopAfterSteps?: number; re
   const testLoader = new DataLoader(testSet, { batchSize: 100, shuffle: false });
   const result: FitResult = fit({
     model, optimizer, schedule: cosine({ baseLr: 1e-3, totalSteps: 30 }), train: trainLoader, test: testLoader,
-    epochs: 3, checkpoint, checkpointEvery: 4, config: { test: 'resume' }, quiet: true, ...opts,
+    epochs: 3, checkpoint, checkpointEvery: 4, config: { test: 'resume' }, ...opts,
   });
   return { model, result };
 }

@@ -30,7 +30,8 @@ export class EagerSink implements OpSink {
     if (!def) throw new ArgumentError(`unknown op '${op}'`);
     const node = name ?? op;
     const checked = checkAttrs<Attrs>(`${node} (${op})`, def.attrs, attrs);
-    const x = inputs.map((v) => {
+    const padded = def.variadic ? [...inputs] : def.inputs.map((_, k) => inputs[k] ?? null);
+    const x = padded.map((v) => {
       if (v === null) return null;
       if (!v.tensor) throw new ArgumentError(`${node} (${op}): input '${v.name}' has no tensor (a recorded value given to an eager sink)`);
       return v.tensor;

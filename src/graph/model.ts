@@ -193,7 +193,9 @@ export class GraphModel implements Trainable {
     });
     const get = (v: string): Tensor | null => (v === '' ? null : env.get(v) ?? this.weights.get(v)!);
     this.info.nodes.forEach((ni, i) => {
-      const x = ni.node.inputs.map(get);
+      // Absent optional inputs (left off at the end, or '') are null, as every record expects.
+      const x = ni.def.inputs.map((_, k) => get(ni.node.inputs[k] ?? ''));
+      for (let k = ni.def.inputs.length; k < ni.node.inputs.length; k++) x.push(get(ni.node.inputs[k])); // variadic
       const ys = ni.def.forward({ node: ni.node.name, x, attrs: ni.attrs, training: this.training, ops, rng: this.rng });
       if (ys.length !== ni.node.outputs.length) throw new ArgumentError(`node '${ni.node.name}' (${ni.node.op}) gave ${ys.length} outputs, expected ${ni.node.outputs.length}`);
       opts.hook?.(ni, x, ys);
