@@ -1,13 +1,15 @@
 // `lutnn info MODEL`: per-node and total cost (MACs, lookups, bytes, activations, bits/activation) of a model file or zoo model.
 /*
- * lutnn info MODEL [--json] [--batch N] [--input-shape C,H,W] [--compare DENSE]
+ * lutnn info MODEL [--json] [--batch N] [--input-shape C,H,W] [--compare DENSE] [--lut [--v SPEC] [--k K] [--layers LIST]]
  *
  * MODEL is a model file (loaded with loadModel: its graph, version 1 files converted) or, when no such file exists, a
  * zoo model name (fmnist-cnn, mlp, ...: its graph with fresh seeded weights). The cost is pure arithmetic on the
  * graph (src/graph/cost.ts, modelCost; conventions at its top): one entry per node, in topological order. The input
  * shape of one sample is the graph input's; --input-shape re-analyses the graph for another one. MACs and element
  * ops are per image; activation and workspace bytes are at --batch (default 1). --compare adds ratios against a
- * dense model (a file or a zoo name), matched by node name.
+ * dense model (a file or a zoo name), matched by node name. --lut reports the model's LUT-NN form instead (the layers
+ * `lutnn convert` replaces by default, or --layers; V and K as convert's --v and --k), built without data (seeded
+ * centroids: costs depend on shapes only), compared against MODEL itself.
  *
  * --json prints one object:
  *   command: 'info'
@@ -56,6 +58,8 @@ import { compareCost, modelCost, type CostComparison, type LayerCost, type Model
 import { loadModel, type ModelMeta } from '../io/model-file.js';
 import { createModel, isZooModel, listModels } from '../nn/zoo.js';
 import { Rng } from '../tensor/rng.js';
+import { convertStructure } from '../lut/convert.js';
+import { parseLayers, parseV } from './convert.js';
 import { intArg, printJson, runCommand } from './common.js';
 
 interface InfoCliOptions {
@@ -63,6 +67,10 @@ interface InfoCliOptions {
   batch: number;
   inputShape?: number[];
   compare?: string;
+  lut: boolean;
+  v?: string;
+  k: number;
+  layers?: string;
 }
 
 function shapeArg(v: string): number[] {
@@ -82,6 +90,10 @@ export function infoCommand(): Command {
     .option('--batch <n>', 'batch size for activation and workspace bytes', intArg('--batch', 1), 1)
     .option('--input-shape <dims>', 'one sample\'s input shape, e.g. 1,28,28 (default: the graph input\'s)', shapeArg)
     .option('--compare <dense>', 'dense model (file or zoo name) to compute MAC and byte ratios against')
+    .option('--lut', 'report the LUT-NN form of MODEL (default layers, built without data) compared with MODEL', false)
+    .option('--v <spec>', 'with --lut: sub-vector length per kind, e.g. conv=9,conv1x1=4,linear=16')
+    .option('--k <n>', 'with --lut: centroids per codebook', intArg('--k', 2), 16)
+    .option('--layers <list>', 'with --lut: node names or globs to convert ("-name" keeps one dense)')
     .action((model: string, opts: InfoCliOptions) => runCommand(() => info(model, opts)));
 }
 
@@ -136,9 +148,17 @@ function accuracyOf(meta: ModelMeta | null): number | null {
 }
 
 async function info(name: string, o: InfoCliOptions): Promise<void> {
-  const { model, meta, source } = loadSource(name);
-  const cost = modelCost(model, o.inputShape, { batch: o.batch });
+  const loaded = loadSource(name);
+  const { meta, source } = loaded;
+  let model = loaded.model;
   let comparison: (CostComparison & { denseFile: string }) | null = null;
+  if (o.lut) {
+    if (o.compare !== undefined) throw new ArgumentError('info: --lut compares with MODEL itself; drop --compare');
+    const { include, exclude } = parseLayers(o.layers);
+    model = convertStructure(model, { k: o.k, v: parseV(o.v), include, exclude }).model;
+  }
+  const cost = modelCost(model, o.inputShape, { batch: o.batch });
+  if (o.lut) comparison = { denseFile: name, ...compareCost(modelCost(loaded.model, o.inputShape, { batch: o.batch }), cost) };
   if (o.compare !== undefined) {
     const dense = loadSource(o.compare);
     comparison = { denseFile: o.compare, ...compareCost(modelCost(dense.model, o.inputShape, { batch: o.batch }), cost) };
@@ -150,7 +170,8 @@ async function info(name: string, o: InfoCliOptions): Promise<void> {
     printJson({ command: 'info', file: name, source, batch: o.batch, inputShape, arch, layers: cost.layers, total: cost.total, comparison, meta: metaOut });
     return;
   }
-  process.stdout.write(renderText(source === 'zoo' ? `${name} (zoo, fresh weights)` : name, arch, metaOut, cost, comparison, inputShape, o.batch));
+  const title = `${name}${source === 'zoo' ? ' (zoo, fresh weights)' : ''}${o.lut ? ', LUT-NN form (built without data)' : ''}`;
+  process.stdout.write(renderText(title, arch, metaOut, cost, comparison, inputShape, o.batch));
 }
 
 // ---------------------------------------------------------------- text output

@@ -327,3 +327,39 @@ function maddnessRewrite(model: GraphModel, c: Candidate, rows: Float32Array, n:
   const node: GraphNode = { name: c.name, op: c.kind === 'conv' ? 'MaddnessConv' : 'MaddnessLinear', inputs: [c.node.node.inputs[0], names.split, names.thr, names.table, names.scale, biasName], outputs: [...c.node.node.outputs], attrs };
   return { node, add, drop };
 }
+
+/**
+ * The LUT-NN form of `model` without data: the same selection, V and rewrites as convertModel, with seeded N(0, 1)
+ * centroids and the dense weights regrouped. For cost and speed figures of shapes only (e.g. `lutnn info MODEL --lut`);
+ * its outputs mean nothing.
+ */
+export function convertStructure(model: GraphModel, opts: Pick<ConvertOptions, 'k' | 'v' | 'metric' | 'include' | 'exclude' | 'seed'> = {}): { model: GraphModel; layers: string[] } {
+  const K = opts.k ?? 16;
+  const v: SubvecLens = { ...DEFAULT_V, ...opts.v };
+  const names = selectLayers(model, opts.include, opts.exclude);
+  if (names.length === 0) throw new ArgumentError('convert: no layer selected for conversion');
+  const byName = new Map(candidates(model).map((c) => [c.name, c]));
+  let seed = (opts.seed ?? 0) >>> 0;
+  const normal = (): number => {
+    // A small seeded generator (mulberry32 + Box-Muller): the centroids only need to be reproducible.
+    const u = (): number => {
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  };
+  const rewrites = names.map((name) => {
+    const c = byName.get(name)!;
+    const V = subvecLenFor(c, v);
+    if (c.D % V !== 0) throw new ArgumentError(`convert: layer '${name}' has D = ${c.D} inputs, not divisible by V = ${V} (set --v)`);
+    const C = c.D / V;
+    const centroids = new Float32Array(C * K * V);
+    for (let i = 0; i < centroids.length; i++) centroids[i] = normal();
+    const { W, bias } = denseWeight(model, c);
+    return lutRewrite(model, c, centroids, C, K, V, regroupWeight(W, c.M, c.D), bias, opts.metric ?? 'l2');
+  });
+  return { model: applyRewrites(model, rewrites), layers: names };
+}
