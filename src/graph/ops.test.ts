@@ -203,7 +203,7 @@ function randomInput(op: OpType, c: OpCase, slot: number, shape: readonly number
   }
   for (let i = 0; i < size; i++) {
     let v = rng.uniform(-1.5, 1.5);
-    if (op === 'Relu') v = away(v, [0]);
+    if (op === 'Relu' || op === 'LeakyRelu') v = away(v, [0]);
     if (op === 'HardSwish') v = away(rng.uniform(-5, 5), [-3, 3]);
     if (op === 'Clip') {
       const lo = (c.attrs.min as number | null) ?? (c.attrs.max as number) - 2;

@@ -5,6 +5,7 @@ import { Clip, Gelu, HardSwish, Relu, Sigmoid, Silu, Tanh } from './ops/activati
 import { Add, Div, Mul, Sub } from './ops/arith.js';
 import { Conv } from './ops/conv.js';
 import { MatMul, Linear } from './ops/linear.js';
+import { LeakyRelu } from './ops/leaky-relu.js';
 import { LutConv, LutLinear, MaddnessConv, MaddnessLinear } from './ops/lut.js';
 import { Dropout, Gather, Identity, Softmax } from './ops/misc.js';
 import { BatchNorm, LayerNorm } from './ops/norm.js';
@@ -14,7 +15,7 @@ import { Concat, Flatten, Reshape, Slice, Split, Squeeze, Transpose, Unsqueeze }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const OPS: Readonly<Record<OpType, OpDef<any>>> = Object.freeze({
   Conv, BatchNorm, LayerNorm,
-  Relu, Clip, Gelu, Silu, Sigmoid, Tanh, HardSwish,
+  Relu, LeakyRelu, Clip, Gelu, Silu, Sigmoid, Tanh, HardSwish,
   Add, Sub, Mul, Div,
   MatMul, Linear,
   Reshape, Flatten, Transpose, Concat, Slice, Split, Squeeze, Unsqueeze,

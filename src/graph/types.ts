@@ -9,7 +9,7 @@ export const IR_DTYPES: readonly IrDType[] = ['float32', 'int32', 'int8', 'uint8
 /** The closed table of op types. Adding an op: its name here and its record in registry.ts (which fails to compile without it). */
 export const OP_TYPES = [
   'Conv', 'BatchNorm', 'LayerNorm',
-  'Relu', 'Clip', 'Gelu', 'Silu', 'Sigmoid', 'Tanh', 'HardSwish',
+  'Relu', 'LeakyRelu', 'Clip', 'Gelu', 'Silu', 'Sigmoid', 'Tanh', 'HardSwish',
   'Add', 'Sub', 'Mul', 'Div',
   'MatMul', 'Linear',
   'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Split', 'Squeeze', 'Unsqueeze',

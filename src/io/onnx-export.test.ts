@@ -382,7 +382,7 @@ function seededBuilder(seed: number) {
 }
 
 /**
- * A residual CNN on [N, 3, 12, 12]: Conv/BN/Relu branches joined by Add, a squeeze-excite gate (GlobalAveragePool,
+ * A residual CNN on [N, 3, 12, 12]: Conv/BN/Relu and LeakyRelu branches joined by Add, a squeeze-excite gate (GlobalAveragePool,
  * 1x1 convs, Silu, Sigmoid, Mul), max and average pooling joined by Concat, Split into a depthwise-conv/HardSwish
  * branch and a Clip/Tanh branch, Sub/Div by per-channel constants, Dropout, Identity, and two Linear heads added.
  */
@@ -396,7 +396,7 @@ function residualGraph(seed: number): GraphModel {
     op('BatchNorm', [x, affine ? pos(`${name}.weight`, [C]) : null, affine ? w(`${name}.bias`, [C], 0.1) : null, w(`${name}.running_mean`, [C], 0.1), pos(`${name}.running_var`, [C])], {}, name);
   const x = b.input('image', 'float32', ['N', 3, 12, 12]);
   const s = op('Relu', [bn('stem.bn', conv('stem.conv', x, 3, 8, 3, { padding: [1, 1] }), 8)], {}, 'stem.relu'); // [N, 8, 12, 12]
-  const a1 = op('Relu', [bn('a.bn1', conv('a.conv1', s, 8, 8, 3, { padding: [2, 2], dilation: [2, 2] }), 8, false)], {}, 'a.relu');
+  const a1 = op('LeakyRelu', [bn('a.bn1', conv('a.conv1', s, 8, 8, 3, { padding: [2, 2], dilation: [2, 2] }), 8, false)], { alpha: 0.1 }, 'a.relu');
   const a2 = bn('a.bn2', conv('a.conv2', a1, 8, 8, 3, { padding: [1, 1] }), 8);
   const r = op('Relu', [op('Add', [s, a2], {}, 'a.add')], {}, 'a.out'); // [N, 8, 12, 12]
   const gp = op('GlobalAveragePool', [r], { keepdims: true }, 'se.pool'); // [N, 8, 1, 1]
