@@ -27,3 +27,12 @@ export { runComparison, type CompareRow, type CompareOptions } from './app/compa
 export { lutParamGroups, lutTemperatures } from './lut/recipe.js';
 export type { PackedMatrix, ResidentArray } from './backend/index.js';
 export { load, loadSync, compile, RuntimeModel, tsLutEngine, type LoadOptions, type CompileOptions, type LutEngine, type LutLayerSpec, type PreparedLut } from './runtime/index.js';
+export { GraphBuilder, subPath, type OpSink, type Value } from './graph/builder.js';
+export { GraphModel, type Trainable, type NodeHook, type GraphModelOptions } from './graph/model.js';
+export { analyzeGraph, type GraphInfo, type NodeInfo, type InitRole } from './graph/analyze.js';
+export { OPS, opDef } from './graph/registry.js';
+export { OP_TYPES, IR_DTYPES, type Graph, type GraphNode, type GraphInput, type OpType, type Attrs, type AttrValue, type ValueInfo, type IrDType } from './graph/types.js';
+export { defineOp, type OpDef, type InputSpec, type CostPart } from './graph/op.js';
+export { graphToJson, graphFromJson, type GraphJson } from './graph/serialize.js';
+export { BATCH, fmtDims, type Dim } from './graph/dims.js';
+export { convertStructure, globToRegExp } from './lut/convert.js';
