@@ -69,3 +69,16 @@ export function windowOut(node: string, what: string, n: Dim, k: number, s: numb
 export function batched(d: Dim): boolean {
   return batchCoef(d) > 0;
 }
+
+/** Inputs of a layer with a weight and an optional bias (Conv, Linear). */
+export const WEIGHTED_INPUTS = [
+  { name: 'x', role: 'data' },
+  { name: 'weight', role: 'param' },
+  { name: 'bias', role: 'param', optional: true },
+] as const;
+
+/** Two activation operands (the binary ops, MatMul). */
+export const TWO_OPERANDS = [
+  { name: 'a', role: 'data' },
+  { name: 'b', role: 'data' },
+] as const;

@@ -2,15 +2,12 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { fmtDims, sizePerSample } from '../dims.js';
 import { defineOp, type EngineOps, type OpDef } from '../op.js';
-import { broadcastDims, oneBatchDim, req } from '../rules.js';
+import { TWO_OPERANDS, broadcastDims, oneBatchDim, req } from '../rules.js';
 
 function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: Tensor) => Tensor): OpDef<Record<string, never>> {
   return defineOp<Record<string, never>>({
     doc,
-    inputs: [
-      { name: 'a', role: 'data' },
-      { name: 'b', role: 'data' },
-    ],
+    inputs: TWO_OPERANDS,
     outputs: 1,
     attrs: {},
     infer(c) {

@@ -2,7 +2,7 @@
 import { ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
-import { fixed, needRank, req, windowOut } from '../rules.js';
+import { WEIGHTED_INPUTS, fixed, needRank, req, windowOut } from '../rules.js';
 
 export interface ConvAttrs {
   stride: readonly number[];
@@ -31,11 +31,7 @@ export function onnxWindow(kernel: readonly number[], a: { stride: readonly numb
 
 export const Conv = defineOp<ConvAttrs>({
   doc: 'y [N, Cout, outH, outW] = conv(x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw]) + bias [Cout]',
-  inputs: [
-    { name: 'x', role: 'data' },
-    { name: 'weight', role: 'param' },
-    { name: 'bias', role: 'param', optional: true },
-  ],
+  inputs: WEIGHTED_INPUTS,
   outputs: 1,
   attrs: { ...windowAttrs, groups: { type: 'int', min: 1, default: 1 } },
   infer(c) {

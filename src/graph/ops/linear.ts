@@ -2,16 +2,13 @@
 import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
-import { broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
+import { TWO_OPERANDS, WEIGHTED_INPUTS, broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 export const MatMul = defineOp<Record<string, never>>({
   doc: 'a [..., m, k] × b [..., k, n] → [..., m, n], batch dims broadcast',
-  inputs: [
-    { name: 'a', role: 'data' },
-    { name: 'b', role: 'data' },
-  ],
+  inputs: TWO_OPERANDS,
   outputs: 1,
   attrs: {},
   infer(c) {
@@ -35,11 +32,7 @@ export const MatMul = defineOp<Record<string, never>>({
 
 export const Linear = defineOp<Record<string, never>>({
   doc: 'y [..., out] = x [..., in] · weightᵀ + bias, weight [out, in] as in PyTorch (ONNX Gemm with transB)',
-  inputs: [
-    { name: 'x', role: 'data' },
-    { name: 'weight', role: 'param' },
-    { name: 'bias', role: 'param', optional: true },
-  ],
+  inputs: WEIGHTED_INPUTS,
   outputs: 1,
   attrs: {},
   infer(c) {
