@@ -1,6 +1,7 @@
 // Cost accounting on the graph IR: per-node MACs, lookups, parameter/table bytes, activations with a liveness peak, ratios.
 import { ArgumentError, LutnnError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { shapeSize } from '../tensor/tensor.js';
 import { analyzeGraph, type GraphInfo, type NodeInfo } from './analyze.js';
 import { BATCH, perSample, shapeAt, type Dim } from './dims.js';
 import type { GraphModel } from './model.js';
@@ -123,10 +124,9 @@ export function irBytesPerElement(dtype: IrDType): number {
   return dtype === 'int8' || dtype === 'uint8' ? 1 : 4;
 }
 
-const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** Bytes of a value for `batch` samples. */
-const valueBytes = (v: ValueInfo, batch: number): number => size(shapeAt(v.shape, batch)) * irBytesPerElement(v.dtype);
+const valueBytes = (v: ValueInfo, batch: number): number => shapeSize(shapeAt(v.shape, batch)) * irBytesPerElement(v.dtype);
 
 /** One sample's shape: dims after the leading N, else the shape at N = 1. */
 const sampleShape = (dims: readonly Dim[]): number[] => perSample(dims) ?? shapeAt(dims, 1);
@@ -199,7 +199,7 @@ export function graphCost(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
     const stored = { params: 0, param: 0, buffer: 0 };
     for (const v of fresh) {
       const t = info.values.get(v)!;
-      const n = size(shapeAt(t.shape, 1));
+      const n = shapeSize(shapeAt(t.shape, 1));
       if (info.roles.get(v) === 'param') {
         stored.params += n;
         stored.param += n * irBytesPerElement(t.dtype);

@@ -3,7 +3,7 @@ import { record } from '../autograd/engine.js';
 import { getBackend } from '../backend/index.js';
 import type { Conv2dGeom } from '../backend/types.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, convOutSize } from '../tensor/tensor.js';
 import { checkF32, checkInt, checkNdim, describe, pair } from './util.js';
 
 export interface Conv2dOptions {
@@ -36,9 +36,9 @@ export function conv2dGeom(xShape: readonly number[], wShape: readonly number[],
   if (kh === 0 || kw === 0) throw new ShapeError(`${op}: kernel ${kh}x${kw} of weight ${fmtShape(wShape)} is empty`);
   const effH = dilH * (kh - 1) + 1;
   const effW = dilW * (kw - 1) + 1;
-  const outH = Math.floor((h + 2 * padH - effH) / strideH) + 1;
-  const outW = Math.floor((w + 2 * padW - effW) / strideW) + 1;
-  if (outH <= 0 || outW <= 0 || h + 2 * padH < effH || w + 2 * padW < effW) {
+  const outH = convOutSize(h, kh, strideH, padH, dilH);
+  const outW = convOutSize(w, kw, strideW, padW, dilW);
+  if (outH <= 0 || outW <= 0) {
     throw new ShapeError(
       `${op}: input ${h}x${w} padded by ${padH}x${padW} is smaller than the dilated kernel ${effH}x${effW} (output would be ${outH}x${outW})`,
     );

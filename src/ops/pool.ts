@@ -1,7 +1,7 @@
 // 2-D pooling over NCHW planes: max (gradient to the argmax), average (padding counted), and global average.
 import { record } from '../autograd/engine.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, convOutSize } from '../tensor/tensor.js';
 import { checkF32, checkNdim, describe, pair } from './util.js';
 
 export interface Pool2dOptions {
@@ -38,9 +38,9 @@ function poolGeom(op: string, x: Tensor, opts: Pool2dOptions): PoolGeom {
     throw new ArgumentError(`${op}: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`);
   }
   const [n, c, h, w] = x.shape;
-  const outH = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const outW = Math.floor((w + 2 * pw - kw) / sw) + 1;
-  if (h + 2 * ph < kh || w + 2 * pw < kw) {
+  const outH = convOutSize(h, kh, sh, ph);
+  const outW = convOutSize(w, kw, sw, pw);
+  if (outH <= 0 || outW <= 0) {
     throw new ShapeError(`${op}: input ${fmtShape(x.shape)} padded by ${ph}x${pw} is smaller than the kernel ${kh}x${kw}`);
   }
   return { n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW };

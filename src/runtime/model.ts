@@ -3,7 +3,7 @@ import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from 
 import type { GraphInfo } from '../graph/analyze.js';
 import { perSample } from '../graph/dims.js';
 import type { ModelMeta } from '../io/model-format.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { describeOps, planOps, type Op } from './plan.js';
 import { Blocks, makeStep, type KernelHost, type LutConvMode, type LutConvOptions, type Step } from './steps.js';
@@ -50,7 +50,6 @@ export interface CompileOptions {
   lutCertify?: boolean;
 }
 
-const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** What the runtime compiles: a validated graph and its initializers by name (a model file's contents, a GraphModel's). */
 export interface RuntimeGraph {
@@ -95,10 +94,10 @@ export class RuntimeModel {
     this.maxBatch = maxBatch;
     this.lutEngine = lut.name;
     this.outputShape = ops[ops.length - 1].outShape;
-    this.inSize = size(inputShape);
-    this.outSize = size(this.outputShape);
+    this.inSize = shapeSize(inputShape);
+    this.outSize = shapeSize(this.outputShape);
     this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, conv));
-    const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => size(o.outShape)));
+    const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => shapeSize(o.outShape)));
     this.act = [blocks.alloc(actFloats * 4), blocks.alloc(actFloats * 4)];
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
     const scratch = blocks.alloc(scratchBytes);
@@ -161,7 +160,7 @@ export class RuntimeModel {
     return this.steps.map((s, i) => {
       const [xi, yi] = this.io[i];
       s.run(n, this.act[xi], this.act[yi]);
-      return rt.f32(this.act[yi], n * size(s.op.outShape)).slice();
+      return rt.f32(this.act[yi], n * shapeSize(s.op.outShape)).slice();
     });
   }
 

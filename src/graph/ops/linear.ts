@@ -1,10 +1,10 @@
 // Records of MatMul (batched, broadcasting; activation × activation in attention) and Linear (x·Wᵀ + b over the last dim).
+import { shapeSize } from '../../tensor/tensor.js';
 import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
 import { TWO_OPERANDS, WEIGHTED_INPUTS, broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 export const MatMul = defineOp<Record<string, never>>({
   doc: 'a [..., m, k] × b [..., k, n] → [..., m, n], batch dims broadcast',
@@ -25,7 +25,7 @@ export const MatMul = defineOp<Record<string, never>>({
     const a = c.inShape(0)!;
     const out = c.outShape(0);
     // Every output element is one k-long dot product.
-    return { kind: 'dense', macs: prod(out) * a[a.length - 1], bitsPerActivation: 32 };
+    return { kind: 'dense', macs: shapeSize(out) * a[a.length - 1], bitsPerActivation: 32 };
   },
   onnx: (c) => [c.e.one('MatMul', [c.input(0), c.input(1)], c.scope)],
 });
@@ -49,7 +49,7 @@ export const Linear = defineOp<Record<string, never>>({
   forward: ({ x, ops }) => [ops.linear(x[0]!, x[1]!, x[2] ?? null)], // no bias: x[2] null or left off (undefined)
   cost(c) {
     const [M, D] = c.inShape(1)!;
-    return { kind: 'dense', macs: (prod(c.outShape(0)) / M) * D * M, bitsPerActivation: 32 };
+    return { kind: 'dense', macs: (shapeSize(c.outShape(0)) / M) * D * M, bitsPerActivation: 32 };
   },
   onnx(c) {
     const x = c.info(0).shape;

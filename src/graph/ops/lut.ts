@@ -5,6 +5,7 @@
 // bias [M]. A Linear encodes every row of x [..., D] (B·T rows of a [B, T, D] input); a conv its im2col rows.
 import { ArgumentError, ShapeError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { shapeSize } from '../../tensor/tensor.js';
 import { batchCoef, dimMul, dimProd, fmtDims, type Dim } from '../dims.js';
 import { defineOp, type CostCtx, type CostPart, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
 import { fixed, needDType, needRank, req, windowOut } from '../rules.js';
@@ -13,7 +14,6 @@ import { windowAttrs } from './conv.js';
 
 const METRICS = ['l2', 'l1', 'chebyshev'] as const;
 const LEAVES = 16;
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
 export interface LutAttrs {
@@ -182,7 +182,7 @@ export const LutLinear = defineOp<LutAttrs>({
     const y = ops.lutForward(rows, x[1]!, x[2]!, x[3], x[4]!, { metric: a.metric, quantize: a.quantize }); // [n, M]
     return [ops.reshape(y, [...xi.shape.slice(0, -1), y.shape[1]])]; // [..., M]
   },
-  cost: (c) => lutCost(c, prod(c.outShape(0)) / c.inShape(2)![2]),
+  cost: (c) => lutCost(c, shapeSize(c.outShape(0)) / c.inShape(2)![2]),
   onnx(c) {
     layerInput(c);
     const x = c.info(0).shape;
@@ -326,7 +326,7 @@ export const MaddnessLinear = defineOp<Record<string, never>>({
     const y = maddnessRowsOf(x, ops.reshape(xi.detach(), [-1, D]), ops);
     return [ops.reshape(y, [...xi.shape.slice(0, -1), y.shape[1]])];
   },
-  cost: (c) => maddnessCost(c, prod(c.outShape(0)) / c.inShape(3)![2], c.inShape(0)!.at(-1)!),
+  cost: (c) => maddnessCost(c, shapeSize(c.outShape(0)) / c.inShape(3)![2], c.inShape(0)!.at(-1)!),
   onnx: noOnnx('MaddnessLinear'),
 });
 

@@ -1,4 +1,5 @@
 // Records of Softmax, Gather (embedding rows and ONNX Gather), Dropout and Identity.
+import { shapeSize } from '../../tensor/tensor.js';
 import { ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
@@ -6,7 +7,6 @@ import { axisOf, needDType, oneBatchDim, req } from '../rules.js';
 import { IR_DTYPES } from '../types.js';
 import type { AxisAttrs } from './shape.js';
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 export const Softmax = defineOp<AxisAttrs>({
   doc: 'exp(x)/Σexp(x) along `axis` (numerically stable)',
@@ -19,7 +19,7 @@ export const Softmax = defineOp<AxisAttrs>({
     return [{ shape: x.shape, dtype: 'float32' }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.softmax(x[0]!, a.axis)],
-  cost: (c) => ({ kind: 'elementwise', elementOps: 3 * prod(c.outShape(0)) }),
+  cost: (c) => ({ kind: 'elementwise', elementOps: 3 * shapeSize(c.outShape(0)) }),
   onnx: (c) => [c.e.one('Softmax', [c.input(0)], c.scope, { axis: c.attrs.axis })],
 });
 
@@ -41,7 +41,7 @@ export const Gather = defineOp<AxisAttrs>({
     return [{ shape, dtype: 'float32' }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.take(x[0]!, a.axis, x[1]!)],
-  cost: (c) => ({ kind: 'shape', elementOps: prod(c.outShape(0)) }),
+  cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => [c.e.one('Gather', [c.input(0), c.input(1)], c.scope, { axis: c.attrs.axis })],
 });
 

@@ -1,4 +1,5 @@
 // Records of BatchNorm (channel axis 1, running statistics in buffers) and LayerNorm (over the dims from `axis` on).
+import { shapeSize } from '../../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { fmtDims, sizePerSample } from '../dims.js';
 import { defineOp } from '../op.js';
@@ -117,7 +118,7 @@ export const LayerNorm = defineOp<LayerNormAttrs>({
     const x = c.info(0).shape;
     const axis = c.attrs.axis < 0 ? c.attrs.axis + x.length : c.attrs.axis;
     const norm = x.slice(axis) as number[];
-    const n = norm.reduce((p, d) => p * d, 1);
+    const n = shapeSize(norm);
     const scale = c.has(1) ? c.input(1) : c.e.f32(`${c.scope}.weight`, new Float32Array(n).fill(1), norm);
     const ins = [c.input(0), scale];
     if (c.has(2)) ins.push(c.input(2));

@@ -1,11 +1,11 @@
 // Records of pooling and reductions: MaxPool, AveragePool (2-D windows), GlobalAveragePool, ReduceMean.
+import { shapeSize } from '../../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { fmtDims, type Dim } from '../dims.js';
 import { defineOp, type OpDef } from '../op.js';
 import { axisOf, fixed, needRank, req, windowOut } from '../rules.js';
 import { onnxWindow } from './conv.js';
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 export interface PoolAttrs {
   kernel: readonly number[];
@@ -45,7 +45,7 @@ function pool<A extends PoolAttrs>(mode: 'max' | 'avg', doc: string, extra: OpDe
       const o = { kernel: [a.kernel[0], a.kernel[1]] as const, stride: [a.stride[0], a.stride[1]] as const, padding: [a.padding[0], a.padding[1]] as const };
       return [mode === 'max' ? ops.maxPool2d(x[0]!, o) : ops.avgPool2d(x[0]!, o)];
     },
-    cost: (c) => ({ kind: 'pool', elementOps: prod(c.outShape(0)) * c.attrs.kernel[0] * c.attrs.kernel[1] }),
+    cost: (c) => ({ kind: 'pool', elementOps: shapeSize(c.outShape(0)) * c.attrs.kernel[0] * c.attrs.kernel[1] }),
     onnx(c) {
       const attrs: Record<string, number | number[]> = onnxWindow(c.attrs.kernel, c.attrs);
       if (mode === 'avg') attrs.count_include_pad = 1;
@@ -77,7 +77,7 @@ export const GlobalAveragePool = defineOp<GlobalPoolAttrs>({
     const y = ops.globalAvgPool2d(x[0]!); // [N, C]
     return [a.keepdims ? ops.reshape(y, [...y.shape, 1, 1]) : y];
   },
-  cost: (c) => ({ kind: 'pool', elementOps: prod(c.inShape(0)!) }),
+  cost: (c) => ({ kind: 'pool', elementOps: shapeSize(c.inShape(0)!) }),
   onnx(c) {
     const p = c.e.one('GlobalAveragePool', [c.input(0)], c.scope); // [N, C, 1, 1]
     return [c.attrs.keepdims ? p : c.e.reshape(p, [0, fixed(c.scope, 'channels', c.info(0).shape[1])], c.scope)];
@@ -103,7 +103,7 @@ export const ReduceMean = defineOp<ReduceAttrs>({
     return [{ shape, dtype: 'float32' }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.mean(x[0]!, [...a.axes], a.keepdims)],
-  cost: (c) => ({ kind: 'pool', elementOps: prod(c.inShape(0)!) }),
+  cost: (c) => ({ kind: 'pool', elementOps: shapeSize(c.inShape(0)!) }),
   onnx(c) {
     const keepdims = c.attrs.keepdims ? 1 : 0;
     if (c.e.opset >= 18) return [c.e.one('ReduceMean', [c.input(0), c.e.i64(`${c.scope}.axes`, [...c.attrs.axes])], c.scope, { keepdims })];

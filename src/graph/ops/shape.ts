@@ -1,4 +1,5 @@
 // Records of the shape ops: Reshape, Flatten, Transpose, Concat, Slice, Split, Squeeze, Unsqueeze (any dtype).
+import { shapeSize } from '../../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { batchCoef, dimDiv, dimEq, dimProd, fmtDims, symDim, type Dim } from '../dims.js';
 import { defineOp, type OnnxCtx, type OpDef } from '../op.js';
@@ -102,7 +103,7 @@ export const Transpose = defineOp<TransposeAttrs>({
     return [{ shape: p.map((d) => x.shape[d]), dtype: x.dtype }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.permute(x[0]!, a.perm)],
-  cost: (c) => ({ kind: 'shape', elementOps: c.outShape(0).reduce((p, d) => p * d, 1) }),
+  cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => ({ outputs: [c.e.one('Transpose', [c.input(0)], c.scope, { perm: [...c.attrs.perm] })], exact: c.exact(0) }),
 });
 
@@ -143,7 +144,7 @@ export const Concat = defineOp<AxisAttrs>({
     return [{ shape, dtype: first.dtype }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.concat(x as never, a.axis)],
-  cost: (c) => ({ kind: 'shape', elementOps: c.outShape(0).reduce((p, d) => p * d, 1) }),
+  cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => {
     const n = c.attrs as AxisAttrs;
     const ins: string[] = [];
@@ -200,7 +201,7 @@ export const Slice = defineOp<SliceAttrs>({
     });
     return [y];
   },
-  cost: (c) => ({ kind: 'shape', elementOps: c.outShape(0).reduce((p, d) => p * d, 1) }),
+  cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => {
     const x = c.info(0).shape;
     const axes = c.attrs.axes.map((a) => (a < 0 ? a + x.length : a));
@@ -237,7 +238,7 @@ export const Split = defineOp<SplitAttrs>({
     let at = 0;
     return a.split.map((n) => ops.slice(x[0]!, a.axis, at, (at += n)));
   },
-  cost: (c) => ({ kind: 'shape', elementOps: c.inShape(0)!.reduce((p, d) => p * d, 1) }),
+  cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.inShape(0)!) }),
   onnx: (c) => ({
     outputs: c.e.node('Split', [c.input(0), c.e.i64(`${c.scope}.split`, [...c.attrs.split])], c.scope, { axis: c.attrs.axis }, c.attrs.split.length),
     exact: c.exact(0),
