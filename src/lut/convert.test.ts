@@ -194,3 +194,16 @@ test('MaddnessLinear forward = scale · Σ_c table[c, code] + bias (exact intege
   }
   assert.deepEqual(y.f32, want);
 });
+
+test('default selection keeps the classifier dense only when it is the output: all six Linears of a BERT layer convert', () => {
+  const bert = createModel('bert-base-layer', { rng: new Rng(0) });
+  assert.deepEqual(selectLayers(bert), ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense', 'intermediate.dense', 'output.dense']);
+  const vit = createModel('vit-fm', { rng: new Rng(0) });
+  const sel = selectLayers(vit);
+  assert.equal(sel.length, 24, 'six Linears in each of 4 blocks');
+  assert.ok(!sel.includes('head') && !sel.includes('patch_embed.proj'));
+  assert.deepEqual(selectLayers(vit, ['blocks.*.mlp.*']), ['blocks.0.mlp.fc1', 'blocks.0.mlp.fc2', 'blocks.1.mlp.fc1', 'blocks.1.mlp.fc2', 'blocks.2.mlp.fc1', 'blocks.2.mlp.fc2', 'blocks.3.mlp.fc1', 'blocks.3.mlp.fc2']);
+  assert.equal(selectLayers(vit, undefined, ['blocks.0.**']).length, 18);
+  const res = createModel('resnet-fm', { rng: new Rng(0) });
+  assert.equal(selectLayers(res).length, 19, '16 block convs and 3 downsample convs; the stem and fc stay dense');
+});

@@ -78,8 +78,9 @@ function matches(patterns: readonly string[], name: string): boolean {
 
 /**
  * Names of the layers a conversion replaces: with `include`, the candidates it names or matches (each entry must match
- * one); else LUT-NN's default: every candidate but the first conv and the last Linear. Minus `exclude`. In transformers
- * that replaces all six Linears of every block (Q, K, V, attention output, FFN in and out) and keeps the attention's
+ * one); else LUT-NN's default: every candidate but the first conv and the classifier (the last Linear, when it gives the
+ * model's output). Minus `exclude`. In transformers that replaces all six Linears of every block (Q, K, V, attention
+ * output, FFN in and out, also in a lone BERT layer whose last Linear feeds a residual add) and keeps the attention's
  * activation × activation MatMuls dense (they are not candidates).
  */
 export function selectLayers(model: GraphModel, include?: string[], exclude?: string[]): string[] {
@@ -95,10 +96,12 @@ export function selectLayers(model: GraphModel, include?: string[], exclude?: st
     check('--layers', include);
     names = all.filter((n) => matches(include, n));
   } else {
+    // The first conv sees the raw input; the last Linear is the classifier when its output is the model's output.
     const firstConv = cands.find((c) => c.kind === 'conv')?.name;
     const linears = cands.filter((c) => c.kind === 'linear');
-    const lastLinear = linears[linears.length - 1]?.name;
-    names = all.filter((n) => n !== firstConv && n !== lastLinear);
+    const last = linears[linears.length - 1];
+    const head = last && last.node.node.outputs.some((o) => model.graph.outputs.includes(o)) ? last.name : undefined;
+    names = all.filter((n) => n !== firstConv && n !== head);
   }
   check('excluded layer', exclude ?? []);
   return names.filter((n) => !matches(exclude ?? [], n));
