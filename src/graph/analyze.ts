@@ -126,11 +126,11 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
   pending.forEach((p, i) => {
     for (const j of new Set(p.node.inputs.filter((v) => producerIndex.has(v)).map((v) => producerIndex.get(v)!))) dependents[j].push(i);
   });
-  const ready = pending.map((_, i) => i).filter((i) => waiting[i] === 0);
+  const ready = new MinHeap();
+  pending.forEach((_, i) => waiting[i] === 0 && ready.push(i));
   const order: number[] = [];
-  while (ready.length > 0) {
-    ready.sort((a, b) => a - b);
-    const i = ready.shift()!;
+  while (ready.size > 0) {
+    const i = ready.pop();
     order.push(i);
     for (const j of dependents[i]) if (--waiting[j] === 0) ready.push(j);
   }
@@ -192,7 +192,12 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
     const info: NodeInfo = { node: { ...node, attrs }, def, attrs, inputs, outputs };
     nodes.push(info);
     node.outputs.forEach((o) => producer.set(o, info));
-    for (const v of new Set(node.inputs)) if (v !== '') consumers.set(v, [...(consumers.get(v) ?? []), info]);
+    for (const v of new Set(node.inputs)) {
+      if (v === '') continue;
+      const list = consumers.get(v);
+      if (list) list.push(info);
+      else consumers.set(v, [info]);
+    }
   }
   if (graph.outputs.length === 0) throw new ArgumentError('graph: no outputs');
   const outSeen = new Set<string>();
@@ -206,4 +211,44 @@ function analyze(graph: Graph, inits: ReadonlyMap<string, TensorInfo>): GraphInf
     graph: { inputs: graph.inputs, nodes: nodes.map((n) => n.node), outputs: graph.outputs, ...(trainable.size ? { params: [...trainable] } : {}) },
     nodes, values, producer, consumers, roles, unused,
   };
+}
+
+/** A binary min-heap of node indices: the topological order takes the earliest ready node in O(log n). */
+class MinHeap {
+  private readonly a: number[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  push(v: number): void {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= a[i]) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
