@@ -1,11 +1,12 @@
-// A compiled model: the plan's steps over preallocated heap buffers, input checks, chunked batches, dispose().
+// A compiled model: the plan's steps over one activation arena (liveness-planned), input checks, chunked batches, dispose().
 import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import type { GraphInfo } from '../graph/analyze.js';
 import { perSample } from '../graph/dims.js';
 import type { ModelMeta } from '../io/model-format.js';
 import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
-import { describeOps, planOps, type Op } from './plan.js';
+import { planArena, type ArenaPlan, type ArenaSlot, type ArenaValue } from './arena.js';
+import { describeOps, inPlaceInputs, planGraph, valueFloats, type Op, type Plan } from './plan.js';
 import { Blocks, makeStep, type KernelHost, type LutConvMode, type LutConvOptions, type Step } from './steps.js';
 
 const RUN = 'lutnn.run';
@@ -64,24 +65,61 @@ function checkShapeOpt(s: unknown): number[] {
   return [...s];
 }
 
+/**
+ * Where a compiled model's activations live. All figures are bytes at maxBatch unless per sample; activations scale
+ * with the batch, so per sample = at maxBatch / maxBatch.
+ */
+export interface MemoryPlan {
+  maxBatch: number;
+  /**
+   * The liveness peak of the steps: max over steps of the bytes of the values live there (the step's inputs and
+   * output, and every value a later step still reads, the graph input and output included; a view or an in-place
+   * output shares its input's bytes). The definition of `lutnn info`'s peakActivationBytes applied to the compiled
+   * steps (fused nodes are one step, in-place steps add nothing), without workspace (see scratchBytes).
+   */
+  peakActivationBytes: number;
+  /** The step where the peak is reached (its fused node names). */
+  peakStep: string;
+  /** Bytes the activation arena spans: the peak, plus whatever 64-byte alignment and best-fit holes add. */
+  arenaBytes: number;
+  /**
+   * Workspace, one block shared by every step (they run one at a time): the largest need of a step for its chunk of
+   * images (dense conv: im2col columns + packed panels; LUT conv: im2row rows and outputs, or padded planes and codes
+   * on the direct path; Linear: packed rows). Not per value, so not in the liveness peak.
+   */
+  scratchBytes: number;
+  perSample: { peakActivationBytes: number; arenaBytes: number };
+  /** The arena's slots (byte offsets from its start) and, per value, its slot and live steps. */
+  slots: readonly ArenaSlot[];
+  values: ReadonlyMap<string, ArenaValue>;
+}
+
 /** A model compiled for inference: run() is synchronous and reuses the same buffers, so one run at a time. */
 export class RuntimeModel {
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
   readonly maxBatch: number;
   readonly lutEngine: string;
+  readonly ops: readonly Op[];
+  /** The values the graph input is written to and the logits are read from (names in ops' inputs / output). */
+  readonly inputName: string;
+  readonly outputName: string;
+  /** The activation arena and its liveness peak (see MemoryPlan). */
+  readonly memory: MemoryPlan;
   private readonly steps: Step[];
-  /** Per step: activation buffer index of its input and output. */
-  private readonly io: [number, number][];
-  private readonly act: [number, number];
-  private readonly outBuf: number;
+  /** Per step: byte pointers of its inputs and output in the arena. */
+  private readonly io: { xs: number[]; y: number }[];
+  private readonly inPtr: number;
+  private readonly outPtr: number;
+  private readonly arenaPtr: number;
+  private readonly arena: ArenaPlan;
   private readonly inSize: number;
   private readonly outSize: number;
   private alive = true;
 
   private constructor(
     private readonly host: KernelHost,
-    readonly ops: readonly Op[],
+    private readonly plan: Plan,
     readonly meta: ModelMeta | null,
     private readonly blocks: Blocks,
     private readonly prepared: PreparedLut[],
@@ -90,26 +128,40 @@ export class RuntimeModel {
     lut: LutEngine,
     conv: LutConvOptions,
   ) {
+    const { ops } = plan;
+    this.ops = ops;
+    this.inputName = plan.input;
+    this.outputName = plan.output;
     this.inputShape = inputShape;
     this.maxBatch = maxBatch;
     this.lutEngine = lut.name;
-    this.outputShape = ops[ops.length - 1].outShape;
+    this.outputShape = plan.shapes.get(plan.output)!;
     this.inSize = shapeSize(inputShape);
     this.outSize = shapeSize(this.outputShape);
     this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, conv));
-    const actFloats = maxBatch * Math.max(this.inSize, ...ops.map((o) => shapeSize(o.outShape)));
-    this.act = [blocks.alloc(actFloats * 4), blocks.alloc(actFloats * 4)];
+    const arena = planArena(
+      ops.map((o) => ({ name: o.name, inputs: o.inputs, output: o.output, view: o.kind === 'reshape', inPlace: inPlaceInputs(o) })),
+      valueFloats(plan), plan.input, plan.output, maxBatch,
+    );
+    this.arena = arena;
+    this.arenaPtr = blocks.alloc(Math.max(64, arena.arenaBytes));
+    const ptr = (v: string): number => this.arenaPtr + arena.slots[arena.values.get(v)!.slot].offset;
+    this.io = ops.map((o) => ({ xs: o.inputs.map(ptr), y: ptr(o.output) }));
+    this.inPtr = ptr(plan.input);
+    this.outPtr = ptr(plan.output);
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
     const scratch = blocks.alloc(scratchBytes);
-    let cur = 0;
-    this.io = this.steps.map((s) => {
-      s.scratch = scratch;
-      if (s.inPlace) return [cur, cur];
-      const io: [number, number] = [cur, 1 - cur];
-      cur = 1 - cur;
-      return io;
-    });
-    this.outBuf = cur;
+    for (const s of this.steps) s.scratch = scratch;
+    this.memory = {
+      maxBatch,
+      peakActivationBytes: arena.peakActivationBytes,
+      peakStep: ops[arena.peakStep].name,
+      arenaBytes: arena.arenaBytes,
+      scratchBytes,
+      perSample: { peakActivationBytes: arena.peakActivationBytes / maxBatch, arenaBytes: arena.arenaBytes / maxBatch },
+      slots: arena.slots,
+      values: arena.values,
+    };
   }
 
   /** Compiles `graph` (eval semantics) for samples of `inputShape`; frees everything it took if it fails. */
@@ -125,11 +177,11 @@ export class RuntimeModel {
     if (typeof lutWideConv !== 'boolean') throw new ArgumentError(`lutnn.load: lutWideConv must be a boolean, got ${String(lutWideConv)}`);
     const lutCertify = opts.lutCertify ?? true;
     if (typeof lutCertify !== 'boolean') throw new ArgumentError(`lutnn.load: lutCertify must be a boolean, got ${String(lutCertify)}`);
-    const ops = planOps(graph.info, graph.weights, inputShape);
+    const plan = planGraph(graph.info, graph.weights, inputShape);
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
-      return new RuntimeModel(host, ops, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify });
+      return new RuntimeModel(host, plan, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify });
     } catch (e) {
       prepared.forEach((p) => p.dispose());
       blocks.freeAll();
@@ -151,22 +203,38 @@ export class RuntimeModel {
    * for analysis (e.g. what each LUT layer sees). Allocates its results.
    */
   activations(input: Float32Array | Tensor): Float32Array[] {
+    const outs: Float32Array[] = [];
+    this.trace(input, (i, read) => outs.push(read(this.ops[i].output)));
+    return outs;
+  }
+
+  /**
+   * Runs input [N, ...inputShape], N <= maxBatch, step by step, calling visit(i, read) after step i: read(value)
+   * copies a value's current bytes from the arena ([N, ...shape] of any value of the plan: the graph input, an op's
+   * input or output). A value is only meaningful while live (memory.values gives its steps): later steps reuse its
+   * bytes. For analysis and for checking the plan. Returns the logits, as run().
+   */
+  trace(input: Float32Array | Tensor, visit: (step: number, read: (value: string) => Float32Array) => void): Float32Array {
     if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
     const { data, n } = this.checkInput(input);
-    if (n > this.maxBatch) throw new ShapeError(`${RUN}: activations takes at most maxBatch = ${this.maxBatch} samples, got ${n}`);
-    this.run(data); // the finiteness check
-    const { rt } = this.host;
-    rt.f32(this.act[0], n * this.inSize).set(data);
-    return this.steps.map((s, i) => {
-      const [xi, yi] = this.io[i];
-      s.run(n, this.act[xi], this.act[yi]);
-      return rt.f32(this.act[yi], n * shapeSize(s.op.outShape)).slice();
+    if (n > this.maxBatch) throw new ShapeError(`${RUN}: trace and activations take at most maxBatch = ${this.maxBatch} samples, got ${n}`);
+    this.loadChunk(data, 0, n);
+    const read = (v: string): Float32Array => {
+      const a = this.arena.values.get(v);
+      if (!a) throw new ArgumentError(`${RUN}: '${v}' is not a value of the compiled plan`);
+      return this.host.rt.f32(this.arenaPtr + this.arena.slots[a.slot].offset, n * a.floats).slice();
+    };
+    this.steps.forEach((s, i) => {
+      const { xs, y } = this.io[i];
+      s.run(n, xs[0], y, xs);
+      visit(i, read);
     });
+    return read(this.plan.output);
   }
 
   /** One line per step: kind, fused node names, per-sample shapes. */
   summary(): string[] {
-    return describeOps(this.ops);
+    return describeOps(this.ops, this.plan.shapes);
   }
 
   /**
@@ -183,24 +251,28 @@ export class RuntimeModel {
       throw new ShapeError(`${RUN}: out has ${out.length} floats, expected N·${this.outSize} = ${want} for [${n},${this.outputShape.join(',')}]`);
     }
     const y = out ?? new Float32Array(want);
-    const { rt } = this.host;
-    const ptr = (i: number): number => this.act[i];
     for (let b0 = 0; b0 < n; b0 += this.maxBatch) {
       const nb = Math.min(this.maxBatch, n - b0);
-      const len = nb * this.inSize;
-      rt.f32(this.act[0], len).set(data.subarray(b0 * this.inSize, b0 * this.inSize + len));
-      const bad = rt.ex.rtFirstNonFinite(this.act[0], len);
-      if (bad >= 0) {
-        const i = b0 * this.inSize + bad;
-        throw new NonFiniteError(`${RUN}: input element ${i} (sample ${Math.floor(i / this.inSize)}) is ${data[i]}; expected finite values`);
-      }
+      this.loadChunk(data, b0, nb);
       for (let s = 0; s < this.steps.length; s++) {
-        const [xi, yi] = this.io[s];
-        this.steps[s].run(nb, ptr(xi), ptr(yi));
+        const { xs, y: yp } = this.io[s];
+        this.steps[s].run(nb, xs[0], yp, xs);
       }
-      y.set(rt.f32(this.act[this.outBuf], nb * this.outSize), b0 * this.outSize);
+      y.set(this.host.rt.f32(this.outPtr, nb * this.outSize), b0 * this.outSize);
     }
     return y;
+  }
+
+  /** Copies samples b0 .. b0 + nb of `data` into the input's slot; NonFiniteError names the first NaN/Inf. */
+  private loadChunk(data: Float32Array, b0: number, nb: number): void {
+    const { rt } = this.host;
+    const len = nb * this.inSize;
+    rt.f32(this.inPtr, len).set(data.subarray(b0 * this.inSize, b0 * this.inSize + len));
+    const bad = rt.ex.rtFirstNonFinite(this.inPtr, len);
+    if (bad >= 0) {
+      const i = b0 * this.inSize + bad;
+      throw new NonFiniteError(`${RUN}: input element ${i} (sample ${Math.floor(i / this.inSize)}) is ${data[i]}; expected finite values`);
+    }
   }
 
   /**
@@ -214,13 +286,12 @@ export class RuntimeModel {
     if (n === 0 || n > this.maxBatch) throw new ShapeError(`${RUN}: profile takes 1..maxBatch = ${this.maxBatch} samples, got ${n}`);
     this.run(data.subarray(0, n * this.inSize)); // warm-up, and the finiteness check
     const times = this.steps.map(() => [] as number[]);
-    const { rt } = this.host;
     for (let r = 0; r < reps; r++) {
-      rt.f32(this.act[0], n * this.inSize).set(data.subarray(0, n * this.inSize));
+      this.loadChunk(data, 0, n);
       for (let s = 0; s < this.steps.length; s++) {
-        const [xi, yi] = this.io[s];
+        const { xs, y } = this.io[s];
         const t0 = performance.now();
-        this.steps[s].run(n, this.act[xi], this.act[yi]);
+        this.steps[s].run(n, xs[0], y, xs);
         times[s].push(performance.now() - t0);
       }
     }

@@ -1,5 +1,6 @@
-// Compiles a chain graph (the IR) into the runtime's flat op list: shapes per sample, batch norm folded, ReLU fused.
-// No kernels here: steps.ts turns these ops into resident buffers and kernel calls.
+// Compiles a graph (the IR, a DAG) into the runtime's op list in run order: each op reads values and writes one, shapes
+// per sample, batch norm folded and ReLU fused into producers whose output has one reader. No kernels or memory here:
+// steps.ts turns ops into resident buffers and kernel calls, arena.ts places the values.
 import { ArgumentError, DTypeError, LutnnError, ShapeError, fmtShape } from '../errors.js';
 import { analyzeGraph, type GraphInfo, type NodeInfo } from '../graph/analyze.js';
 import { BATCH, fmtDims, perSample, type Dim } from '../graph/dims.js';
@@ -11,11 +12,15 @@ import { lutSpecOf, type LutLayerSpec } from './lut-step.js';
 const OP = 'lutnn.load';
 
 /** What the runtime can run today, for the messages that refuse the rest. */
-export const CHAIN_OPS = 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape, Dropout, Identity';
+export const RUNTIME_OPS = 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add (two activations of one shape), Concat, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
 
 const SUPPORTED = new Set<string>([
-  'Conv', 'Linear', 'LutConv', 'LutLinear', 'BatchNorm', 'Relu', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Flatten', 'Reshape', 'Dropout', 'Identity',
+  'Conv', 'Linear', 'LutConv', 'LutLinear', 'BatchNorm', 'Relu', 'Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
+  'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity',
 ]);
+
+/** Ops whose output is input 0's floats under another shape: a view, no step. */
+const VIEWS = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze']);
 
 /** What runs after a producer, in one pass: y = act(y·scale + shift) per channel (or per column of rows). */
 export interface Epilogue {
@@ -44,9 +49,12 @@ export interface Window {
 interface Base {
   /** Node name(s) the op came from, joined by '+' where nodes fused (a model's node names are its module paths). */
   name: string;
-  /** Per-sample shapes (no batch dim). */
+  /** Per-sample shapes (no batch dim): of input 0 and of the output. */
   inShape: number[];
   outShape: number[];
+  /** Values read (computed values: the graph input or earlier ops' outputs; input 0 is the data input) and written. */
+  inputs: string[];
+  output: string;
 }
 
 export type Op =
@@ -57,11 +65,33 @@ export type Op =
   | (Base & { kind: 'pool'; mode: 'max' | 'avg'; win: Window })
   | (Base & { kind: 'globalAvgPool' })
   | (Base & { kind: 'affine'; epi: Epilogue })
+  /** y = act((a + b)·scale + shift): a residual join (same shapes), with a following ReLU (or BN) fused. */
+  | (Base & { kind: 'add'; epi: Epilogue })
+  /** Per sample, `outer` blocks: block i of every input (blocks[i] floats) in input order (concat along an axis > 0). */
+  | (Base & { kind: 'concat'; outer: number; blocks: number[] })
+  /** A view (Flatten, Reshape, Squeeze, Unsqueeze): the output shares input 0's floats; no data moves. */
   | (Base & { kind: 'reshape' });
 
-/** The refusal of a graph that is not a chain of supported ops. */
-function notChain(what: string): ArgumentError {
-  return new ArgumentError(`${OP}: ${what}; the graph runtime for such graphs is not there yet (lutnn.load runs chain graphs of ${CHAIN_OPS})`);
+/** A compiled graph: ops in run order over named values. */
+export interface Plan {
+  ops: Op[];
+  /** The graph input (written before the first op) and output (read after the last). */
+  input: string;
+  output: string;
+  /** Per-sample shape of every value an op reads or writes (the graph input included). */
+  shapes: Map<string, number[]>;
+}
+
+/** The refusal of a graph the runtime has no plan for. */
+function unsupported(what: string): ArgumentError {
+  return new ArgumentError(`${OP}: ${what} (lutnn.load runs graphs of ${RUNTIME_OPS})`);
+}
+
+/** Inputs whose storage an op may overwrite with its output (it reads each element before writing it). */
+export function inPlaceInputs(op: Op): number[] {
+  if (op.kind === 'affine') return [0];
+  if (op.kind === 'add') return [0, 1];
+  return [];
 }
 
 const where = (ni: NodeInfo): string => `node '${ni.node.name}' (${ni.node.op})`;
@@ -108,11 +138,10 @@ function window(shape: number[], out: number[], k: readonly number[], s: readonl
   return { cin, h, w, kh: k[0], kw: k[1], sh: s[0], sw: s[1], ph: p[0], pw: p[1], dh: d[0], dw: d[1], outH: out[1], outW: out[2] };
 }
 
-/** The epilogue of the last op if another per-channel affine map or ReLU may still fuse into it. */
-function openEpilogue(ops: Op[]): Epilogue | null {
-  const last = ops[ops.length - 1];
-  if (!last || !('epi' in last)) return null;
-  return last.epi.relu ? null : last.epi;
+/** The epilogue of `op` if another per-channel affine map or ReLU may still fuse into it. */
+function openEpilogue(op: Op | null): Epilogue | null {
+  if (!op || !('epi' in op)) return null;
+  return op.epi.relu ? null : op.epi;
 }
 
 /** Folds y·s + t (per channel) into an epilogue: scale' = scale·s, shift' = shift·s + t, in float64. */
@@ -130,9 +159,10 @@ function composeAffine(epi: Epilogue, s: Float64Array, t: Float64Array): void {
 
 /**
  * Batch norm (eval): y = x·s + t with s = γ/√(var + ε), t = β − mean·s (γ = 1, β = 0 when absent). Folded into the
- * weights of a preceding dense conv (w·s, b·s + t), into the epilogue of a preceding LUT conv, or run as its own affine op.
+ * weights of the dense conv that produced x (w·s, b·s + t), into the epilogue of a LUT conv, affine or add op that did,
+ * when x has no other reader (`target`); else run as its own affine op. Returns the op that now ends in the BN.
  */
-function batchNorm(ops: Op[], ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, shape: number[]): void {
+function batchNorm(target: Op | null, ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, shape: number[], x: string): Op {
   need4d(ni, shape);
   const name = ni.node.name;
   const C = shape[0];
@@ -145,25 +175,24 @@ function batchNorm(ops: Op[], ni: NodeInfo, weights: ReadonlyMap<string, Tensor>
     s[c] = (g ? g[c] : 1) / Math.sqrt(v[c] + eps);
     t[c] = (b ? b[c] : 0) - mean[c] * s[c];
   }
-  const last = ops[ops.length - 1];
-  const epi = openEpilogue(ops);
-  if (last && epi && last.kind === 'conv' && !epi.scale) {
-    const kc = last.weight.length / last.cout;
-    for (let co = 0; co < last.cout; co++) for (let i = co * kc; i < (co + 1) * kc; i++) last.weight[i] = last.weight[i] * s[co];
+  const epi = openEpilogue(target);
+  if (target && epi && target.kind === 'conv' && !epi.scale) {
+    const kc = target.weight.length / target.cout;
+    for (let co = 0; co < target.cout; co++) for (let i = co * kc; i < (co + 1) * kc; i++) target.weight[i] = target.weight[i] * s[co];
     const shift = new Float32Array(C);
     for (let co = 0; co < C; co++) shift[co] = (epi.shift ? epi.shift[co] : 0) * s[co] + t[co];
     epi.shift = shift;
-    last.name += `+${name}`;
-    return;
+    target.name += `+${name}`;
+    return target;
   }
-  if (last && epi && (last.kind === 'lutConv' || last.kind === 'affine')) {
+  if (target && epi && (target.kind === 'lutConv' || target.kind === 'affine' || target.kind === 'add')) {
     composeAffine(epi, s, t);
-    last.name += `+${name}`;
-    return;
+    target.name += `+${name}`;
+    return target;
   }
   const own: Epilogue = { scale: null, shift: null, relu: false };
   composeAffine(own, s, t);
-  ops.push({ kind: 'affine', name, inShape: shape, outShape: shape, epi: own });
+  return { kind: 'affine', name, inShape: shape, outShape: shape, inputs: [x], output: '', epi: own };
 }
 
 /** The LUT spec of a LutLinear / LutConv node (int8 tables only). */
@@ -175,75 +204,113 @@ function lutSpec(ni: NodeInfo, weights: ReadonlyMap<string, Tensor>): LutLayerSp
 }
 
 /**
- * Checks that `info` is a chain: one float32 input [N, ...], one output, every node a supported op reading exactly
- * one computed value (the previous node's output; the rest are initializers), which no other node reads.
+ * Checks what the runtime can plan: one float32 input [N, ...] and one output; every node a supported op whose
+ * computed inputs (not initializers) are where it expects activations: both operands of Add, every input of Concat,
+ * input 0 (only) of the others.
  */
-function checkChain(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void {
+function checkGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void {
   const g = info.graph;
-  if (g.inputs.length !== 1) throw notChain(`the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => `'${i.name}'`).join(', ')})`);
-  if (g.outputs.length !== 1) throw notChain(`the graph has ${g.outputs.length} outputs (${g.outputs.map((o) => `'${o}'`).join(', ')})`);
+  const io = 'the runtime runs graphs of one input and one output';
+  if (g.inputs.length !== 1) throw new ArgumentError(`${OP}: the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => `'${i.name}'`).join(', ')}); ${io}`);
+  if (g.outputs.length !== 1) throw new ArgumentError(`${OP}: the graph has ${g.outputs.length} outputs (${g.outputs.map((o) => `'${o}'`).join(', ')}); ${io}`);
   const inp = g.inputs[0];
   if (inp.dtype !== 'float32') throw new DTypeError(`${OP}: graph input '${inp.name}' is ${inp.dtype}; the runtime takes float32 inputs`);
   const computed = (v: string): boolean => v !== '' && !weights.has(v);
   for (const ni of info.nodes) {
-    const data = ni.node.inputs.filter(computed);
-    if (data.length > 1) throw notChain(`${where(ni)} joins ${data.length} computed values (${data.map((v) => `'${v}'`).join(', ')})`);
-    if (ni.node.op === 'MaddnessLinear' || ni.node.op === 'MaddnessConv') {
-      throw new ArgumentError(`${OP}: ${ni.node.op} '${ni.node.name}' is a MADDNESS layer; the runtime runs dense and LUT-NN layers only`);
+    const op = ni.node.op;
+    if (op === 'MaddnessLinear' || op === 'MaddnessConv') {
+      throw new ArgumentError(`${OP}: ${op} '${ni.node.name}' is a MADDNESS layer; the runtime runs dense and LUT-NN layers only`);
     }
-    if (!SUPPORTED.has(ni.node.op)) throw notChain(`${where(ni)} is an op the runtime has no step for`);
-    if (data.length === 0) throw notChain(`${where(ni)} reads no computed value (only initializers)`);
-    if (!computed(ni.node.inputs[0])) throw notChain(`${where(ni)} reads the computed value '${data[0]}' in place of its data input x`);
+    if (!SUPPORTED.has(op)) throw unsupported(`${where(ni)} is an op the runtime has no step for yet`);
+    const ins = ni.node.inputs;
+    const data = ins.filter(computed);
+    if (data.length === 0) throw unsupported(`${where(ni)} reads no computed value (only initializers)`);
+    if (op === 'Add' || op === 'Concat') {
+      const w = ins.find((v) => v !== '' && !computed(v));
+      if (w !== undefined) {
+        throw unsupported(`${where(ni)} reads the initializer '${w}' as an operand; the runtime's ${op} joins activations only`);
+      }
+    } else {
+      if (data.length > 1) throw unsupported(`${where(ni)} reads ${data.length} computed values (${data.map((v) => `'${v}'`).join(', ')}); it takes one activation, input 0`);
+      if (!computed(ins[0])) throw unsupported(`${where(ni)} reads the computed value '${data[0]}' in place of its data input x`);
+    }
   }
-  let cur = inp.name;
-  for (const ni of info.nodes) {
-    const x = ni.node.inputs[0];
-    if (x !== cur) throw notChain(`${where(ni)} reads '${x}', not '${cur}' (the output of the node before it)`);
-    const readers = info.consumers.get(cur) ?? [];
-    const producer = info.producer.get(cur);
-    const who = producer ? `${where(producer)}: its output '${cur}'` : `graph input '${cur}'`;
-    if (readers.length > 1) throw notChain(`${who} is read by ${readers.length} nodes (${readers.map((r) => `'${r.node.name}'`).join(', ')})`);
-    if (g.outputs[0] === cur) throw notChain(`${who} is both the graph output and read by node '${ni.node.name}'`);
-    cur = ni.node.outputs[0];
-  }
-  if (g.outputs[0] !== cur) throw notChain(`the graph output '${g.outputs[0]}' is not the output of the last node`);
+}
+
+/** Per-sample floats of every value in `plan` (for the arena). */
+export function valueFloats(plan: Plan): Map<string, number> {
+  return new Map([...plan.shapes].map(([v, s]) => [v, s.reduce((a, b) => a * b, 1)]));
 }
 
 /**
- * The ops of a chain graph (eval semantics) for samples of shape `inputShape` (no batch dim): `info` as analysed
- * (with `weights`, its initializers by name), re-analysed when `inputShape` differs from its input's. Throws
- * ArgumentError naming the node for graphs the runtime cannot run (joins, fan-out, other ops), ShapeError for shapes.
+ * The plan of a graph (eval semantics) for samples of shape `inputShape` (no batch dim): `info` as analysed (with
+ * `weights`, its initializers by name), re-analysed when `inputShape` differs from its input's. Ops come in the graph's
+ * topological order; Dropout and Identity vanish (their output is their input), views become 'reshape' ops. BatchNorm
+ * and Relu fuse into the op producing their input when nothing else reads that value (and it is not the graph output).
+ * Throws ArgumentError naming the node for graphs the runtime cannot run (ops without a step, several inputs or
+ * outputs), ShapeError for shapes.
  */
-export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): Op[] {
-  checkChain(info, weights);
+export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): Plan {
+  checkGraph(info, weights);
   const inp = info.graph.inputs[0];
   const own = perSample(inp.shape);
   if (!own || own.length !== inputShape.length || own.some((d, i) => d !== inputShape[i])) info = withInputShape(info, weights, inputShape);
+  const computed = (v: string): boolean => v !== '' && !weights.has(v);
+  // Dropout / Identity outputs are their inputs; `real` follows such renames.
+  const alias = new Map<string, string>();
+  const real = (v: string): string => alias.get(v) ?? v;
+  for (const ni of info.nodes) if (ni.node.op === 'Dropout' || ni.node.op === 'Identity') alias.set(ni.node.outputs[0], real(ni.node.inputs[0]));
+  const output = real(info.graph.outputs[0]);
+  // Nodes reading each value (after the renames).
+  const readers = new Map<string, number>();
+  for (const ni of info.nodes) {
+    if (alias.has(ni.node.outputs[0])) continue;
+    for (const v of new Set(ni.node.inputs.filter(computed).map(real))) readers.set(v, (readers.get(v) ?? 0) + 1);
+  }
+
+  const shapes = new Map<string, number[]>([[inp.name, sampleShape(null, inp.name, info.values.get(inp.name)!.shape)]]);
   const ops: Op[] = [];
-  let shape = sampleShape(null, inp.name, info.values.get(inp.name)!.shape);
+  /** The op that writes each value. */
+  const producer = new Map<string, Op>();
+  /** The op that produced `x` if a node reading `x` may fuse into it: its only reader, not the graph output. */
+  const fusable = (x: string): Op | null => (readers.get(x) === 1 && x !== output ? producer.get(x) ?? null : null);
+  const emit = (op: Op): void => {
+    ops.push(op);
+    producer.set(op.output, op);
+  };
+  /** `op` (which wrote `from`) now ends in node `ni`: it writes ni's output. */
+  const extend = (op: Op, from: string, to: string): void => {
+    producer.delete(from);
+    op.output = to;
+    producer.set(to, op);
+  };
+
   for (const ni of info.nodes) {
     const name = ni.node.name;
     const a = ni.attrs;
-    const out = sampleShape(ni, ni.node.outputs[0], ni.outputs[0].shape);
+    const y = ni.node.outputs[0];
+    if (alias.has(y)) continue; // Dropout (eval) and Identity
+    const xs = ni.node.inputs.filter(computed).map(real);
+    const x = xs[0];
+    const shape = shapes.get(x)!;
+    const out = sampleShape(ni, y, ni.outputs[0].shape);
+    shapes.set(y, out);
+    const base = { name, inShape: shape, outShape: out, inputs: [x], output: y };
     switch (ni.node.op) {
-      case 'Dropout':
-      case 'Identity':
-        break; // eval mode: identity
       case 'Conv': {
         if (a.groups !== 1) throw new ArgumentError(`${OP}: Conv '${name}' has groups = ${String(a.groups)}; the runtime runs groups = 1 only`);
+        need4d(ni, shape);
         const w = weightOf(weights, ni, 1)!;
         const [cout, , kh, kw] = w.shape;
         const win = window(shape, out, [kh, kw], a.stride as number[], a.padding as number[], a.dilation as number[]);
         const bias = weightOf(weights, ni, 2);
-        ops.push({
-          kind: 'conv', name, inShape: shape, outShape: out, win, cout, weight: Float32Array.from(w.f32),
-          epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false },
-        });
+        emit({ ...base, kind: 'conv', win, cout, weight: Float32Array.from(w.f32), epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } });
         break;
       }
       case 'LutConv': {
+        need4d(ni, shape);
         const win = window(shape, out, a.kernel as number[], a.stride as number[], a.padding as number[], a.dilation as number[]);
-        ops.push({ kind: 'lutConv', name, inShape: shape, outShape: out, win, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
+        emit({ ...base, kind: 'lutConv', win, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
         break;
       }
       case 'Linear':
@@ -255,54 +322,89 @@ export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, i
         if (ni.node.op === 'Linear') {
           const w = weightOf(weights, ni, 1)!;
           const bias = weightOf(weights, ni, 2);
-          ops.push({
-            kind: 'linear', name, inShape: shape, outShape: out, inF, outF: out[0], weight: Float32Array.from(w.f32),
+          emit({
+            ...base, kind: 'linear', inF, outF: out[0], weight: Float32Array.from(w.f32),
             epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false },
           });
         } else {
-          ops.push({ kind: 'lutLinear', name, inShape: shape, outShape: out, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
+          emit({ ...base, kind: 'lutLinear', spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
         }
         break;
       }
-      case 'BatchNorm':
-        batchNorm(ops, ni, weights, shape);
+      case 'BatchNorm': {
+        const target = fusable(x);
+        const op = batchNorm(target, ni, weights, shape, x);
+        if (op === target) extend(op, x, y);
+        else emit({ ...op, output: y });
         break;
+      }
       case 'Relu': {
-        const epi = openEpilogue(ops);
-        if (epi) {
+        const target = fusable(x);
+        const epi = openEpilogue(target);
+        if (target && epi) {
           epi.relu = true;
-          ops[ops.length - 1].name += `+${name}`;
+          target.name += `+${name}`;
+          extend(target, x, y);
         } else {
-          ops.push({ kind: 'affine', name, inShape: shape, outShape: shape, epi: { scale: null, shift: null, relu: true } });
+          emit({ ...base, kind: 'affine', epi: { scale: null, shift: null, relu: true } });
         }
+        break;
+      }
+      case 'Add': {
+        const b = xs.length > 1 ? xs[1] : x; // x + x names its one value once
+        const bs = shapes.get(b)!;
+        if (bs.length !== shape.length || bs.some((d, i) => d !== shape[i])) {
+          throw new ShapeError(`${OP}: Add '${name}' adds [N,${shape.join(',')}] ('${x}') and [N,${bs.join(',')}] ('${b}'); the runtime adds activations of one shape only (no broadcasting)`);
+        }
+        emit({ ...base, kind: 'add', inputs: [x, b], epi: { scale: null, shift: null, relu: false } });
+        break;
+      }
+      case 'Concat': {
+        const rank = shape.length + 1;
+        const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+        if (axis === 0) throw unsupported(`Concat '${name}' joins along the batch axis 0`);
+        const all = ni.node.inputs.map(real); // every input, in order (one value may come twice)
+        const prod = (s: number[]): number => s.reduce((p, d) => p * d, 1);
+        const outer = prod(out.slice(0, axis - 1));
+        emit({ ...base, kind: 'concat', inputs: all, outer, blocks: all.map((v) => prod(shapes.get(v)!.slice(axis - 1))) });
         break;
       }
       case 'MaxPool':
       case 'AveragePool': {
         need4d(ni, shape);
         const win = window(shape, out, a.kernel as number[], a.stride as number[], a.padding as number[], [1, 1]);
-        ops.push({ kind: 'pool', mode: ni.node.op === 'MaxPool' ? 'max' : 'avg', name, inShape: shape, outShape: out, win });
+        emit({ ...base, kind: 'pool', mode: ni.node.op === 'MaxPool' ? 'max' : 'avg', win });
         break;
       }
       case 'GlobalAveragePool':
         // [C] (or [C, 1, 1] with keepdims: the same floats).
-        ops.push({ kind: 'globalAvgPool', name, inShape: shape, outShape: out });
-        break;
-      case 'Flatten':
-      case 'Reshape':
-        // Both dim 0s are N (sampleShape): a per-sample view, no data moves.
-        ops.push({ kind: 'reshape', name, inShape: shape, outShape: out });
+        need4d(ni, shape);
+        emit({ ...base, kind: 'globalAvgPool' });
         break;
       default:
-        throw notChain(`${where(ni)} is an op the runtime has no step for`);
+        if (!VIEWS.has(ni.node.op)) throw unsupported(`${where(ni)} is an op the runtime has no step for yet`);
+        // Flatten, Reshape, Squeeze, Unsqueeze: both dim 0s are N (sampleShape), a per-sample view; no data moves.
+        emit({ ...base, kind: 'reshape' });
     }
-    shape = out;
   }
   if (ops.length === 0) throw new ArgumentError(`${OP}: the model has no layer to run`);
-  return ops;
+  // Only the values the ops read or write (fused intermediates are gone).
+  const used = new Map<string, number[]>([[inp.name, shapes.get(inp.name)!]]);
+  for (const op of ops) for (const v of [...op.inputs, op.output]) used.set(v, shapes.get(v)!);
+  if (!used.has(output)) throw new ArgumentError(`${OP}: the graph output '${output}' is written by no op`);
+  return { ops, input: inp.name, output, shapes: used };
 }
 
-/** A one-line description per op (for summaries and error messages). */
-export function describeOps(ops: readonly Op[]): string[] {
-  return ops.map((o) => `${o.kind} ${o.name}: ${fmtShape(o.inShape)} → ${fmtShape(o.outShape)}`);
+/** The ops of planGraph (a dry run tells whether the runtime runs a graph). */
+export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): Op[] {
+  return planGraph(info, weights, inputShape).ops;
+}
+
+/** A one-line description per op (for summaries and error messages); joins show every input's shape. */
+export function describeOps(ops: readonly Op[], shapes?: ReadonlyMap<string, number[]>): string[] {
+  return ops.map((o) => {
+    const sep = o.kind === 'add' ? ' + ' : ' ‖ ';
+    const ins = o.inputs.length > 1 && shapes ? o.inputs.map((v) => fmtShape(shapes.get(v)!)).join(sep) : fmtShape(o.inShape);
+    return `${o.kind} ${o.name}: ${ins} → ${fmtShape(o.outShape)}`;
+  });
 }

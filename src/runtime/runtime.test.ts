@@ -21,7 +21,7 @@ import { lutify } from '../../test/lut-models.js';
 import { compile, load, loadSync } from './node.js';
 import type { RuntimeModel } from './model.js';
 import { tsLutEngine } from './lut-step.js';
-import { CHAIN_OPS } from './plan.js';
+import { RUNTIME_OPS } from './plan.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 
 const MODEL = fileURLToPath(new URL('../../models/fmnist-cnn.safetensors', import.meta.url));
@@ -309,7 +309,7 @@ test('clear errors for bad files, unsupported ops and options', async () => {
   assert.throws(() => loadSync(bytes, { inputShape: [1, 32, 32] }), (e: unknown) => e instanceof ShapeError && /lutnn\.load: inputShape \[1,32,32\]: node 'fc1' \(Linear\): input last dim 4096 vs in features 3136/.test((e as Error).message));
   const rng = new Rng(1);
   const gelu = lower(Sequential.named([['fc', new Linear(4, 4, { rng })], ['act', new GELU()]]), [4]);
-  assert.throws(() => compile(gelu), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Gelu\) is an op the runtime has no step for; the graph runtime for such graphs is not there yet/.test((e as Error).message));
+  assert.throws(() => compile(gelu), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Gelu\) is an op the runtime has no step for yet \(lutnn\.load runs graphs of Conv, /.test((e as Error).message));
   const grouped = lower(Sequential.named([['conv', new Conv2d(2, 2, 3, { groups: 2, rng })]]), [2, 5, 5]);
   assert.throws(() => compile(grouped), /Conv 'conv' has groups = 2/);
   assert.throws(() => compile(Sequential.named([['fc', new Linear(4, 4, { rng })]]) as unknown as GraphModel), (e: unknown) => e instanceof ArgumentError && /lutnn\.compile: expected a GraphModel \(lowerModule/.test((e as Error).message));
@@ -389,10 +389,9 @@ test('a LUT model saved as version 2 loads to the steps and logits of the in-mem
   }
 });
 
-test('graphs that are not chains are refused, naming the node: residual Add, fan-out, two outputs', () => {
+test('graphs that are not chains run: a residual Add, a value read twice, a dead branch; two outputs and broadcasting Adds are refused', () => {
   const rng = new Rng(4);
-  const chainMessage = `the graph runtime for such graphs is not there yet (lutnn.load runs chain graphs of ${CHAIN_OPS})`;
-  assert.equal(CHAIN_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape, Dropout, Identity');
+  assert.equal(RUNTIME_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add (two activations of one shape), Concat, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
   /** x → conv1 → relu → conv2, then `tail` (the residual join, or nothing). */
   const build = (tail: (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>, y: ReturnType<GraphBuilder['input']>) => void): GraphModel => {
     const b = new GraphBuilder();
@@ -404,35 +403,52 @@ test('graphs that are not chains are refused, naming the node: residual Add, fan
     const { graph, weights } = b.build();
     return GraphModel.create(graph, weights);
   };
-  const residual = build((b, x, y) => b.output(b.op('Add', [y, x], {}, 'add')[0]));
-  const refused = (m: GraphModel, what: RegExp): void => {
-    assert.throws(() => compile(m), (e: unknown) => {
-      const msg = (e as Error).message;
-      return e instanceof ArgumentError && what.test(msg) && msg.endsWith(chainMessage);
-    });
+  const runs = (m: GraphModel, steps: string[], what: string): void => {
+    const rtm = compile(m, { maxBatch: 2 });
+    try {
+      assert.deepEqual(rtm.summary(), steps, what);
+      const x = randn([3, 2, 5, 5], 1, rng); // two chunks
+      assertClose(rtm.run(x), evalForward(m, x), what);
+    } finally {
+      rtm.dispose();
+    }
   };
-  refused(residual, /^lutnn\.load: node 'add' \(Add\) joins 2 computed values \('conv2', 'input'\); /);
+  const residual = build((b, x, y) => b.output(b.op('Relu', [b.op('Add', [y, x], {}, 'add')[0]], {}, 'relu2')[0]));
+  runs(residual, [
+    'conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'add add+relu2: [2,5,5] + [2,5,5] → [2,5,5]',
+  ], 'conv → relu → conv, + input, relu');
   // From a model file too.
-  assert.throws(() => loadSync(serializeModel(residual, {})), (e: unknown) => e instanceof ArgumentError && (e as Error).message.includes("node 'add' (Add) joins 2 computed values"));
-  // The conv stack alone runs (the engine's numbers).
-  const plain = build((b, _x, y) => b.output(y));
-  const rtm = compile(plain);
+  const file = loadSync(serializeModel(residual, {}));
   try {
-    const x = randn([3, 2, 5, 5], 1, rng);
-    assertClose(rtm.run(x), evalForward(plain, x), 'conv → relu → conv');
+    const x = randn([2, 2, 5, 5], 1, rng);
+    assertClose(file.run(x), evalForward(residual, x), 'residual from a file');
   } finally {
-    rtm.dispose();
+    file.dispose();
   }
-  // A value read twice (here by two nodes whose outputs are both graph outputs).
-  refused(build((b, _x, y) => {
-    b.output(b.op('Relu', [y], {}, 'a')[0]);
-    b.output(b.op('Relu', [y], {}, 'b')[0]);
-  }), /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); /);
-  refused(build((b, _x, y) => {
+  // conv2's output read twice (a ReLU and the Add): nothing fuses into conv2; the ReLU runs on its own.
+  runs(build((b, _x, y) => b.output(b.op('Add', [b.op('Relu', [y], {}, 'a')[0], y], {}, 'sum')[0])), [
+    'conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'affine a: [2,5,5] → [2,5,5]', 'add sum: [2,5,5] + [2,5,5] → [2,5,5]',
+  ], 'relu(y) + y');
+  // A branch nobody reads still runs (as the engine runs it); the output is the other one.
+  runs(build((b, _x, y) => {
     const a = b.op('Relu', [y], {}, 'a')[0];
     b.op('Relu', [y], {}, 'b');
     b.output(a);
-  }), /^lutnn\.load: node 'conv2' \(Conv\): its output 'conv2' is read by 2 nodes \('a', 'b'\); /);
+  }), ['conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'affine a: [2,5,5] → [2,5,5]', 'affine b: [2,5,5] → [2,5,5]'], 'dead branch');
+  const refused = (m: GraphModel, type: typeof ArgumentError, what: RegExp): void => {
+    assert.throws(() => compile(m), (e: unknown) => e instanceof type && what.test((e as Error).message));
+  };
+  refused(build((b, _x, y) => {
+    b.output(b.op('Relu', [y], {}, 'a')[0]);
+    b.output(b.op('Relu', [y], {}, 'b')[0]);
+  }), ArgumentError, /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); the runtime runs graphs of one input and one output$/);
+  // Add with broadcasting (a per-channel bias as an activation) and Add of a weight.
+  refused(build((b, _x, y) => {
+    const bias = b.op('GlobalAveragePool', [y], { keepdims: true }, 'gap')[0]; // [N,2,1,1]
+    b.output(b.op('Add', [y, bias], {}, 'add')[0]);
+  }), ShapeError, /^lutnn\.load: Add 'add' adds \[N,2,5,5\] \('conv2'\) and \[N,2,1,1\] \('gap'\); the runtime adds activations of one shape only \(no broadcasting\)$/);
+  refused(build((b, _x, y) => b.output(b.op('Add', [y, b.weight('shift', randn([1, 2, 5, 5], 1, rng))], {}, 'add')[0])), ArgumentError,
+    /^lutnn\.load: node 'add' \(Add\) reads the initializer 'shift' as an operand; the runtime's Add joins activations only \(lutnn\.load runs graphs of /);
 });
 
 test('Reshape keeping the batch dim runs as a view; GlobalAveragePool with keepdims; a Reshape over the batch is refused', () => {

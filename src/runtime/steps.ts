@@ -1,5 +1,5 @@
 // Executable steps of a compiled plan: resident weights and scratch on the wasm heap, kernel calls and pool jobs per run.
-// Steps take byte pointers to their input and output activations [n, ...shape]; they never allocate or throw.
+// Steps take byte pointers to their input(s) and output activations [n, ...shape]; they never allocate or throw.
 import { BackendError } from '../errors.js';
 import { LAYOUT, type ConvDesc, type GemmDesc } from '../backend/layout.js';
 import type { WasmRuntime } from '../backend/wasm.js';
@@ -20,12 +20,14 @@ export interface KernelHost {
 
 export interface Step {
   readonly op: Op;
-  /** Writes its output for n samples at y from its input at x (y === x for in-place steps). */
-  run(n: number, x: number, y: number): void;
+  /**
+   * Writes its output for n samples at y from its inputs at xs (op.inputs' order; x = xs[0]). y may equal an input
+   * the plan lets it overwrite (inPlaceInputs), and equals x for views; otherwise it shares no byte with an input.
+   */
+  run(n: number, x: number, y: number, xs: readonly number[]): void;
   /** Bytes of shared scratch it uses at most (granted at `scratch` before the first run). */
   readonly scratchBytes: number;
   scratch: number;
-  readonly inPlace: boolean;
 }
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
@@ -94,7 +96,7 @@ function putEpilogue(blocks: Blocks, e: Epilogue): { scale: number; shift: numbe
  * weight [cout, kc] packed once into MR-row panels, then bias (+ folded BN) and ReLU in one pass while the chunk
  * is still in cache.
  */
-function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'conv' }>): Step {
+function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'conv' }>, maxBatch: number): Step {
   const { rt } = host;
   const { win, cout } = op;
   const kc = win.cin * win.kh * win.kw;
@@ -111,10 +113,9 @@ function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'con
   const pbBytes = align(roundUp(L, nr) * kc * 4);
   const colsBytes = pointwise ? 0 : align(kc * L * 4);
   const perImage = pbBytes + colsBytes;
-  const chunkMax = Math.max(1, Math.floor(CONV_CHUNK_BYTES / perImage));
+  const chunkMax = Math.max(1, Math.min(maxBatch, Math.floor(CONV_CHUNK_BYTES / perImage)));
   const step: Step = {
     op,
-    inPlace: false,
     scratch: 0,
     scratchBytes: chunkMax * perImage,
     run(n, x, y) {
@@ -158,7 +159,6 @@ function linearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'l
   const epi = putEpilogue(blocks, op.epi);
   const step: Step = {
     op,
-    inPlace: false,
     scratch: 0,
     scratchBytes: roundUp(maxBatch, mr) * K * 4,
     run(n, x, y) {
@@ -184,7 +184,6 @@ function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind:
   const { C, K, M } = op.spec;
   return {
     op,
-    inPlace: false,
     scratch: 0,
     scratchBytes: 0,
     run(n, x, y) {
@@ -225,7 +224,6 @@ function lutConvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: '
   const step: Step & { readonly direct: DirectLutConv | null } = {
     op,
     direct,
-    inPlace: false,
     scratch: 0,
     scratchBytes: Math.max(rowsBytes + align(chunkImages * P * M * 4), direct ? direct.scratchBytes(directChunk) : 0),
     run(n, x, y) {
@@ -248,7 +246,6 @@ function poolStep(host: KernelHost, op: Extract<Op, { kind: 'pool' }>): Step {
   const mode = op.mode === 'max' ? 0 : 1;
   return {
     op,
-    inPlace: false,
     scratch: 0,
     scratchBytes: 0,
     run(n, x, y) {
@@ -269,23 +266,76 @@ function poolStep(host: KernelHost, op: Extract<Op, { kind: 'pool' }>): Step {
 
 function globalAvgPoolStep(host: KernelHost, op: Extract<Op, { kind: 'globalAvgPool' }>): Step {
   const [c, h, w] = op.inShape;
-  return { op, inPlace: false, scratch: 0, scratchBytes: 0, run: (n, x, y) => host.rt.ex.rtPlaneMeans(x, y, n * c, h * w) };
+  return { op, scratch: 0, scratchBytes: 0, run: (n, x, y) => host.rt.ex.rtPlaneMeans(x, y, n * c, h * w) };
 }
 
-/** A standalone epilogue (batch norm or ReLU that could not fuse), in place on NCHW planes or on rows. */
+/** Copies `bytes` bytes from x to y on the heap (regions that do not overlap, or the same one). */
+function copyBytes(host: KernelHost, x: number, y: number, bytes: number): void {
+  if (x !== y) new Uint8Array(host.rt.memory.buffer).copyWithin(y, x, x + bytes);
+}
+
+/** y = act(y·scale + shift) in place: per channel on NCHW planes ([C, H, W] samples), else ReLU on rows. */
+function runEpilogue(host: KernelHost, y: number, n: number, shape: readonly number[], epi: { scale: number; shift: number; relu: number }): void {
+  if (shape.length === 3) host.rt.ex.rtEpilogueChannels(y, n, shape[0], shape[1] * shape[2], epi.scale, epi.shift, epi.relu);
+  else host.rt.ex.rtEpilogueRows(y, n, shape.reduce((a, b) => a * b, 1), 0, 0, epi.relu);
+}
+
+/**
+ * A standalone epilogue (batch norm or ReLU that could not fuse): in place when the plan gives y = x, else a copy
+ * first. Per-channel scale/shift come from batch norm, which needs [C, H, W]; anything else is a ReLU on rows.
+ */
 function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'affine' }>): Step {
   const epi = putEpilogue(blocks, op.epi);
-  const s = op.inShape;
-  const len = s.reduce((a, b) => a * b, 1);
+  const len = op.inShape.reduce((a, b) => a * b, 1);
   return {
     op,
-    inPlace: true,
     scratch: 0,
     scratchBytes: 0,
-    run(n, x) {
-      // Per-channel scale/shift come from batch norm, which needs [C, H, W]; anything else is a ReLU on rows.
-      if (s.length === 3) host.rt.ex.rtEpilogueChannels(x, n, s[0], s[1] * s[2], epi.scale, epi.shift, epi.relu);
-      else host.rt.ex.rtEpilogueRows(x, n, len, 0, 0, epi.relu);
+    run(n, x, y) {
+      copyBytes(host, x, y, n * len * 4);
+      runEpilogue(host, y, n, op.inShape, epi);
+    },
+  };
+}
+
+/**
+ * Residual add y = act((a + b)·scale + shift): the elementwise kernel (exact float32 sums, y may be a or b), then the
+ * fused epilogue in place (a ReLU alone: the relu kernel).
+ */
+function addStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'add' }>): Step {
+  const { ex } = host.rt;
+  const epi = putEpilogue(blocks, op.epi);
+  const len = op.outShape.reduce((a, b) => a * b, 1);
+  const affine = op.epi.scale !== null || op.epi.shift !== null;
+  return {
+    op,
+    scratch: 0,
+    scratchBytes: 0,
+    run(n, _x, y, xs) {
+      ex.add(xs[0], xs[1], y, n * len);
+      if (affine) runEpilogue(host, y, n, op.outShape, epi);
+      else if (op.epi.relu) ex.relu(y, y, n * len);
+    },
+  };
+}
+
+/** Concat along a per-sample axis: per sample and outer index, each input's block copied in turn. */
+function concatStep(host: KernelHost, op: Extract<Op, { kind: 'concat' }>): Step {
+  const total = op.blocks.reduce((a, b) => a + b, 0);
+  return {
+    op,
+    scratch: 0,
+    scratchBytes: 0,
+    run(n, _x, y, xs) {
+      const heap = new Uint8Array(host.rt.memory.buffer);
+      for (let o = 0; o < n * op.outer; o++) {
+        let dst = y + o * total * 4;
+        op.blocks.forEach((b, i) => {
+          const src = xs[i] + o * b * 4;
+          heap.copyWithin(dst, src, src + b * 4);
+          dst += b * 4;
+        });
+      }
     },
   };
 }
@@ -294,7 +344,7 @@ function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'a
 export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], conv: LutConvOptions = { mode: 'direct', wide: true, certify: true }): Step {
   switch (op.kind) {
     case 'conv':
-      return convStep(host, blocks, op);
+      return convStep(host, blocks, op, maxBatch);
     case 'linear':
       return linearStep(host, blocks, op, maxBatch);
     case 'lutLinear': {
@@ -316,8 +366,12 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
       return globalAvgPoolStep(host, op);
     case 'affine':
       return affineStep(host, blocks, op);
+    case 'add':
+      return addStep(host, blocks, op);
+    case 'concat':
+      return concatStep(host, op);
     case 'reshape':
-      return { op, inPlace: true, scratch: 0, scratchBytes: 0, run: () => {} };
+      return { op, scratch: 0, scratchBytes: 0, run: () => {} }; // a view: the plan gives y = x
     default:
       throw new BackendError(`lutnn.load: no step for op ${(op as Op).kind}`);
   }
