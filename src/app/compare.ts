@@ -66,13 +66,13 @@ export interface CompareRow {
   /**
    * Where the test figures come from: 'runtime' (lutnn's inference runtime, f32 encoder: the training engine's codes,
    * BN folded) for dense and LUT-NN models it can run, 'engine' (the training engine's eval forward) for MADDNESS and
-   * for graphs the runtime does not run yet (residual and attention graphs).
+   * for graphs the runtime does not run yet (attention graphs).
    */
   evaluatedOn: 'runtime' | 'engine';
   seconds: number;
 }
 
-/** Whether lutnn's inference runtime runs `model` (today: chain graphs of its supported ops), else the engine scores it. */
+/** Whether lutnn's inference runtime runs `model` (DAGs of its supported ops: CNNs, residual CNNs), else the engine scores it. */
 function runsOnRuntime(model: GraphModel, inputShape: number[]): boolean {
   try {
     planOps(model.info, new Map(model.namedWeights()), inputShape);

@@ -16,6 +16,7 @@ import { createModel } from '../nn/zoo.js';
 import { randn } from '../tensor/create.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { ShapeError } from '../errors.js';
 import { tsLutEngine } from './lut-step.js';
 import type { RuntimeModel } from './model.js';
 import { compile } from './node.js';
@@ -45,10 +46,31 @@ function diff(a: Float32Array, b: Float32Array): { d: number; m: number } {
 /**
  * Tolerance vs the engine, relative to the tensor's largest magnitude: folding batch norm into conv weights / epilogues
  * changes float32 rounding (a few ulps per layer), and a LUT scan sums int8 entries exactly before scaling where the
- * engine sums dequantized floats. 1e-4 is far below what one changed LUT code does to a layer's outputs (a table
- * entry difference, ~1e-2 of the outputs' scale), so LUT steps within it picked the engine's codes.
+ * engine sums dequantized floats. One changed LUT code moves an output row by a difference of two table rows, which
+ * checkSteps asserts is far above this tolerance for every LUT step: a LUT step within it picked the engine's codes.
  */
 const TOL = 1e-4;
+
+/**
+ * The least a single changed code can move a LUT step's output row (max over outputs m): over codebooks c and code
+ * pairs k ≠ k', max_m |lutQ[c][k][m] − lutQ[c][k'][m]| · table scale, times the smallest |epilogue scale| (folded BN).
+ */
+function codeChangeFloor(op: RuntimeModel['ops'][number]): number {
+  if (op.kind !== 'lutConv' && op.kind !== 'lutLinear') return Infinity;
+  const { C, K, M, lutQ, scale } = op.spec;
+  let floor = Infinity;
+  for (let c = 0; c < C; c++) {
+    for (let k = 0; k < K; k++) {
+      for (let k2 = k + 1; k2 < K; k2++) {
+        let d = 0;
+        for (let m = 0; m < M; m++) d = Math.max(d, Math.abs(lutQ[(c * K + k) * M + m] - lutQ[(c * K + k2) * M + m]));
+        floor = Math.min(floor, d * scale);
+      }
+    }
+  }
+  const epi = op.epi.scale ? Math.min(...Array.from(op.epi.scale, Math.abs)) : 1;
+  return floor * epi;
+}
 
 function assertClose(got: Float32Array, want: Float32Array, what: string): void {
   const { d, m } = diff(got, want);
@@ -81,9 +103,9 @@ const evalForward = (model: GraphModel, x: Tensor): Float32Array => engineValues
 
 /**
  * Runs `rtm` on x step by step and checks: every step's output equals the engine's value of that name (the last
- * fused node's output); after each step, every value still to be read (or the graph output) holds exactly the bytes
- * it was written with (nothing live was overwritten); the slots live at a step never overlap and hold at most the
- * planned peak, which some step reaches.
+ * fused node's output; for LUT steps within less than a tenth of what one changed code would do); after each step,
+ * every value still to be read (or the graph output) holds exactly the bytes it was written with (nothing live was
+ * overwritten); the slots live at a step never overlap and hold at most the planned peak, which some step reaches.
  */
 function checkSteps(rtm: RuntimeModel, model: GraphModel, x: Tensor, what: string): void {
   const mem = rtm.memory;
@@ -108,7 +130,11 @@ function checkSteps(rtm: RuntimeModel, model: GraphModel, x: Tensor, what: strin
   const y = rtm.trace(x, (i, read) => {
     const op = rtm.ops[i];
     const out = read(op.output);
-    assertClose(out, want.get(op.output)!, `${what}: step ${i} (${op.kind} ${op.name})`);
+    const ref = want.get(op.output)!;
+    assertClose(out, ref, `${what}: step ${i} (${op.kind} ${op.name})`);
+    const floor = codeChangeFloor(op);
+    const bound = TOL * (1 + diff(ref, ref).m);
+    assert.ok(floor > 10 * bound, `${what}: step ${i} (${op.name}): a changed code moves outputs by ${floor}, not clearly above the tolerance ${bound}`);
     written.set(op.output, out);
     for (const [v, bytes] of written) {
       const a = mem.values.get(v)!;
@@ -249,6 +275,40 @@ test('a skip across several nodes: Concat, in-place add and BN, vanishing Identi
   } finally {
     rtm.dispose();
   }
+});
+
+test('Concat along channels, rows and columns (a value twice), BN and ReLU fused into x + x; Concat over the batch is refused', () => {
+  const rng = new Rng(32);
+  const b = new GraphBuilder();
+  const x = b.input('input', 'float32', ['N', 2, 3, 4]);
+  const a = b.op('Conv', [x, b.weight('a.weight', randn([3, 2, 1, 1], 0.5, rng))], {}, 'a')[0];
+  const c1 = b.op('Concat', [a, x], { axis: 1 }, 'c1')[0]; // [N,5,3,4]
+  const c2 = b.op('Concat', [c1, c1], { axis: 2 }, 'c2')[0]; // [N,5,6,4]
+  const c3 = b.op('Concat', [c2, c2], { axis: -1 }, 'c3')[0]; // [N,5,6,8]
+  const pos = (n: string, lo: number, hi: number): ReturnType<GraphBuilder['weight']> => b.weight(`bn.${n}`, new Tensor(Float32Array.from({ length: 5 }, () => rng.uniform(lo, hi)), [5]));
+  const s = b.op('Add', [c3, c3], {}, 's')[0];
+  const r = b.op('Relu', [b.op('BatchNorm', [s, pos('weight', 0.5, 1.5), pos('bias', -1, 1), pos('running_mean', -0.3, 0.3), pos('running_var', 0.4, 2)], {}, 'bn')[0]], {}, 'relu')[0];
+  b.output(b.op('GlobalAveragePool', [r], {}, 'gap')[0]);
+  const g = b.build();
+  const m = GraphModel.create(g.graph, g.weights).eval();
+  const rtm = compile(m, { maxBatch: 3 });
+  try {
+    assert.deepEqual(rtm.summary(), [
+      'conv a: [2,3,4] → [3,3,4]', 'concat c1: [3,3,4] ‖ [2,3,4] → [5,3,4]', 'concat c2: [5,3,4] ‖ [5,3,4] → [5,6,4]',
+      'concat c3: [5,6,4] ‖ [5,6,4] → [5,6,8]', 'add s+bn+relu: [5,6,8] + [5,6,8] → [5,6,8]', 'globalAvgPool gap: [5,6,8] → [5]',
+    ]);
+    assert.equal(rtm.memory.values.get('relu')!.slot, rtm.memory.values.get('c3')!.slot, 'x + x in place');
+    checkSteps(rtm, m, randn([3, 2, 3, 4], 1, rng), 'concat graph');
+    const x5 = randn([5, 2, 3, 4], 1, rng);
+    assertClose(rtm.run(x5), evalForward(m, x5), 'batch 5 in chunks of 3');
+  } finally {
+    rtm.dispose();
+  }
+  const cb = new GraphBuilder();
+  const cx = cb.input('input', 'float32', ['N', 4]);
+  cb.output(cb.op('Concat', [cx, cx], { axis: 0 }, 'rows')[0]); // [2*N,4]
+  const cg = cb.build();
+  assert.throws(() => compile(GraphModel.create(cg.graph, cg.weights)), (e: unknown) => e instanceof ShapeError && /node 'rows' \(Concat\): output 'rows' is \[2\*N,4\]; the runtime runs values \[N, \.\.\.\]/.test((e as Error).message));
 });
 
 /**

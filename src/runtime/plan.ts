@@ -351,7 +351,7 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
         break;
       }
       case 'Add': {
-        const b = xs.length > 1 ? xs[1] : x; // x + x names its one value once
+        const b = xs[1]; // checkGraph: both operands are computed (x + x lists x twice)
         const bs = shapes.get(b)!;
         if (bs.length !== shape.length || bs.some((d, i) => d !== shape[i])) {
           throw new ShapeError(`${OP}: Add '${name}' adds [N,${shape.join(',')}] ('${x}') and [N,${bs.join(',')}] ('${b}'); the runtime adds activations of one shape only (no broadcasting)`);
@@ -360,9 +360,9 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
         break;
       }
       case 'Concat': {
+        // Along axis ≥ 1: one along the batch axis gives [k*N, ...], which sampleShape refused above.
         const rank = shape.length + 1;
         const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
-        if (axis === 0) throw unsupported(`Concat '${name}' joins along the batch axis 0`);
         const all = ni.node.inputs.map(real); // every input, in order (one value may come twice)
         const prod = (s: number[]): number => s.reduce((p, d) => p * d, 1);
         const outer = prod(out.slice(0, axis - 1));
