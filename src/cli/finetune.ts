@@ -1,11 +1,13 @@
-// `lutnn finetune`: end-to-end centroid learning of a LUT model with the LUT-NN recipe, progress, resume, --json.
+// `lutnn finetune`: end-to-end centroid learning of a LUT model with the LUT-NN recipe (or quantization-aware fine-tuning of a quantized model), progress, resume, --json.
 import { Command } from 'commander';
 import { noGrad } from '../autograd/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkDistillOptions, distillationLoss } from '../train/distill.js';
 import type { DatasetName } from '../data/dataset.js';
 import { loadModel, saveModel } from '../io/model-file.js';
-import { lutParamGroups, lutTemperatures } from '../lut/recipe.js';
+import { lutNodes, lutParamGroups, lutTemperatures } from '../lut/recipe.js';
+import { quantizedLayers } from '../quant/quantize.js';
+import { ArgumentError } from '../errors.js';
 import { Adam } from '../optim/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import { cosine } from '../optim/schedule.js';
@@ -39,8 +41,8 @@ interface FinetuneCliOptions {
 
 export function finetuneCommand(): Command {
   const cmd = new Command('finetune')
-    .description('fine-tune a LUT model end to end (LUT-NN recipe: Adam, cosine lr, learned temperatures)')
-    .argument('<model>', 'LUT model file written by `lutnn convert`')
+    .description('fine-tune a LUT model end to end (LUT-NN recipe: Adam, cosine lr, learned temperatures), or a quantized model (quantization-aware, straight-through rounding)')
+    .argument('<model>', 'LUT model file written by `lutnn convert`, or a quantized one written by `lutnn quantize`')
     .option('--out <file>', 'output file (default: <model> with -ft before .safetensors)')
     .option('--epochs <n>', 'epochs', intArg('--epochs', 1), 3)
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 128)
@@ -64,7 +66,13 @@ async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
   const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
   const loaders = prepareLoaders({ ...o, dataset: name, mean: meta.dataset?.mean, std: meta.dataset?.std });
   manualSeed(o.seed);
-  const optimizer = new Adam(lutParamGroups(model, o.lr, o.temperatureLr, o.weightDecay)) as unknown as Optimizer<BaseHyper>;
+  // LUT-NN models: the recipe's groups. Quantized models without LUT layers: every parameter at --lr (QAT; the
+  // activation scales are buffers and stay as calibrated).
+  let groups: ReturnType<typeof lutParamGroups>;
+  if (lutNodes(model).length > 0) groups = lutParamGroups(model, o.lr, o.temperatureLr, o.weightDecay);
+  else if (quantizedLayers(model).length > 0) groups = [{ params: model.parameters(), lr: o.lr, weightDecay: o.weightDecay }];
+  else throw new ArgumentError(`finetune: ${file} has no LUT-NN or quantized layers (make one with \`lutnn convert\` or \`lutnn quantize\` first)`);
+  const optimizer = new Adam(groups) as unknown as Optimizer<BaseHyper>;
   const schedule = cosine({ baseLr: o.lr, totalSteps: o.epochs * loaders.trainLoader.numBatches });
   const out = o.out ?? file.replace(/(\.safetensors)?$/, '-ft.safetensors');
   const checkpoint = o.checkpoint ?? `${out}.ckpt`;

@@ -11,6 +11,8 @@ import { convertCommand } from './convert.js';
 import { finetuneCommand } from './finetune.js';
 import { compareCommand, demoCommand } from './compare.js';
 import { exportCommand } from './export.js';
+import { applyUsageConventions } from './usage.js';
+import { quantizeCommand } from './quantize.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
 function packageVersion(): string {
@@ -31,6 +33,8 @@ const program = new Command('lutnn')
   .addCommand(finetuneCommand())
   .addCommand(compareCommand())
   .addCommand(demoCommand())
-  .addCommand(exportCommand());
+  .addCommand(exportCommand())
+  .addCommand(quantizeCommand());
 
+applyUsageConventions(program);
 await program.parseAsync(process.argv);

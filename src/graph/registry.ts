@@ -3,12 +3,14 @@ import type { OpDef } from './op.js';
 import type { OpType } from './types.js';
 import { Clip, Gelu, HardSwish, Relu, Sigmoid, Silu, Tanh } from './ops/activation.js';
 import { Add, Div, Mul, Sub } from './ops/arith.js';
+import { Cast, Expand } from './ops/cast.js';
 import { Conv } from './ops/conv.js';
 import { MatMul, Linear } from './ops/linear.js';
 import { LeakyRelu } from './ops/leaky-relu.js';
 import { LutConv, LutLinear, MaddnessConv, MaddnessLinear } from './ops/lut.js';
 import { Dropout, Gather, Identity, Softmax } from './ops/misc.js';
 import { BatchNorm, LayerNorm } from './ops/norm.js';
+import { QConv, QLinear } from './ops/quant.js';
 import { AveragePool, GlobalAveragePool, MaxPool, ReduceMean } from './ops/pool.js';
 import { Concat, Flatten, Reshape, Slice, Split, Squeeze, Transpose, Unsqueeze } from './ops/shape.js';
 
@@ -21,7 +23,9 @@ export const OPS: Readonly<Record<OpType, OpDef<any>>> = Object.freeze({
   Reshape, Flatten, Transpose, Concat, Slice, Split, Squeeze, Unsqueeze,
   MaxPool, AveragePool, GlobalAveragePool, ReduceMean,
   Softmax, Gather, Dropout, Identity,
+  Cast, Expand,
   LutLinear, LutConv, MaddnessLinear, MaddnessConv,
+  QConv, QLinear,
 });
 
 /** The record of `op`, or undefined for a name outside the table. */

@@ -15,7 +15,9 @@ export const OP_TYPES = [
   'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Split', 'Squeeze', 'Unsqueeze',
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'ReduceMean',
   'Softmax', 'Gather', 'Dropout', 'Identity',
+  'Cast', 'Expand',
   'LutLinear', 'LutConv', 'MaddnessLinear', 'MaddnessConv',
+  'QConv', 'QLinear',
 ] as const;
 
 export type OpType = (typeof OP_TYPES)[number];

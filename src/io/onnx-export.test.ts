@@ -504,6 +504,42 @@ test('zoo graphs (resnet-fm, vit-fm) match lutnn in onnxruntime', async (t) => {
   }
 });
 
+/**
+ * One quantized layer per graph: a grouped QConv (8-bit activations, 9-bit weights), a 3-D QLinear (MatMul path, 6-bit
+ * activations: QDQ then Clip) and a 2-D QLinear without bias and 7-bit weights (Gemm path). One layer each because in a
+ * chain a float-rounding difference of one layer's output can move the next layer's input across a rounding tie, as
+ * with the LUT layers' codes.
+ */
+function quantGraphs(seed: number): { model: GraphModel; x: Tensor; ops: Record<string, number> }[] {
+  const one = (xs: number[], make: (b: GraphBuilder, x: Value, w: (n: string, s: number[], std: number) => Value, scale: (s: number) => Value) => Value, ops: Record<string, number>) => {
+    const { b, w } = seededBuilder(seed++);
+    const x = b.input('x', 'float32', ['N', ...xs.slice(1)]);
+    b.output(make(b, x, w, (s) => b.weight('act_scale', new Tensor(Float32Array.of(s), []))));
+    const { graph, weights } = b.build();
+    return { model: GraphModel.create(graph, weights).eval(), x: randn(xs, 1, new Rng(seed)), ops };
+  };
+  return [
+    one([3, 2, 8, 8], (b, x, w, s) => b.op('QConv', [x, w('conv.weight', [4, 1, 3, 3], 0.5), w('conv.bias', [4], 0.1), s(2.5 / 127)], { padding: [1, 1], groups: 2 }, 'conv')[0], { Conv: 1, QuantizeLinear: 1, DequantizeLinear: 1 }),
+    one([3, 4, 64], (b, x, w, s) => b.op('QLinear', [x, w('tok.weight', [5, 64], 0.2), w('tok.bias', [5], 0.1), s(1.5 / 31)], { act_bits: 6 }, 'tok')[0], { MatMul: 1, Clip: 1, QuantizeLinear: 1 }),
+    one([3, 20], (b, x, w, s) => b.op('QLinear', [x, w('head.weight', [3, 20], 0.3), null, s(3 / 127)], { weight_bits: 7 }, 'head')[0], { Gemm: 1, QuantizeLinear: 1 }),
+  ];
+}
+
+test('quantized layers (QConv, QLinear) in QDQ form match lutnn in onnxruntime', async (t) => {
+  for (const { model, x, ops } of quantGraphs(71)) {
+    for (const opts of [{}, { opset: 13 }] as OnnxExportOptions[]) {
+      const { out, ref, res } = await runBoth(model, [x], opts);
+      const { abs, rel } = diffs(out.output.data as Float32Array, ref[0]);
+      const name = model.info.nodes[0].node.name;
+      t.diagnostic(`${name}, opset ${res.opset}: max abs difference ${abs.toExponential(2)}, relative ${rel.toExponential(2)} (float sums in onnxruntime, exact integer sums in lutnn)`);
+      // The same integers on both sides; only the float summation order differs.
+      assert.ok(rel <= 1e-6, `${name}, opset ${res.opset}: relative difference ${rel} > 1e-6`);
+      assert.deepEqual(out.output.dims, ref[0].shape);
+      for (const [op, n] of Object.entries(ops)) assert.equal(res.ops[op], n, `${name}: ${op}`);
+    }
+  }
+});
+
 test('inputShape re-analyses the graph for another input shape', async (t) => {
   const rng = new Rng(51);
   const module = Sequential.named([

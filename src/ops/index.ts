@@ -12,6 +12,8 @@ export { batchNorm, layerNorm, type BatchNormOptions } from './norm.js';
 export { dropout } from './dropout.js';
 export { embedding, gather, take } from './embedding.js';
 export { broadcastShapes, unbroadcast } from './broadcast.js';
+export { cast, expand } from './cast.js';
 export { linear } from './linear.js';
 export { lutForward, lutConv2d, im2colRows, buildLut, quantizeLut, encodeRows, temperatureOf, thetaForTemperature } from './lut.js';
 export { maddnessRows } from './maddness.js';
+export { qconv2d, qlinear, quantizeWeights, quantizeActivations, roundHalfEven, actRange, weightMax, exactWeightParts, type QuantBits } from './quant.js';
