@@ -33,8 +33,9 @@ export type { LayerKind, LutLayerInfo, MaddnessLayerInfo } from './op.js';
  *   BatchNorm: γ, β in paramBytes (8·C), running stats in bufferBytes (8·C + 4).
  * - BatchNorm folding: a BatchNorm whose input is the output of a Conv, Linear, MatMul with an initializer operand,
  *   LUT, MADDNESS or quantized node (QConv, QLinear: into its per-channel output scale) that no other node reads (and
- *   that is no graph output) folds into that node at inference: `foldedInto` names it and its deployBytes is 0 (4·C when that node has no bias). For Linear-like producers the
- *   output must be [N, C] (BN's channel axis is then the feature axis).
+ *   that is no graph output) folds into that node at inference: `foldedInto` names it and its deployBytes is 0 (4·C
+ *   when that node has no bias). For Linear-like producers the output must be [N, C] (BN's channel axis is then the
+ *   feature axis).
  * - Activation bytes by dtype (float32 and int32 4 bytes, int8 and uint8 1 per element) at `batch`. `inputBytes`: the
  *   node's computed inputs (not initializers; a value read twice once); `outputBytes`: its outputs; `activationBytes`
  *   = their sum. `inputShape` is the shape of the node's first computed input (input 0 when all are initializers),
