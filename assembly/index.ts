@@ -8,3 +8,4 @@ export { heapBase, openJob, work, finishJob } from './sched';
 export * from './lut-train';
 export * from './runtime';
 export { LUT_ROWS, LUT_TILE_M, LUT_CBLOCK, LUT_RELAXED } from './lut-infer';
+export * from './rt-transformer';

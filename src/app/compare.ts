@@ -10,8 +10,6 @@ import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evaluateOnRuntime } from './evaluate.js';
 import { fit, type EpochSummary, type FitProgress } from '../train/fit.js';
-import { planOps } from '../runtime/plan.js';
-import { LutnnError } from '../errors.js';
 import { evaluate } from '../train/metrics.js';
 import { convertModel, type ConvertOptions } from '../lut/convert.js';
 import { modelCost } from '../graph/cost.js';
@@ -65,22 +63,11 @@ export interface CompareRow {
   finetuneHistory: EpochSummary[] | null;
   /**
    * Where the test figures come from: 'runtime' (lutnn's inference runtime, f32 encoder: the training engine's codes,
-   * BN folded) for dense and LUT-NN models it can run, 'engine' (the training engine's eval forward) for MADDNESS and
-   * for graphs the runtime does not run yet (attention graphs).
+   * BN folded) for dense and LUT-NN models, 'engine' (the training engine's eval forward) for MADDNESS, which the
+   * runtime has no kernels for.
    */
   evaluatedOn: 'runtime' | 'engine';
   seconds: number;
-}
-
-/** Whether lutnn's inference runtime runs `model` (DAGs of its supported ops: CNNs, residual CNNs), else the engine scores it. */
-function runsOnRuntime(model: GraphModel, inputShape: number[]): boolean {
-  try {
-    planOps(model.info, new Map(model.namedWeights()), inputShape);
-    return true;
-  } catch (e) {
-    if (e instanceof LutnnError) return false;
-    throw e;
-  }
 }
 
 /** A source of the first `limit` batches of each epoch of `loader` (for fractional epochs). */
@@ -112,7 +99,7 @@ export function runComparison(dense: GraphModel, meta: ModelMeta, splits: Datase
     o.onProgress?.(stage, 0, test.n);
     // The runtime evaluates about 2.3x faster than the training engine; it has no MADDNESS layers.
     const onBatch = (done: number): void => o.onProgress?.(stage, done, test.n);
-    const evaluatedOn = method !== 'maddness' && runsOnRuntime(model, inputShape) ? 'runtime' : 'engine';
+    const evaluatedOn = method !== 'maddness' ? 'runtime' : 'engine';
     const ev = evaluatedOn === 'runtime' ? evaluateOnRuntime(model, testLoader.epoch(0), inputShape, 'f32', onBatch) : evaluate(model, testLoader.epoch(0), onBatch);
     const cost = modelCost(model, inputShape);
     const r: CompareRow = {

@@ -34,6 +34,13 @@ export interface KernelExports {
   rtPlaneMeans(x: number, y: number, planes: number, HW: number): void;
   rtIm2row(x: number, rows: number, nb: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number): void;
   rtFirstNonFinite(x: number, n: number): number;
+  // Transformer graphs (assembly/rt-transformer.ts; twins in src/runtime/transformer-kernels-ref.ts).
+  rtSoftmaxRows(x: number, y: number, rows: number, cols: number, scale: number, hasScale: number): void;
+  rtLayerNormRows(x: number, y: number, rows: number, D: number, gamma: number, beta: number, eps: number): void;
+  rtGelu(x: number, y: number, n: number, mode: number): void;
+  rtBinary(a: number, b: number, y: number, rows: number, cols: number, bMode: number, op: number): void;
+  rtPermute(x: number, y: number, nb: number, inSample: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number): void;
+  rtMeanAxis(x: number, y: number, outer: number, n: number, inner: number, scale: number): void;
 }
 
 export type SimdVariant = 'plain' | 'relaxed';

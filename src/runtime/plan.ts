@@ -8,16 +8,22 @@ import type { TensorInfo } from '../graph/types.js';
 import type { Metric } from '../backend/metric.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { lutSpecOf, type LutLayerSpec } from './lut-step.js';
+import { constBinary, contiguousStrides, copyPlan, matmulPlan, meanBlocks, transposeView, type CopyPlan, type MatmulPlan, type OperandSource, type StridedView } from './plan-transformer.js';
+import type { BinaryOp } from './transformer-kernels-ref.js';
 
 const OP = 'lutnn.load';
 
 /** What the runtime can run today, for the messages that refuse the rest. */
-export const RUNTIME_OPS = 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add (two activations of one shape), Concat, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
+export const RUNTIME_OPS =
+  'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add/Sub/Mul/Div (two activations of one shape, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
 
 const SUPPORTED = new Set<string>([
-  'Conv', 'Linear', 'LutConv', 'LutLinear', 'BatchNorm', 'Relu', 'Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
-  'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity',
+  'Conv', 'Linear', 'LutConv', 'LutLinear', 'BatchNorm', 'Relu', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
+  'MatMul', 'Transpose', 'Softmax', 'LayerNorm', 'Gelu', 'ReduceMean', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity',
 ]);
+
+/** Ops with two operands, either of which may be an activation or an initializer. */
+const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'MatMul']);
 
 /** Ops whose output is input 0's floats under another shape: a view, no step. */
 const VIEWS = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze']);
@@ -59,9 +65,27 @@ interface Base {
 
 export type Op =
   | (Base & { kind: 'conv'; win: Window; cout: number; weight: Float32Array; epi: Epilogue })
-  | (Base & { kind: 'linear'; inF: number; outF: number; weight: Float32Array; epi: Epilogue })
+  /** y [rows, outF] = x [rows, inF]·weightᵀ per sample (rows = the product of the leading dims, 1 for [N, inF]). */
+  | (Base & { kind: 'linear'; rows: number; inF: number; outF: number; weight: Float32Array; epi: Epilogue })
   | (Base & { kind: 'lutConv'; win: Window; spec: LutLayerSpec; epi: Epilogue })
-  | (Base & { kind: 'lutLinear'; spec: LutLayerSpec; epi: Epilogue })
+  /** LUT Linear on `rows` rows of C·V per sample ([N, D] or [N, T, D]: rows = T). */
+  | (Base & { kind: 'lutLinear'; rows: number; spec: LutLayerSpec; epi: Epilogue })
+  /** Batched matrix products of activations (and constants), operands read through strides (transposes without copies). */
+  | (Base & { kind: 'matmul'; mm: MatmulPlan; srcs: [OperandSource, OperandSource] })
+  /** A transpose made contiguous (a strided copy of input 0's floats). */
+  | (Base & { kind: 'permute'; copy: CopyPlan })
+  /** Softmax over the last axis (rows of `cols`), with a fused scalar pre-scale (a Mul by a constant before it). */
+  | (Base & { kind: 'softmax'; cols: number; scale: number | null })
+  /** Layer norm over the last `cols` floats of each sample's rows. */
+  | (Base & { kind: 'layerNorm'; cols: number; eps: number; weight: Float32Array | null; bias: Float32Array | null })
+  | (Base & { kind: 'gelu'; approximate: 'none' | 'tanh' })
+  /**
+   * y = a ∘ b elementwise: two activations of one shape ('same'), or an activation [rows, cols] per sample and a constant
+   * row of cols ('row') or scalar ('scalar'); op 'rsub'/'rdiv' when the constant is the first operand.
+   */
+  | (Base & { kind: 'binary'; op: BinaryOp; mode: 'same' | 'row' | 'scalar'; rows: number; cols: number; constant: Float32Array | null })
+  /** Mean over a block of adjacent per-sample axes: [outer, n, inner] → [outer, inner]. */
+  | (Base & { kind: 'reduceMean'; outer: number; n: number; inner: number })
   | (Base & { kind: 'pool'; mode: 'max' | 'avg'; win: Window })
   | (Base & { kind: 'globalAvgPool' })
   | (Base & { kind: 'affine'; epi: Epilogue })
@@ -89,9 +113,19 @@ function unsupported(what: string): ArgumentError {
 
 /** Inputs whose storage an op may overwrite with its output (it reads each element before writing it). */
 export function inPlaceInputs(op: Op): number[] {
-  if (op.kind === 'affine') return [0];
-  if (op.kind === 'add') return [0, 1];
-  return [];
+  switch (op.kind) {
+    case 'affine':
+    case 'softmax':
+    case 'layerNorm':
+    case 'gelu':
+      return [0];
+    case 'add':
+      return [0, 1];
+    case 'binary':
+      return op.mode === 'same' ? [0, 1] : [0];
+    default:
+      return [];
+  }
 }
 
 const where = (ni: NodeInfo): string => `node '${ni.node.name}' (${ni.node.op})`;
@@ -205,8 +239,8 @@ function lutSpec(ni: NodeInfo, weights: ReadonlyMap<string, Tensor>): LutLayerSp
 
 /**
  * Checks what the runtime can plan: one float32 input [N, ...] and one output; every node a supported op whose
- * computed inputs (not initializers) are where it expects activations: both operands of Add, every input of Concat,
- * input 0 (only) of the others.
+ * computed inputs (not initializers) are where it expects activations: either or both operands of Add/Sub/Mul/Div and
+ * MatMul, every input of Concat, input 0 (only) of the others.
  */
 function checkGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void {
   const g = info.graph;
@@ -225,7 +259,8 @@ function checkGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void
     const ins = ni.node.inputs;
     const data = ins.filter(computed);
     if (data.length === 0) throw unsupported(`${where(ni)} reads no computed value (only initializers)`);
-    if (op === 'Add' || op === 'Concat') {
+    if (BINARY.has(op)) continue; // either operand may be an initializer
+    if (op === 'Concat') {
       const w = ins.find((v) => v !== '' && !computed(v));
       if (w !== undefined) {
         throw unsupported(`${where(ni)} reads the initializer '${w}' as an operand; the runtime's ${op} joins activations only`);
@@ -261,12 +296,20 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
   const real = (v: string): string => alias.get(v) ?? v;
   for (const ni of info.nodes) if (ni.node.op === 'Dropout' || ni.node.op === 'Identity') alias.set(ni.node.outputs[0], real(ni.node.inputs[0]));
   const output = real(info.graph.outputs[0]);
-  // Nodes reading each value (after the renames).
+  // Nodes reading each value (after the renames), and their op types.
   const readers = new Map<string, number>();
+  const readerOps = new Map<string, string[]>();
   for (const ni of info.nodes) {
     if (alias.has(ni.node.outputs[0])) continue;
-    for (const v of new Set(ni.node.inputs.filter(computed).map(real))) readers.set(v, (readers.get(v) ?? 0) + 1);
+    for (const v of new Set(ni.node.inputs.filter(computed).map(real))) {
+      readers.set(v, (readers.get(v) ?? 0) + 1);
+      readerOps.set(v, [...(readerOps.get(v) ?? []), ni.node.op]);
+    }
   }
+  /** Transposes not materialized: values read through strides by the MatMuls that are their only readers. */
+  const lazy = new Map<string, StridedView>();
+  /** A value as stored (contiguous) or as a lazy view of a stored one. */
+  const viewOf = (v: string): StridedView => lazy.get(v) ?? { src: v, shape: shapes.get(v)!, strides: contiguousStrides(shapes.get(v)!) };
 
   const shapes = new Map<string, number[]>([[inp.name, sampleShape(null, inp.name, info.values.get(inp.name)!.shape)]]);
   const ops: Op[] = [];
@@ -292,8 +335,8 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
     if (alias.has(y)) continue; // Dropout (eval) and Identity
     const xs = ni.node.inputs.filter(computed).map(real);
     const x = xs[0];
-    const shape = shapes.get(x)!;
     const out = sampleShape(ni, y, ni.outputs[0].shape);
+    const shape = shapes.get(x)!;
     shapes.set(y, out);
     const base = { name, inShape: shape, outShape: out, inputs: [x], output: y };
     switch (ni.node.op) {
@@ -315,19 +358,18 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
       }
       case 'Linear':
       case 'LutLinear': {
-        const inF = shape[shape.length - 1]; // the layer's in features (the analysis checked them)
-        if (shape.length !== 1) {
-          throw new ShapeError(`${OP}: ${ni.node.op} '${name}' expects [N, ${inF}] input (flatten first), got [N,${shape.join(',')}]`);
-        }
+        // [N, ..., inF] → [N, ..., outF]: the rows of every sample (the analysis checked the in features).
+        const inF = shape[shape.length - 1];
+        const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
         if (ni.node.op === 'Linear') {
           const w = weightOf(weights, ni, 1)!;
           const bias = weightOf(weights, ni, 2);
           emit({
-            ...base, kind: 'linear', inF, outF: out[0], weight: Float32Array.from(w.f32),
+            ...base, kind: 'linear', rows, inF, outF: out[out.length - 1], weight: Float32Array.from(w.f32),
             epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false },
           });
         } else {
-          emit({ ...base, kind: 'lutLinear', spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
+          emit({ ...base, kind: 'lutLinear', rows, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
         }
         break;
       }
@@ -350,13 +392,114 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
         }
         break;
       }
-      case 'Add': {
-        const b = xs[1]; // checkGraph: both operands are computed (x + x lists x twice)
-        const bs = shapes.get(b)!;
-        if (bs.length !== shape.length || bs.some((d, i) => d !== shape[i])) {
-          throw new ShapeError(`${OP}: Add '${name}' adds [N,${shape.join(',')}] ('${x}') and [N,${bs.join(',')}] ('${b}'); the runtime adds activations of one shape only (no broadcasting)`);
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div': {
+        const opType = ni.node.op;
+        const [i0, i1] = ni.node.inputs;
+        if (computed(i0) && computed(i1)) {
+          const b = real(i1); // x + x lists x twice
+          const bs = shapes.get(b)!;
+          if (bs.length !== shape.length || bs.some((d, i) => d !== shape[i])) {
+            throw new ShapeError(`${OP}: ${opType} '${name}' ${opType === 'Add' ? 'adds' : 'takes'} [N,${shape.join(',')}] ('${x}') and [N,${bs.join(',')}] ('${b}'); the runtime joins two activations of one shape only (no broadcasting between activations)`);
+          }
+          if (opType === 'Add') emit({ ...base, kind: 'add', inputs: [x, b], epi: { scale: null, shift: null, relu: false } });
+          else emit({ ...base, kind: 'binary', inputs: [x, b], op: opType.toLowerCase() as BinaryOp, mode: 'same', rows: 1, cols: shape.reduce((p, d) => p * d, 1), constant: null });
+          break;
         }
-        emit({ ...base, kind: 'add', inputs: [x, b], epi: { scale: null, shift: null, relu: false } });
+        const reversed = !computed(i0);
+        const c = weights.get(reversed ? i0 : i1)!;
+        if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
+          throw new ShapeError(`${OP}: ${opType} '${name}': the constant ${fmtShape(c.shape)} broadcasts the activation [N,${shape.join(',')}] to [N,${out.join(',')}]; the runtime keeps the activation's shape`);
+        }
+        const cb = constBinary(name, opType, shape, { shape: c.shape, data: c.f32 }, reversed);
+        emit({ ...base, kind: 'binary', op: cb.op, mode: cb.mode, rows: cb.rows, cols: cb.cols, constant: cb.constant });
+        break;
+      }
+      case 'MatMul': {
+        const target = ni.node.inputs.map((v) => (computed(v) ? real(v) : v));
+        // A [N, ..., k] activation times a constant matrix [k, n], read contiguously: a Linear without bias.
+        const wb = weights.get(target[1]);
+        if (computed(target[0]) && !lazy.has(target[0]) && wb && wb.shape.length === 2) {
+          const [k, n] = wb.shape;
+          const wt = new Float32Array(k * n); // [n, k]
+          for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) wt[j * k + i] = wb.f32[i * n + j];
+          const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
+          emit({ ...base, kind: 'linear', rows, inF: k, outF: n, weight: wt, epi: { scale: null, shift: null, relu: false } });
+          break;
+        }
+        const inputs: string[] = [];
+        const src = (v: string): OperandSource => {
+          const w = weights.get(v);
+          if (w) return { shape: [...w.shape], strides: contiguousStrides(w.shape), input: -1, sampleFloats: 0, weight: Float32Array.from(w.f32) };
+          const view = viewOf(v);
+          if (!inputs.includes(view.src)) inputs.push(view.src);
+          const stored = shapes.get(view.src)!.reduce((p, d) => p * d, 1);
+          return { shape: view.shape, strides: view.strides, input: inputs.indexOf(view.src), sampleFloats: stored, weight: null };
+        };
+        const [sa, sb] = [src(target[0]), src(target[1])];
+        const mm = matmulPlan(name, sa, sb, out, contiguousStrides(out));
+        emit({ ...base, inShape: shapes.get(inputs[0])!, inputs, kind: 'matmul', mm, srcs: [sa, sb] });
+        break;
+      }
+      case 'Transpose': {
+        const xv = viewOf(x);
+        const view = transposeView(name, xv.src, xv.shape, xv.strides, a.perm as number[]);
+        const target = lazy.has(x) ? null : fusable(x);
+        if (target && target.kind === 'matmul') {
+          // The product writes the transposed layout itself: C's strides are those of the view of y's layout.
+          const yStrides = contiguousStrides(out);
+          const perm = (a.perm as number[]).slice(1).map((d) => d - 1);
+          const cStrides = new Array<number>(out.length);
+          perm.forEach((d, i) => (cStrides[d] = yStrides[i]));
+          if (cStrides[cStrides.length - 1] === 1) {
+            target.mm = matmulPlan(target.name, target.srcs[0], target.srcs[1], shapes.get(x)!, cStrides);
+            target.name += `+${name}`;
+            target.outShape = out;
+            extend(target, x, y);
+            break;
+          }
+        }
+        const ro = readerOps.get(y) ?? [];
+        if (y !== output && ro.length > 0 && ro.every((t) => t === 'MatMul')) {
+          lazy.set(y, view);
+          break;
+        }
+        emit({ ...base, inShape: shapes.get(view.src)!, inputs: [view.src], kind: 'permute', copy: copyPlan(name, view) });
+        break;
+      }
+      case 'Softmax': {
+        const axis = (a.axis as number) < 0 ? (a.axis as number) + shape.length + 1 : (a.axis as number);
+        if (axis !== shape.length) throw new ArgumentError(`${OP}: Softmax '${name}' is along axis ${String(a.axis)} of [N,${shape.join(',')}]; the runtime runs softmax along the last axis`);
+        const cols = shape[shape.length - 1];
+        // A Mul by a scalar constant just before (attention's 1/√d) runs as the softmax's pre-scale.
+        const t = fusable(x);
+        if (t && t.kind === 'binary' && t.mode === 'scalar' && t.op === 'mul') {
+          const fused: Op = { ...t, kind: 'softmax', name: `${t.name}+${name}`, outShape: out, output: y, cols, scale: t.constant![0] };
+          ops[ops.indexOf(t)] = fused;
+          producer.delete(x);
+          producer.set(y, fused);
+          break;
+        }
+        emit({ ...base, kind: 'softmax', cols, scale: null });
+        break;
+      }
+      case 'LayerNorm': {
+        const axis = (a.axis as number) < 0 ? (a.axis as number) + shape.length + 1 : (a.axis as number);
+        const cols = shape.slice(axis - 1).reduce((p, d) => p * d, 1);
+        const w = weightOf(weights, ni, 1);
+        const bias = weightOf(weights, ni, 2);
+        emit({ ...base, kind: 'layerNorm', cols, eps: a.eps as number, weight: w ? Float32Array.from(w.f32) : null, bias: bias ? Float32Array.from(bias.f32) : null });
+        break;
+      }
+      case 'Gelu':
+        emit({ ...base, kind: 'gelu', approximate: a.approximate as 'none' | 'tanh' });
+        break;
+      case 'ReduceMean': {
+        const axes = (a.axes as number[]).map((ax) => (ax < 0 ? ax + shape.length + 1 : ax) - 1);
+        if (axes.includes(-1)) throw new ArgumentError(`${OP}: ReduceMean '${name}' reduces over the batch dim; the runtime keeps [N, ...]`);
+        emit({ ...base, kind: 'reduceMean', ...meanBlocks(name, shape, axes) });
         break;
       }
       case 'Concat': {
@@ -400,11 +543,21 @@ export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, i
   return planGraph(info, weights, inputShape).ops;
 }
 
-/** A one-line description per op (for summaries and error messages); joins show every input's shape. */
+/** The symbol of a binary op in summaries (the constant first for rsub/rdiv). */
+const SYMBOL: Record<BinaryOp, string> = { add: '+', sub: '−', mul: '·', div: '/', rsub: '−', rdiv: '/' };
+
+/** A one-line description per op (for summaries and error messages); joins show every input's shape, matmuls their operands' (views). */
 export function describeOps(ops: readonly Op[], shapes?: ReadonlyMap<string, number[]>): string[] {
   return ops.map((o) => {
-    const sep = o.kind === 'add' ? ' + ' : ' ‖ ';
-    const ins = o.inputs.length > 1 && shapes ? o.inputs.map((v) => fmtShape(shapes.get(v)!)).join(sep) : fmtShape(o.inShape);
+    let ins: string;
+    if (o.kind === 'matmul') ins = `${fmtShape(o.srcs[0].shape)} × ${fmtShape(o.srcs[1].shape)}`;
+    else if (o.kind === 'binary' && o.mode !== 'same') {
+      const c = o.mode === 'scalar' ? 'scalar' : `const[${o.cols}]`;
+      ins = o.op === 'rsub' || o.op === 'rdiv' ? `${c} ${SYMBOL[o.op]} ${fmtShape(o.inShape)}` : `${fmtShape(o.inShape)} ${SYMBOL[o.op]} ${c}`;
+    } else {
+      const sep = o.kind === 'add' ? ' + ' : o.kind === 'binary' ? ` ${SYMBOL[o.op]} ` : ' ‖ ';
+      ins = o.inputs.length > 1 && shapes ? o.inputs.map((v) => fmtShape(shapes.get(v)!)).join(sep) : fmtShape(o.inShape);
+    }
     return `${o.kind} ${o.name}: ${ins} → ${fmtShape(o.outShape)}`;
   });
 }

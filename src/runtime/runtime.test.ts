@@ -308,8 +308,22 @@ test('clear errors for bad files, unsupported ops and options', async () => {
   // Another input shape re-derives every layer's shapes: the node that cannot take it is named.
   assert.throws(() => loadSync(bytes, { inputShape: [1, 32, 32] }), (e: unknown) => e instanceof ShapeError && /lutnn\.load: inputShape \[1,32,32\]: node 'fc1' \(Linear\): input last dim 4096 vs in features 3136/.test((e as Error).message));
   const rng = new Rng(1);
+  // GELU runs (transformer graphs); an op without a step is refused by name.
   const gelu = lower(Sequential.named([['fc', new Linear(4, 4, { rng })], ['act', new GELU()]]), [4]);
-  assert.throws(() => compile(gelu), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Gelu\) is an op the runtime has no step for yet \(lutnn\.load runs graphs of Conv, /.test((e as Error).message));
+  const grt = compile(gelu);
+  try {
+    const xs = randn([3, 4], 1, rng);
+    assertClose(grt.run(xs), evalForward(gelu, xs), 'Linear → GELU');
+  } finally {
+    grt.dispose();
+  }
+  {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['N', 4]);
+    b.output(b.op('Sigmoid', [x], {}, 'act')[0]);
+    const { graph, weights } = b.build();
+    assert.throws(() => compile(GraphModel.create(graph, weights)), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Sigmoid\) is an op the runtime has no step for yet \(lutnn\.load runs graphs of Conv, /.test((e as Error).message));
+  }
   const grouped = lower(Sequential.named([['conv', new Conv2d(2, 2, 3, { groups: 2, rng })]]), [2, 5, 5]);
   assert.throws(() => compile(grouped), /Conv 'conv' has groups = 2/);
   assert.throws(() => compile(Sequential.named([['fc', new Linear(4, 4, { rng })]]) as unknown as GraphModel), (e: unknown) => e instanceof ArgumentError && /lutnn\.compile: expected a GraphModel \(lowerModule/.test((e as Error).message));
@@ -391,7 +405,7 @@ test('a LUT model saved as version 2 loads to the steps and logits of the in-mem
 
 test('graphs that are not chains run: a residual Add, a value read twice, a dead branch; two outputs and broadcasting Adds are refused', () => {
   const rng = new Rng(4);
-  assert.equal(RUNTIME_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add (two activations of one shape), Concat, MaxPool, AveragePool, GlobalAveragePool, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
+  assert.equal(RUNTIME_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add/Sub/Mul/Div (two activations of one shape, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
   /** x → conv1 → relu → conv2, then `tail` (the residual join, or nothing). */
   const build = (tail: (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>, y: ReturnType<GraphBuilder['input']>) => void): GraphModel => {
     const b = new GraphBuilder();
@@ -442,13 +456,14 @@ test('graphs that are not chains run: a residual Add, a value read twice, a dead
     b.output(b.op('Relu', [y], {}, 'a')[0]);
     b.output(b.op('Relu', [y], {}, 'b')[0]);
   }), ArgumentError, /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); the runtime runs graphs of one input and one output$/);
-  // Add with broadcasting (a per-channel bias as an activation) and Add of a weight.
+  // Add with broadcasting between activations (a per-channel bias as an activation) is refused; Add of a weight runs.
   refused(build((b, _x, y) => {
     const bias = b.op('GlobalAveragePool', [y], { keepdims: true }, 'gap')[0]; // [N,2,1,1]
     b.output(b.op('Add', [y, bias], {}, 'add')[0]);
-  }), ShapeError, /^lutnn\.load: Add 'add' adds \[N,2,5,5\] \('conv2'\) and \[N,2,1,1\] \('gap'\); the runtime adds activations of one shape only \(no broadcasting\)$/);
-  refused(build((b, _x, y) => b.output(b.op('Add', [y, b.weight('shift', randn([1, 2, 5, 5], 1, rng))], {}, 'add')[0])), ArgumentError,
-    /^lutnn\.load: node 'add' \(Add\) reads the initializer 'shift' as an operand; the runtime's Add joins activations only \(lutnn\.load runs graphs of /);
+  }), ShapeError, /^lutnn\.load: Add 'add' adds \[N,2,5,5\] \('conv2'\) and \[N,2,1,1\] \('gap'\); the runtime joins two activations of one shape only \(no broadcasting between activations\)$/);
+  runs(build((b, _x, y) => b.output(b.op('Add', [y, b.weight('shift', randn([1, 2, 5, 5], 1, rng))], {}, 'add')[0])), [
+    'conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'binary add: [2,5,5] + const[50] → [2,5,5]',
+  ], 'conv → relu → conv, + a constant');
 });
 
 test('Reshape keeping the batch dim runs as a view; GlobalAveragePool with keepdims; a Reshape over the batch is refused', () => {

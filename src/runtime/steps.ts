@@ -7,6 +7,7 @@ import { gemmBlocks } from '../backend/wasm-gemm.js';
 import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { wasmLayerOf } from './lut-wasm.js';
+import { transformerStep } from './steps-transformer.js';
 import type { Epilogue, Op, Window } from './plan.js';
 
 /** What the steps need from the loaded kernels: the runtime, the job runner and the thread policy (Node: the pool). */
@@ -74,7 +75,7 @@ export class Blocks {
   }
 }
 
-const emptyGemm = (): GemmDesc => ({
+export const emptyGemm = (): GemmDesc => ({
   M: 0, N: 0, K: 0, ACC: 0, NB: 1, MC: 256, NC: 256, A: 0, ASI: 0, ASK: 0, AKL: 1, AKBS: 0,
   B: 0, BSK: 0, BSJ: 0, BKL: 1, BKBS: 0, BBATCH: 0, C: 0, LDC: 0, CBATCH: 0, PA: 0, PB: 0, PBBATCH: 0,
 });
@@ -146,7 +147,14 @@ function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'con
   return step;
 }
 
-/** Linear: y [n, out] = x [n, in] · Wᵀ with Wᵀ packed once into NR-column panels; PACK_A + TILES, then the epilogue. */
+/** Rows of one Linear GEMM pass: the packed rows (rows · in · 4 bytes) stay within this budget. */
+export const LINEAR_CHUNK_BYTES = 4 << 20;
+
+/**
+ * Linear: y [rows, out] = x [rows, in] · Wᵀ (+ bias) for the n·op.rows rows of a batch, with Wᵀ packed once into
+ * NR-column panels; PACK_A + TILES per chunk of rows. Without a folded scale the bias is written first and the GEMM
+ * accumulates onto it (the engine's order: bias + Σ_k, so the same float32 sums); else the epilogue applies it after.
+ */
 function linearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'linear' }>, maxBatch: number): Step {
   const { rt } = host;
   const { inF: K, outF: N } = op;
@@ -156,27 +164,41 @@ function linearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'l
     const src = rt.put(op.weight); // [out, in]: lanes j = output rows, steps k contiguous
     rt.ex.packPanels(src, nr, N, K, 1, K, K, 0, pb, nr * K * 4);
   });
-  const epi = putEpilogue(blocks, op.epi);
+  const biasFirst = op.epi.scale === null && op.epi.shift !== null;
+  const bias = biasFirst ? op.epi.shift! : null;
+  const epi = putEpilogue(blocks, biasFirst ? { ...op.epi, shift: null } : op.epi);
+  const afterwards = epi.scale !== 0 || epi.shift !== 0;
+  const maxRows = maxBatch * op.rows;
+  const chunk = Math.min(roundUp(maxRows, mr), Math.max(mr, Math.floor(LINEAR_CHUNK_BYTES / (K * 4 * mr)) * mr));
+  const g = emptyGemm();
   const step: Step = {
     op,
     scratch: 0,
-    scratchBytes: roundUp(maxBatch, mr) * K * 4,
+    scratchBytes: chunk * K * 4,
     run(n, x, y) {
-      const threads = host.threadsFor(n * N * K, ceilDiv(n, 16) * ceilDiv(N, 32));
-      const { mc, nc } = gemmBlocks(n, N, 1, threads);
-      const g = emptyGemm();
-      Object.assign(g, { M: n, N, K, NB: 1, MC: mc, NC: nc, A: x, ASI: K, ASK: 1, AKL: K, C: y, LDC: N, PA: step.scratch, PB: pb });
-      rt.job.reset().gemm(g)
-        .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(n, mr), panelsPerTask))
-        .phase(LAYOUT.K_TILES, ceilDiv(n, mc) * ceilDiv(N, nc));
-      host.runJob(threads);
-      rt.ex.rtEpilogueRows(y, n, N, epi.scale, epi.shift, epi.relu);
+      const rows = n * op.rows;
+      if (bias) {
+        const out = rt.f32(y, rows * N);
+        for (let r = 0; r < rows; r++) out.set(bias, r * N);
+      }
+      for (let r0 = 0; r0 < rows; r0 += chunk) {
+        const m = Math.min(chunk, rows - r0);
+        const threads = host.threadsFor(m * N * K, ceilDiv(m, 16) * ceilDiv(N, 32));
+        const { mc, nc } = gemmBlocks(m, N, 1, threads);
+        Object.assign(g, { M: m, N, K, ACC: bias ? 1 : 0, NB: 1, MC: mc, NC: nc, A: x + r0 * K * 4, ASI: K, ASK: 1, AKL: K, C: y + r0 * N * 4, LDC: N, PA: step.scratch, PB: pb });
+        rt.job.reset().gemm(g)
+          .phase(LAYOUT.K_PACK_A, ceilDiv(ceilDiv(m, mr), panelsPerTask))
+          .phase(LAYOUT.K_TILES, ceilDiv(m, mc) * ceilDiv(N, nc));
+        host.runJob(threads);
+      }
+      if (afterwards) rt.ex.rtEpilogueRows(y, rows, N, epi.scale, epi.shift, epi.relu);
+      else if (epi.relu) rt.ex.relu(y, y, rows * N);
     },
   };
   return step;
 }
 
-/** LUT Linear: the engine's encode + scan on the rows, then the epilogue (folded BN, ReLU) in place. */
+/** LUT Linear: the engine's encode + scan on the n·op.rows rows, then the epilogue (folded BN, ReLU) in place. */
 function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'lutLinear' }>, lut: PreparedLut): Step {
   const { rt } = host;
   const epi = putEpilogue(blocks, op.epi);
@@ -187,8 +209,9 @@ function lutLinearStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind:
     scratch: 0,
     scratchBytes: 0,
     run(n, x, y) {
-      lut.run(x, y, n, host.threadsFor(n * C * (K + M), n));
-      if (!trivial) rt.ex.rtEpilogueRows(y, n, M, epi.scale, epi.shift, epi.relu);
+      const rows = n * op.rows;
+      lut.run(x, y, rows, host.threadsFor(rows * C * (K + M), rows));
+      if (!trivial) rt.ex.rtEpilogueRows(y, rows, M, epi.scale, epi.shift, epi.relu);
     },
   };
 }
@@ -348,7 +371,7 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
     case 'linear':
       return linearStep(host, blocks, op, maxBatch);
     case 'lutLinear': {
-      const p = lut.prepare(op.spec, maxBatch);
+      const p = lut.prepare(op.spec, maxBatch * op.rows);
       prepared.push(p);
       return lutLinearStep(host, blocks, op, p);
     }
@@ -372,7 +395,10 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
       return concatStep(host, op);
     case 'reshape':
       return { op, scratch: 0, scratchBytes: 0, run: () => {} }; // a view: the plan gives y = x
-    default:
-      throw new BackendError(`lutnn.load: no step for op ${(op as Op).kind}`);
+    default: {
+      const step = transformerStep(host, blocks, op);
+      if (!step) throw new BackendError(`lutnn.load: no step for op ${op.kind}`);
+      return step;
+    }
   }
 }
