@@ -8,7 +8,7 @@ import type { Rng } from '../tensor/rng.js';
 import type * as EngineOpsModule from '../ops/index.js';
 import type { AttrSchema } from './attrs.js';
 import type { Dim } from './dims.js';
-import type { Attrs, IrDType, ValueInfo } from './types.js';
+import type { Attrs, IrDType, OpType, ValueInfo } from './types.js';
 
 /** The engine primitives a forward pass is built from (src/ops/index.ts): autodiff comes with them. */
 export type EngineOps = typeof EngineOpsModule;
@@ -175,6 +175,72 @@ export interface OnnxCtx<A extends object> {
 /** Output value names, or the names and whether they are exact (bit-identical to lutnn's for an exact input). */
 export type OnnxOut = string[] | { outputs: string[]; exact: boolean };
 
+/** Reads the attributes of the ONNX node being imported (defaults as the ONNX spec gives them, passed by the rule). */
+export interface OnnxAttrReader {
+  has(name: string): boolean;
+  int(name: string, def?: number): number;
+  float(name: string, def?: number): number;
+  ints(name: string, def?: readonly number[]): number[];
+  floats(name: string, def?: readonly number[]): number[];
+  string(name: string, def?: string): string;
+}
+
+/**
+ * What an import rule sees of one ONNX node (src/io/onnx-import.ts implements it): its attributes, its inputs (IR
+ * values, or constants the importer knows: initializers and folded shape computations), and an emitter of IR nodes.
+ */
+export interface OnnxImportCtx {
+  /** The IR name of the node (its ONNX name, sanitised and unique): a scope for what the rule adds. */
+  readonly node: string;
+  readonly opType: string;
+  /** Opset of the node's domain. */
+  readonly opset: number;
+  readonly attr: OnnxAttrReader;
+  /** Number of ONNX inputs / outputs (absent optional inputs count). */
+  readonly inputCount: number;
+  readonly outputCount: number;
+  /** Input i is given (not '' nor left off). */
+  has(i: number): boolean;
+  /** Shape (dim 0 is the batch N for activations) and IR dtype of input i. */
+  info(i: number): ValueInfo;
+  /** Input i is a constant (an initializer or a folded value). */
+  isConst(i: number): boolean;
+  /** The values of a constant integer input (shape vectors may hold the batch "N"); null if not a constant. */
+  ints(i: number): Dim[] | null;
+  /** A constant float input (float32 values); null if not a constant. */
+  floats(i: number): { shape: number[]; data: Float32Array } | null;
+  /**
+   * The IR value of input i; a constant becomes an initializer (int64 as int32). A constant that depends on the
+   * batch (zeros of the input's shape) is written for one sample, which only ops that broadcast may read (`broadcast`).
+   */
+  value(i: number, opts?: { broadcast?: boolean }): string;
+  /** A new initializer, named after the node (`<node>.<name>`); its IR value name. */
+  weight(name: string, shape: readonly number[], data: Float32Array | Int32Array): string;
+  /** Adds an IR node (its shapes are inferred at once); its output values. */
+  emit(op: OpType, inputs: readonly string[], attrs?: Attrs): string[];
+  /** An IR value whose dim 0 is the batch N (a graph input), for ops that need the batch size (Expand). */
+  batch(): string;
+  /** The node uses a feature lutnn lacks: it is listed in the import's unsupported-op error with `reason`. */
+  unsupported(reason: string): never;
+  /** The batch size the file fixed for its inputs (e.g. 1 of a [1, 3, 224, 224] input), or null when symbolic. */
+  readonly fileBatch: number | null;
+}
+
+/** How a record reads ONNX nodes: the op types (and opsets) it maps, and the mapping. */
+export interface OnnxImportRule {
+  /** ONNX op types this rule reads. */
+  types: readonly string[];
+  /** Their domain: '' (the default ONNX domain, also 'ai.onnx') or another, e.g. 'lutnn' for lutnn's own markers. */
+  domain?: string;
+  /** Opsets of that domain the rule covers (default 1..∞; the default domain is read at 13..21). */
+  since?: number;
+  until?: number;
+  /** When several records read one op type, each takes the nodes it accepts (exactly one may accept a node). */
+  accepts?(c: OnnxImportCtx): boolean;
+  /** Emits the IR nodes of one ONNX node; returns the IR values of its outputs, in order. */
+  map(c: OnnxImportCtx): string[];
+}
+
 /** The record of one op type. */
 export interface OpDef<A extends object = Attrs> {
   /** One line: what the op computes. */
@@ -191,6 +257,8 @@ export interface OpDef<A extends object = Attrs> {
   forward(c: ForwardCtx<A>): Tensor[];
   cost(c: CostCtx<A>): CostPart;
   onnx(c: OnnxCtx<A>): OnnxOut;
+  /** ONNX import: the ONNX ops that become this op (src/io/onnx-import.ts applies them). */
+  onnxImport?: readonly OnnxImportRule[];
 }
 
 /** Type helper: a record whose attributes are typed as A. */

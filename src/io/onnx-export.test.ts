@@ -492,6 +492,27 @@ test('transformer block graph (GraphBuilder) matches GraphModel.run in onnxrunti
   assert.throws(() => exportOnnx(model, { opset: 16 }), (e: Error) => e instanceof ArgumentError && /LayerNorm 'ln1' needs opset >= 17/.test(e.message));
 });
 
+test('Cast and Expand (an int mask made float, a class token repeated over the batch) match lutnn in onnxruntime', async (t) => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['N', 3, 4]);
+  const mask = b.input('mask', 'int32', ['N', 4]);
+  const cls = b.op('Expand', [b.weight('cls', randn([1, 1, 4], 1, new Rng(81)).requireGrad()), x], { shape: [1, 1, 4] }, 'cls')[0]; // [N, 1, 4]
+  const seq = b.op('Concat', [cls, x], { axis: 1 }, 'cat')[0]; // [N, 4, 4]
+  const m = b.op('Unsqueeze', [b.op('Cast', [mask], { to: 'float32' }, 'mask_f')[0]], { axes: [1] }, 'mask_u')[0]; // [N, 1, 4]
+  const wide = b.op('Expand', [m], { shape: [1, 4, 4] }, 'mask_wide')[0]; // [N, 4, 4]
+  b.output(b.op('Mul', [seq, wide], {}, 'masked')[0]);
+  const { graph, weights } = b.build();
+  const model = GraphModel.create(graph, weights);
+  const rng = new Rng(82);
+  const feeds = [randn([3, 3, 4], 1, rng), new Tensor(Int32Array.from({ length: 12 }, (_, i) => (i % 4 === 3 ? 0 : i % 3)), [3, 4])];
+  for (const opts of [{}, { opset: 13, batch: 3 }] as OnnxExportOptions[]) {
+    const { out, ref, res } = await runBoth(model, feeds, opts);
+    assert.ok(bitEqual(out.output.data as Float32Array, ref[0]), `opset ${res.opset}: outputs differ`);
+    assert.deepEqual(out.output.dims, [3, 4, 4]);
+    t.diagnostic(`opset ${res.opset}: ${JSON.stringify(res.ops)}`);
+  }
+});
+
 test('zoo graphs (resnet-fm, vit-fm) match lutnn in onnxruntime', async (t) => {
   const x = randn([2, 1, 28, 28], 1, new Rng(61));
   for (const name of ['resnet-fm', 'vit-fm']) {

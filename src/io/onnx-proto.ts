@@ -79,6 +79,17 @@ const ONNX_JSON = {
             docString: { type: 'string', id: 6 },
             graph: { type: 'GraphProto', id: 7 },
             metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
+            trainingInfo: { rule: 'repeated', type: 'TrainingInfoProto', id: 20 },
+            // Model-local functions, kept as bytes: only counted (a node calling one is reported as unsupported).
+            functions: { rule: 'repeated', type: 'bytes', id: 25 },
+          },
+        },
+        TrainingInfoProto: {
+          fields: {
+            initialization: { type: 'GraphProto', id: 1 },
+            algorithm: { type: 'GraphProto', id: 2 },
+            initializationBinding: { rule: 'repeated', type: 'StringStringEntryProto', id: 3 },
+            updateBinding: { rule: 'repeated', type: 'StringStringEntryProto', id: 4 },
           },
         },
         GraphProto: {
@@ -90,6 +101,8 @@ const ONNX_JSON = {
             input: { rule: 'repeated', type: 'ValueInfoProto', id: 11 },
             output: { rule: 'repeated', type: 'ValueInfoProto', id: 12 },
             valueInfo: { rule: 'repeated', type: 'ValueInfoProto', id: 13 },
+            // Kept as bytes (not decoded): sparse initializers are refused by the import.
+            sparseInitializer: { rule: 'repeated', type: 'bytes', id: 15 },
           },
         },
         TensorProto: {
@@ -103,6 +116,11 @@ const ONNX_JSON = {
             docString: { type: 'string', id: 12 },
             rawData: { type: 'bytes', id: 9 },
             doubleData: { rule: 'repeated', type: 'double', id: 10 },
+            uint64Data: { rule: 'repeated', type: 'uint64', id: 11 },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
+            // Read as bytes (not decoded): a chunked tensor is refused by the import.
+            segment: { type: 'bytes', id: 3 },
           },
         },
         TensorShapeProto: {
@@ -146,8 +164,19 @@ const ONNX_JSON = {
   },
 };
 
+// int64 fields decode to JS numbers, not Long objects (values beyond 2^53 round, which the import clamps anyway): a
+// number costs 8 bytes, a Long object several times that, and a hostile file of packed int64s must not multiply
+// its size in memory.
+(protobuf.util as { Long: unknown }).Long = null;
+protobuf.configure();
+
 const root = protobuf.Root.fromJSON(ONNX_JSON);
 const ModelProtoType = root.lookupType('onnx.ModelProto');
+
+/** The protobufjs type of an ONNX message ('ModelProto', 'NodeProto', ...), for readers of the format (onnx-decode.ts). */
+export function onnxMessageType(name: string): protobuf.Type {
+  return root.lookupType(`onnx.${name}`);
+}
 
 // ---------------------------------------------------------------- plain-object shapes (protobufjs camelCase names)
 
@@ -206,6 +235,8 @@ export interface ModelProto {
   docString?: string;
   graph: GraphProto;
   metadataProps: { key: string; value: string }[];
+  /** TrainingInfoProto entries: lutnn stores LUT layers' training tensors in an initialization graph (README, lutnn export). */
+  trainingInfo?: { initialization: GraphProto }[];
 }
 
 // ---------------------------------------------------------------- builders

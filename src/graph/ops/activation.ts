@@ -4,6 +4,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { sizePerSample } from '../dims.js';
 import { defineOp, type EngineOps, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
 import { req } from '../rules.js';
+import { constScalar, direct } from '../onnx-in.js';
 
 /** A float32 → float32 elementwise op of one input. */
 function unary<A extends object>(
@@ -27,7 +28,10 @@ function unary<A extends object>(
 /** An ONNX float32 scalar initializer. */
 const scalar = (c: OnnxCtx<object>, name: string, v: number): string => c.e.f32(`${c.scope}.${name}`, Float32Array.of(v), []);
 
-export const Relu = unary<Record<string, never>>('max(x, 0)', {}, (ops, x) => ops.relu(x), (c) => ({ outputs: [c.e.one('Relu', [c.input(0)], c.scope)], exact: c.exact(0) }));
+export const Relu = defineOp<Record<string, never>>({
+  ...unary<Record<string, never>>('max(x, 0)', {}, (ops, x) => ops.relu(x), (c) => ({ outputs: [c.e.one('Relu', [c.input(0)], c.scope)], exact: c.exact(0) })),
+  onnxImport: [direct('Relu', ['Relu'])],
+});
 
 export interface ClipAttrs {
   min: number | null;
@@ -47,6 +51,8 @@ export const Clip = defineOp<ClipAttrs>({
       return { outputs: [c.e.one('Clip', ins, c.scope)], exact: c.exact(0) };
     },
   ),
+  // Clip(x, min?, max?) with constant bounds (opset 11+).
+  onnxImport: [direct('Clip', ['Clip'], (c) => ({ min: constScalar(c, 1, 'min'), max: constScalar(c, 2, 'max') }))],
   infer(c) {
     if (c.attrs.min !== null && c.attrs.max !== null && c.attrs.min > c.attrs.max) {
       throw new ArgumentError(`${c.node}: min ${c.attrs.min} is greater than max ${c.attrs.max}`);
@@ -59,7 +65,7 @@ export interface GeluAttrs {
   approximate: 'none' | 'tanh';
 }
 
-export const Gelu = unary<GeluAttrs>(
+export const Gelu = withImport(unary<GeluAttrs>(
   "x·Φ(x): exact (erf) form, or PyTorch's tanh approximation with approximate: 'tanh'",
   { approximate: { type: 'string', choices: ['none', 'tanh'], default: 'none' } },
   (ops, x, a) => ops.gelu(x, a.approximate),
@@ -78,16 +84,29 @@ export const Gelu = unary<GeluAttrs>(
     }
     return [c.e.one('Mul', [half, c.e.one('Add', [inner, scalar(c, 'one', 1)], c.scope)], c.scope)];
   },
-);
+), [
+  // Gelu (opset 20), and what the import fuses from the erf and tanh formulas of older exports (src/io/onnx-fuse.ts).
+  direct('Gelu', ['Gelu'], (c) => {
+    const a = c.attr.string('approximate', 'none');
+    if (a !== 'none' && a !== 'tanh') c.unsupported(`approximate '${a}'`);
+    return { approximate: a };
+  }),
+]);
+
+/** A record with import rules. */
+function withImport<A extends object>(def: OpDef<A>, rules: OpDef<A>['onnxImport']): OpDef<A> {
+  return { ...def, onnxImport: rules };
+}
 
 export const Silu = unary<Record<string, never>>('x·sigmoid(x)', {}, (ops, x) => ops.silu(x), (c) => [c.e.one('Mul', [c.input(0), c.e.one('Sigmoid', [c.input(0)], c.scope)], c.scope)]);
 
-export const Sigmoid = unary<Record<string, never>>('1/(1 + e^−x)', {}, (ops, x) => ops.sigmoid(x), (c) => [c.e.one('Sigmoid', [c.input(0)], c.scope)]);
+export const Sigmoid = withImport(unary<Record<string, never>>('1/(1 + e^−x)', {}, (ops, x) => ops.sigmoid(x), (c) => [c.e.one('Sigmoid', [c.input(0)], c.scope)]), [direct('Sigmoid', ['Sigmoid'])]);
 
-export const Tanh = unary<Record<string, never>>('tanh(x)', {}, (ops, x) => ops.tanh(x), (c) => [c.e.one('Tanh', [c.input(0)], c.scope)]);
+export const Tanh = withImport(unary<Record<string, never>>('tanh(x)', {}, (ops, x) => ops.tanh(x), (c) => [c.e.one('Tanh', [c.input(0)], c.scope)]), [direct('Tanh', ['Tanh'])]);
 
-export const HardSwish = unary<Record<string, never>>('x·relu6(x + 3)/6', {}, (ops, x) => ops.hardswish(x), (c) =>
+export const HardSwish = withImport(unary<Record<string, never>>('x·relu6(x + 3)/6', {}, (ops, x) => ops.hardswish(x), (c) =>
   c.e.opset >= 14
     ? [c.e.one('HardSwish', [c.input(0)], c.scope)]
     : [c.e.one('Mul', [c.input(0), c.e.one('HardSigmoid', [c.input(0)], c.scope, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } })], c.scope)],
-);
+// HardSwish (opset 14), and HardSigmoid(1/6, 1/2)·x of opset 13 exports, fused by the import.
+), [direct('HardSwish', ['HardSwish'])]);

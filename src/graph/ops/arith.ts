@@ -1,10 +1,24 @@
 // Records of the broadcasting binary ops Add, Sub, Mul, Div (NumPy broadcasting over symbolic dims).
 import type { Tensor } from '../../tensor/tensor.js';
 import { fmtDims, sizePerSample } from '../dims.js';
-import { defineOp, type EngineOps, type OpDef } from '../op.js';
+import { defineOp, type EngineOps, type OnnxImportCtx, type OnnxImportRule, type OpDef } from '../op.js';
+import { constScalar } from '../onnx-in.js';
+import type { OpType } from '../types.js';
 import { TWO_OPERANDS, broadcastDims, oneBatchDim, req } from '../rules.js';
 
-function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: Tensor) => Tensor): OpDef<Record<string, never>> {
+/** The float operand i of an ONNX arithmetic node (integer arithmetic on computed values is not an IR op). */
+function floatOperand(c: OnnxImportCtx, i: number): string {
+  if (!c.has(i)) c.unsupported(`input ${i} is missing`);
+  const d = c.info(i).dtype;
+  if (d !== 'float32') c.unsupported(`integer arithmetic on computed values (input ${i} is ${d})`);
+  return c.value(i, { broadcast: true });
+}
+
+function binaryImport(op: OpType, onnxOp: string): OnnxImportRule {
+  return { types: [onnxOp], map: (c) => c.emit(op, [floatOperand(c, 0), floatOperand(c, 1)]) };
+}
+
+function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: Tensor) => Tensor, more: OnnxImportRule[] = []): OpDef<Record<string, never>> {
   return defineOp<Record<string, never>>({
     doc,
     inputs: TWO_OPERANDS,
@@ -18,10 +32,28 @@ function binary(onnxOp: string, doc: string, f: (ops: EngineOps, a: Tensor, b: T
     cost: (c) => ({ kind: 'elementwise', elementOps: sizePerSample(c.outShape(0)) }),
     // One IEEE float32 operation per element, as lutnn's: exact when both operands are.
     onnx: (c) => ({ outputs: [c.e.one(onnxOp, [c.input(0), c.input(1)], c.scope)], exact: c.exact(0) && c.exact(1) }),
+    onnxImport: [binaryImport(onnxOp as OpType, onnxOp), ...more],
   });
 }
 
+/** Pow by a constant 2 is x·x (the variance in decomposed LayerNorms that did not fuse); Neg is x·(−1). */
+const mulForms: OnnxImportRule[] = [
+  {
+    types: ['Pow'],
+    map(c) {
+      const e = constScalar(c, 1, 'exponent');
+      if (e !== 2) c.unsupported(`exponent ${e} (x·x for 2 is the only power lutnn has)`);
+      const x = floatOperand(c, 0);
+      return c.emit('Mul', [x, x]);
+    },
+  },
+  { types: ['Neg'], map: (c) => c.emit('Mul', [floatOperand(c, 0), c.weight('minus_one', [], Float32Array.of(-1))]) },
+];
+
+/** Reciprocal is 1/x. */
+const divForms: OnnxImportRule[] = [{ types: ['Reciprocal'], map: (c) => c.emit('Div', [c.weight('one', [], Float32Array.of(1)), floatOperand(c, 0)]) }];
+
 export const Add = binary('Add', 'a + b (broadcasting)', (ops, a, b) => ops.add(a, b));
 export const Sub = binary('Sub', 'a − b (broadcasting)', (ops, a, b) => ops.sub(a, b));
-export const Mul = binary('Mul', 'a · b elementwise (broadcasting)', (ops, a, b) => ops.mul(a, b));
-export const Div = binary('Div', 'a / b elementwise (broadcasting)', (ops, a, b) => ops.div(a, b));
+export const Mul = binary('Mul', 'a · b elementwise (broadcasting)', (ops, a, b) => ops.mul(a, b), mulForms);
+export const Div = binary('Div', 'a / b elementwise (broadcasting)', (ops, a, b) => ops.div(a, b), divForms);

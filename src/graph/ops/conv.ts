@@ -3,6 +3,7 @@ import { ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
 import { WEIGHTED_INPUTS, fixed, needRank, req, windowOut } from '../rules.js';
+import { allInputs, window2d, windowPads } from '../onnx-in.js';
 
 export interface ConvAttrs {
   stride: readonly number[];
@@ -74,4 +75,20 @@ export const Conv = defineOp<ConvAttrs>({
     if (c.has(2)) ins.push(c.input(2));
     return [c.e.one('Conv', ins, c.scope, { ...onnxWindow([kh, kw], c.attrs), group: c.attrs.groups })];
   },
+  onnxImport: [
+    {
+      types: ['Conv'],
+      map(c) {
+        if (!c.has(0) || !c.has(1)) c.unsupported('needs x and a weight');
+        const x = c.info(0).shape;
+        const w = c.info(1).shape;
+        if (x.length !== 4 || w.length !== 4) c.unsupported(`a ${x.length - 2}-D convolution (lutnn's Conv is 2-D)`);
+        const { kernel, stride, dilation } = window2d(c, w.slice(2) as number[]);
+        if (kernel[0] !== w[2] || kernel[1] !== w[3]) c.unsupported(`kernel_shape [${kernel.join(',')}] does not match the weight ${fmtDims(w)}`);
+        if (typeof x[2] !== 'number' || typeof x[3] !== 'number') c.unsupported('a spatial size that depends on the batch');
+        const padding = windowPads(c, kernel, stride, dilation, [x[2] as number, x[3] as number]);
+        return c.emit('Conv', allInputs(c, 3), { stride, padding, dilation, groups: c.attr.int('group', 1) });
+      },
+    },
+  ],
 });

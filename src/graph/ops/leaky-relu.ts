@@ -2,6 +2,7 @@
 import { sizePerSample } from '../dims.js';
 import { defineOp } from '../op.js';
 import { req } from '../rules.js';
+import { direct } from '../onnx-in.js';
 
 export interface LeakyReluAttrs {
   alpha: number;
@@ -17,4 +18,5 @@ export const LeakyRelu = defineOp<LeakyReluAttrs>({
   forward: ({ x, attrs: a, ops }) => [ops.sub(ops.relu(x[0]!), ops.mulScalar(ops.relu(ops.neg(x[0]!)), a.alpha))],
   cost: (c) => ({ kind: 'elementwise', elementOps: sizePerSample(c.outShape(0)) }),
   onnx: (c) => [c.e.one('LeakyRelu', [c.input(0)], c.scope, { alpha: { float: c.attrs.alpha } })],
+  onnxImport: [direct('LeakyRelu', ['LeakyRelu'], (c) => ({ alpha: c.attr.float('alpha', 0.01) }))],
 });

@@ -4,6 +4,30 @@ import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
 import { TWO_OPERANDS, WEIGHTED_INPUTS, broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
+import type { OnnxImportCtx } from '../op.js';
+
+/** An ONNX MatMul whose second operand is a constant 2-D weight [K, M] (optionally with the fused bias): a Linear. */
+const isLinearMatMul = (c: OnnxImportCtx): boolean => (c.inputCount === 2 || c.inputCount === 3) && c.floats(1)?.shape.length === 2;
+
+/** [rows, cols] → [cols, rows], scaled by `alpha`. */
+function transposed(w: { shape: number[]; data: Float32Array }, alpha = 1): Float32Array {
+  const [r, k] = w.shape;
+  const out = new Float32Array(r * k);
+  for (let i = 0; i < r; i++) for (let j = 0; j < k; j++) out[j * r + i] = w.data[i * k + j] * alpha;
+  return out;
+}
+
+/** A constant bias of M values (shape [M], [1, M] or a scalar to broadcast) times beta, as the Linear's bias [M]; '' if absent. */
+function linearBias(c: OnnxImportCtx, i: number, M: number, beta: number, base: string): string {
+  if (!c.has(i)) return '';
+  const b = c.floats(i);
+  if (!b) return c.unsupported(`bias (input ${i}) must be a constant`);
+  if (b.data.length === M && b.shape.length === 1 && beta === 1) return c.value(i);
+  if (b.data.length !== M && b.data.length !== 1) return c.unsupported(`bias of shape [${b.shape.join(',')}] for ${M} outputs`);
+  const out = new Float32Array(M);
+  for (let m = 0; m < M; m++) out[m] = b.data[b.data.length === 1 ? 0 : m] * beta;
+  return c.weight(base, [M], out);
+}
 
 
 export const MatMul = defineOp<Record<string, never>>({
@@ -28,6 +52,17 @@ export const MatMul = defineOp<Record<string, never>>({
     return { kind: 'dense', macs: shapeSize(out) * a[a.length - 1], bitsPerActivation: 32 };
   },
   onnx: (c) => [c.e.one('MatMul', [c.input(0), c.input(1)], c.scope)],
+  onnxImport: [
+    {
+      // A MatMul of two computed values (attention) or by a constant of another rank; a 2-D constant makes a Linear.
+      types: ['MatMul'],
+      accepts: (c) => !isLinearMatMul(c),
+      map(c) {
+        if (c.inputCount !== 2 || !c.has(0) || !c.has(1)) c.unsupported('needs two inputs');
+        return c.emit('MatMul', [c.value(0), c.value(1)]);
+      },
+    },
+  ],
 });
 
 export const Linear = defineOp<Record<string, never>>({
@@ -66,4 +101,36 @@ export const Linear = defineOp<Record<string, never>>({
     if (c.has(2)) y = c.e.one('Add', [y, c.input(2)], c.scope);
     return [y];
   },
+  onnxImport: [
+    {
+      // x · W [K, M] (+ b [M], the import's fusion of MatMul + Add): Linear with weight Wᵀ [M, K].
+      types: ['MatMul'],
+      accepts: isLinearMatMul,
+      map(c) {
+        const w = c.floats(1)!;
+        const M = w.shape[1];
+        return c.emit('Linear', [c.value(0), c.weight('weight', [M, w.shape[0]], transposed(w)), linearBias(c, 2, M, 1, 'bias')].filter((v, i) => i < 2 || v !== ''));
+      },
+    },
+    {
+      // Gemm: alpha·A·B' + beta·C with A [N, K], B' = B or Bᵀ a constant, C a constant broadcast over rows.
+      types: ['Gemm'],
+      map(c) {
+        if (!c.has(0) || !c.has(1)) c.unsupported('needs A and B');
+        if (c.attr.int('transA', 0) !== 0) c.unsupported('transA 1');
+        const w = c.floats(1);
+        if (!w || w.shape.length !== 2) return c.unsupported('B must be a constant 2-D weight');
+        const alpha = c.attr.float('alpha', 1);
+        const transB = c.attr.int('transB', 0) === 1;
+        const M = transB ? w.shape[0] : w.shape[1];
+        let weight: string;
+        if (transB && alpha === 1) weight = c.value(1);
+        else if (transB) weight = c.weight('weight', w.shape, w.data.map((v) => v * alpha));
+        else weight = c.weight('weight', [M, w.shape[0]], transposed(w, alpha));
+        const beta = c.attr.float('beta', 1);
+        const bias = beta === 0 ? '' : linearBias(c, 2, M, beta, 'bias');
+        return c.emit('Linear', bias ? [c.value(0), weight, bias] : [c.value(0), weight]);
+      },
+    },
+  ],
 });

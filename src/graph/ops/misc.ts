@@ -6,6 +6,7 @@ import { defineOp } from '../op.js';
 import { axisOf, needDType, oneBatchDim, req } from '../rules.js';
 import { IR_DTYPES } from '../types.js';
 import type { AxisAttrs } from './shape.js';
+import { constScalar, direct } from '../onnx-in.js';
 
 
 export const Softmax = defineOp<AxisAttrs>({
@@ -21,6 +22,7 @@ export const Softmax = defineOp<AxisAttrs>({
   forward: ({ x, attrs: a, ops }) => [ops.softmax(x[0]!, a.axis)],
   cost: (c) => ({ kind: 'elementwise', elementOps: 3 * shapeSize(c.outShape(0)) }),
   onnx: (c) => [c.e.one('Softmax', [c.input(0)], c.scope, { axis: c.attrs.axis })],
+  onnxImport: [direct('Softmax', ['Softmax'], (c) => ({ axis: c.attr.int('axis', -1) }))],
 });
 
 export const Gather = defineOp<AxisAttrs>({
@@ -43,6 +45,8 @@ export const Gather = defineOp<AxisAttrs>({
   forward: ({ x, attrs: a, ops }) => [ops.take(x[0]!, a.axis, x[1]!)],
   cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => [c.e.one('Gather', [c.input(0), c.input(1)], c.scope, { axis: c.attrs.axis })],
+  // Embedding lookups (a constant table, computed indices) and picks such as x[:, 0] (constant indices).
+  onnxImport: [direct('Gather', ['Gather'], (c) => ({ axis: c.attr.int('axis', 0) }), 2)],
 });
 
 export interface DropoutAttrs {
@@ -58,6 +62,14 @@ export const Dropout = defineOp<DropoutAttrs>({
   forward: ({ x, attrs: a, training, ops, rng }) => [ops.dropout(x[0]!, a.p, training, rng)],
   cost: () => ({ kind: 'shape', view: true }),
   onnx: (c) => ({ outputs: [c.input(0)], exact: c.exact(0) }),
+  // Dropout(data, ratio?, training_mode?): dropout at the ratio when fine-tuning, the identity in eval.
+  onnxImport: [
+    direct('Dropout', ['Dropout'], (c) => {
+      const p = constScalar(c, 1, 'ratio') ?? c.attr.float('ratio', 0.5);
+      if (!(p >= 0 && p < 1)) c.unsupported(`ratio ${p}`);
+      return { p };
+    }),
+  ],
 });
 
 export const Identity = defineOp<Record<string, never>>({
@@ -69,4 +81,5 @@ export const Identity = defineOp<Record<string, never>>({
   forward: ({ x }) => [x[0]!],
   cost: () => ({ kind: 'shape', view: true }),
   onnx: (c) => ({ outputs: [c.input(0)], exact: c.exact(0) }),
+  onnxImport: [direct('Identity', ['Identity'])],
 });

@@ -4,6 +4,8 @@ import { ArgumentError, ShapeError } from '../../errors.js';
 import { fmtDims, sizePerSample } from '../dims.js';
 import { defineOp } from '../op.js';
 import { axisOf, fixed, req } from '../rules.js';
+import { allInputs } from '../onnx-in.js';
+import type { OnnxImportCtx } from '../op.js';
 
 export interface BatchNormAttrs {
   eps: number;
@@ -76,7 +78,30 @@ export const BatchNorm = defineOp<BatchNormAttrs>({
     const bias = c.has(2) ? c.input(2) : c.e.f32(`${c.scope}.bias`, b, [C]);
     return [c.e.one('BatchNormalization', [c.input(0), scale, bias, c.input(3), c.input(4)], c.scope, { epsilon: { float: c.attrs.eps } })];
   },
+  onnxImport: [
+    {
+      // ONNX momentum weighs the running value (0.9), lutnn's the new statistic (0.1), as in PyTorch.
+      types: ['BatchNormalization'],
+      map(c) {
+        if (c.attr.int('training_mode', 0) !== 0) c.unsupported('training_mode 1 (export the model in eval mode)');
+        if (c.inputCount < 5) c.unsupported('needs x, scale, B, mean and var');
+        return c.emit('BatchNorm', allInputs(c, 5), { eps: c.attr.float('epsilon', 1e-5), momentum: 1 - c.attr.float('momentum', 0.9) });
+      },
+    },
+  ],
 });
+
+/** A LayerNorm scale or bias (input i) in the shape of the normalized dims `norm` (ONNX lets it broadcast). */
+function lnParam(c: OnnxImportCtx, i: number, norm: readonly number[], name: string): string {
+  if (!c.has(i)) return '';
+  const f = c.floats(i);
+  if (!f) c.unsupported(`${name} (input ${i}) must be a constant`);
+  const n = norm.reduce((a, b) => a * b, 1);
+  if (f.shape.join() === norm.join()) return c.value(i);
+  if (f.data.length === n) return c.weight(name, norm, f.data.slice());
+  if (f.data.length === 1) return c.weight(name, norm, new Float32Array(n).fill(f.data[0]));
+  return c.unsupported(`${name} of shape [${f.shape.join(',')}] for normalized dims [${norm.join(',')}]`);
+}
 
 export interface LayerNormAttrs {
   axis: number;
@@ -124,4 +149,26 @@ export const LayerNorm = defineOp<LayerNormAttrs>({
     if (c.has(2)) ins.push(c.input(2));
     return [c.e.one('LayerNormalization', ins, c.scope, { axis: axis - x.length, epsilon: { float: c.attrs.eps } })];
   },
+  onnxImport: [
+    {
+      // LayerNormalization (opset 17), also as fused from a decomposed one (with the reduced `axes`, src/io/onnx-fuse.ts).
+      types: ['LayerNormalization'],
+      map(c) {
+        const x = c.info(0).shape;
+        let axis: number;
+        if (c.attr.has('axes')) {
+          const axes = c.attr.ints('axes').map((a) => (a < 0 ? a + x.length : a)).sort((p, q) => p - q);
+          axis = axes[0];
+          if (axes.some((a, k) => a !== x.length - axes.length + k)) c.unsupported(`a mean over axes [${axes.join(',')}] that are not the last dims of ${fmtDims(x)}`);
+        } else axis = c.attr.int('axis', -1);
+        if (axis < 0) axis += x.length;
+        if (axis <= 0 || axis >= x.length) c.unsupported(`axis ${axis} for ${fmtDims(x)} (the normalized dims must leave the batch out)`);
+        const norm = x.slice(axis);
+        if (!norm.every((d) => typeof d === 'number')) c.unsupported('normalized dims that depend on the batch');
+        const ins = [c.value(0), lnParam(c, 1, norm as number[], 'weight'), lnParam(c, 2, norm as number[], 'bias')];
+        while (ins[ins.length - 1] === '') ins.pop();
+        return c.emit('LayerNorm', ins, { axis, eps: c.attr.float('epsilon', 1e-5) });
+      },
+    },
+  ],
 });

@@ -5,6 +5,36 @@ import { fmtDims, type Dim } from '../dims.js';
 import { defineOp, type OpDef } from '../op.js';
 import { axisOf, fixed, needRank, req, windowOut } from '../rules.js';
 import { onnxWindow } from './conv.js';
+import { axesOf, window2d, windowPads } from '../onnx-in.js';
+import type { OnnxImportRule } from '../op.js';
+
+/** MaxPool / AveragePool of ONNX: 2-D windows with symmetric pads, floor rounding (ceil_mode where it changes nothing). */
+function poolImport(mode: 'max' | 'avg'): OnnxImportRule {
+  return {
+    types: [mode === 'max' ? 'MaxPool' : 'AveragePool'],
+    map(c) {
+      const x = c.info(0).shape;
+      if (x.length !== 4) c.unsupported(`a ${x.length - 2}-D pool (lutnn's pools are 2-D)`);
+      const { kernel, stride, dilation } = window2d(c);
+      if (dilation.some((d) => d !== 1)) c.unsupported(`dilations [${dilation.join(',')}]`);
+      const size = [x[2], x[3]] as number[];
+      const padding = windowPads(c, kernel, stride, dilation, size);
+      if (c.attr.int('ceil_mode', 0) === 1) {
+        for (let d = 0; d < 2; d++) {
+          const span = size[d] + 2 * padding[d] - kernel[d];
+          if (span % stride[d] !== 0) c.unsupported('ceil_mode 1 where it adds a window');
+        }
+      }
+      const attrs: Record<string, number[] | boolean> = { kernel, stride, padding };
+      if (mode === 'avg') {
+        const include = c.attr.int('count_include_pad', 0) === 1;
+        if (!include && (padding[0] > 0 || padding[1] > 0)) c.unsupported('count_include_pad 0 with padding (lutnn counts the padding)');
+        attrs.countIncludePad = true;
+      }
+      return c.emit(mode === 'max' ? 'MaxPool' : 'AveragePool', [c.value(0)], attrs);
+    },
+  };
+}
 
 
 export interface PoolAttrs {
@@ -52,6 +82,7 @@ function pool<A extends PoolAttrs>(mode: 'max' | 'avg', doc: string, extra: OpDe
       const y = c.e.one(mode === 'max' ? 'MaxPool' : 'AveragePool', [c.input(0)], c.scope, attrs);
       return { outputs: [y], exact: mode === 'max' && c.exact(0) };
     },
+    onnxImport: [poolImport(mode)],
   });
 }
 
@@ -82,6 +113,7 @@ export const GlobalAveragePool = defineOp<GlobalPoolAttrs>({
     const p = c.e.one('GlobalAveragePool', [c.input(0)], c.scope); // [N, C, 1, 1]
     return [c.attrs.keepdims ? p : c.e.reshape(p, [0, fixed(c.scope, 'channels', c.info(0).shape[1])], c.scope)];
   },
+  onnxImport: [{ types: ['GlobalAveragePool'], map: (c) => c.emit('GlobalAveragePool', [c.value(0)], { keepdims: true }) }],
 });
 
 export interface ReduceAttrs {
@@ -109,4 +141,17 @@ export const ReduceMean = defineOp<ReduceAttrs>({
     if (c.e.opset >= 18) return [c.e.one('ReduceMean', [c.input(0), c.e.i64(`${c.scope}.axes`, [...c.attrs.axes])], c.scope, { keepdims })];
     return [c.e.one('ReduceMean', [c.input(0)], c.scope, { axes: [...c.attrs.axes], keepdims })];
   },
+  onnxImport: [
+    {
+      types: ['ReduceMean'],
+      map(c) {
+        const axes = axesOf(c, 1, 18);
+        if (!axes || axes.length === 0) {
+          if (c.attr.int('noop_with_empty_axes', 0) === 1) return c.emit('Identity', [c.value(0)]);
+          c.unsupported('a mean over all dims (the batch included)');
+        }
+        return c.emit('ReduceMean', [c.value(0)], { axes, keepdims: c.attr.int('keepdims', 1) === 1 });
+      },
+    },
+  ],
 });

@@ -5,6 +5,8 @@ import { batchCoef, dimDiv, dimEq, dimProd, fmtDims, symDim, type Dim } from '..
 import { defineOp, type OnnxCtx, type OpDef } from '../op.js';
 import { axisOf, req } from '../rules.js';
 import { IR_DTYPES, type ValueInfo } from '../types.js';
+import { allInputs, axesOf, clampInt, constInts, direct } from '../onnx-in.js';
+import { BATCH } from '../dims.js';
 
 /** Input 0 of any dtype. */
 const anyX = [{ name: 'x', role: 'data', dtypes: IR_DTYPES }] as const;
@@ -63,6 +65,33 @@ export const Reshape = viewOp<ReshapeAttrs>({
     return [{ shape: out as Dim[], dtype: x.dtype }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.reshape(x[0]!, a.shape.map((d, i) => (d === 0 ? x[0]!.shape[i] : d)))],
+  onnxImport: [
+    {
+      // A constant target; a batch-dependent entry (x.size(0) folded to "N") copies the input's dim or is inferred.
+      types: ['Reshape'],
+      map(c) {
+        const t = c.ints(1);
+        if (!t) return c.unsupported('a target shape computed from tensor values');
+        const x = c.info(0).shape;
+        const allowzero = c.attr.int('allowzero', 0) === 1;
+        let inferred = 0;
+        const shape = t.map((d, i) => {
+          if (typeof d === 'string') {
+            if (i < x.length && dimEq(x[i], d)) return 0;
+            inferred++;
+            return -1;
+          }
+          if (d === 0 && allowzero) c.unsupported('allowzero 1 with a 0 in the target');
+          // The batch the file was exported with, where the input has the batch: the batch.
+          if (i === 0 && c.fileBatch !== null && d === c.fileBatch && x[0] === BATCH) return 0;
+          if (d === -1) inferred++;
+          return clampInt(d);
+        });
+        if (inferred > 1) c.unsupported(`target [${t.join(',')}] leaves two dims to infer`);
+        return c.emit('Reshape', [c.value(0)], { shape });
+      },
+    },
+  ],
 });
 
 export interface FlattenAttrs {
@@ -83,6 +112,21 @@ export const Flatten = viewOp<FlattenAttrs>({
   attrs: { start: { type: 'int', default: 1 }, end: { type: 'int', default: -1 } },
   infer: (c) => [{ shape: flattenShape(c.node, req(c, 0), c.attrs), dtype: req(c, 0).dtype }],
   forward: ({ x, attrs: a, ops }) => [ops.flatten(x[0]!, a.start, a.end)],
+  onnxImport: [
+    {
+      // ONNX Flatten(axis) makes [prod(dims before axis), prod(dims from axis)].
+      types: ['Flatten'],
+      map(c) {
+        const r = c.info(0).shape.length;
+        let a = c.attr.int('axis', 1);
+        if (a < 0) a += r;
+        if (a <= 0 || a >= r) c.unsupported(`axis ${a} of a rank-${r} input (the batch must stay in dim 0)`);
+        let y = c.emit('Flatten', [c.value(0)], { start: a, end: -1 })[0];
+        if (a > 1) y = c.emit('Flatten', [y], { start: 0, end: a - 1 })[0];
+        return [y];
+      },
+    },
+  ],
 });
 
 export interface TransposeAttrs {
@@ -105,6 +149,7 @@ export const Transpose = defineOp<TransposeAttrs>({
   forward: ({ x, attrs: a, ops }) => [ops.permute(x[0]!, a.perm)],
   cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => ({ outputs: [c.e.one('Transpose', [c.input(0)], c.scope, { perm: [...c.attrs.perm] })], exact: c.exact(0) }),
+  onnxImport: [direct('Transpose', ['Transpose'], (c) => ({ perm: c.attr.ints('perm', c.info(0).shape.map((_, i, a) => a.length - 1 - i)) }))],
 });
 
 export interface AxisAttrs {
@@ -155,6 +200,7 @@ export const Concat = defineOp<AxisAttrs>({
     }
     return { outputs: [c.e.one('Concat', ins, c.scope, { axis: n.axis })], exact };
   },
+  onnxImport: [{ types: ['Concat'], map: (c) => c.emit('Concat', allInputs(c).filter((v) => v !== ''), { axis: c.attr.int('axis') }) }],
 });
 
 export interface SliceAttrs {
@@ -209,6 +255,33 @@ export const Slice = defineOp<SliceAttrs>({
     const ins = [c.input(0), c.e.i64(`${c.scope}.starts`, ranges.map((r) => r[0])), c.e.i64(`${c.scope}.ends`, ranges.map((r) => r[1])), c.e.i64(`${c.scope}.axes`, axes)];
     return { outputs: [c.e.one('Slice', ins, c.scope)], exact: c.exact(0) };
   },
+  onnxImport: [
+    {
+      types: ['Slice'],
+      map(c) {
+        const x = c.info(0).shape;
+        const starts = constInts(c, 1, 'starts');
+        const ends = constInts(c, 2, 'ends');
+        const axes = c.has(3) ? constInts(c, 3, 'axes') : starts.map((_, i) => i);
+        if (c.has(4) && constInts(c, 4, 'steps').some((s) => s !== 1)) c.unsupported('steps other than 1');
+        if (axes.length !== starts.length || ends.length !== starts.length) c.unsupported('starts, ends and axes of different lengths');
+        const keep = { axes: [] as number[], starts: [] as number[], ends: [] as number[] };
+        axes.forEach((a, i) => {
+          const ax = a < 0 ? a + x.length : a;
+          if (typeof x[ax] === 'string') {
+            // The whole batch dim (x[:, ...]) is no slice; any other range of it is not supported.
+            if (starts[i] === 0 && ends[i] >= 2 ** 31 - 1) return;
+            c.unsupported('a slice of the batch dim');
+          }
+          keep.axes.push(a);
+          keep.starts.push(starts[i]);
+          keep.ends.push(ends[i]);
+        });
+        if (keep.axes.length === 0) return c.emit('Identity', [c.value(0)]);
+        return c.emit('Slice', [c.value(0)], keep);
+      },
+    },
+  ],
 });
 
 export interface SplitAttrs {
@@ -243,6 +316,30 @@ export const Split = defineOp<SplitAttrs>({
     outputs: c.e.node('Split', [c.input(0), c.e.i64(`${c.scope}.split`, [...c.attrs.split])], c.scope, { axis: c.attrs.axis }, c.attrs.split.length),
     exact: c.exact(0),
   }),
+  onnxImport: [
+    {
+      // Sizes from the split input (opset 13+), the attribute (before), or equal parts (num_outputs from opset 18).
+      types: ['Split'],
+      map(c) {
+        const x = c.info(0).shape;
+        let axis = c.attr.int('axis', 0);
+        if (axis < 0) axis += x.length;
+        const d = x[axis];
+        if (typeof d !== 'number') return c.unsupported('a split of the batch dim');
+        let split: number[];
+        if (c.opset >= 13 && c.has(1)) split = constInts(c, 1, 'split');
+        else if (c.opset < 13 && c.attr.has('split')) split = c.attr.ints('split');
+        else {
+          const n = c.opset >= 18 && c.attr.has('num_outputs') ? c.attr.int('num_outputs') : c.outputCount;
+          if (!(n >= 1 && n <= d)) return c.unsupported(`${n} parts of a dim of ${d}`);
+          const part = Math.ceil(d / n);
+          if (c.opset < 18 && d % n !== 0) c.unsupported(`${d} does not split into ${n} equal parts`);
+          split = Array.from({ length: n }, (_, i) => Math.min(part, d - i * part));
+        }
+        return c.emit('Split', [c.value(0)], { axis, split });
+      },
+    },
+  ],
 });
 
 export interface AxesAttrs {
@@ -259,6 +356,16 @@ export const Squeeze = viewOp<AxesAttrs>({
     return [{ shape: x.shape.filter((_, i) => !drop.has(i)), dtype: x.dtype }];
   },
   forward: ({ x, attrs: a, ops }) => [ops.squeeze(x[0]!, [...a.axes])],
+  onnxImport: [
+    {
+      types: ['Squeeze'],
+      map(c) {
+        const x = c.info(0).shape;
+        const axes = axesOf(c, 1, 13) ?? x.flatMap((d, i) => (d === 1 ? [i] : []));
+        return axes.length === 0 ? c.emit('Identity', [c.value(0)]) : c.emit('Squeeze', [c.value(0)], { axes });
+      },
+    },
+  ],
 });
 
 export const Unsqueeze = viewOp<AxesAttrs>({
@@ -281,4 +388,14 @@ export const Unsqueeze = viewOp<AxesAttrs>({
     for (const ax of sorted) y = ops.unsqueeze(y, ax);
     return [y];
   },
+  onnxImport: [
+    {
+      types: ['Unsqueeze'],
+      map(c) {
+        const axes = axesOf(c, 1, 13);
+        if (!axes || axes.length === 0) return c.unsupported('no axes');
+        return c.emit('Unsqueeze', [c.value(0)], { axes });
+      },
+    },
+  ],
 });
