@@ -20,6 +20,8 @@ export class NonFiniteError extends LutnnError {}
 export class FormatError extends LutnnError {}
 /** Autograd misuse (backward on a non-scalar without a gradient, backward twice, ...). */
 export class AutogradError extends LutnnError {}
+/** A path that is missing, unreadable or not the kind of file expected (`models/: is a directory, expected a .safetensors file`). */
+export class FileError extends LutnnError {}
 /** The WebAssembly backend could not be loaded or ran out of memory. */
 export class BackendError extends LutnnError {}
 

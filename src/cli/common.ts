@@ -5,6 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import type { DatasetName, DatasetSplits } from '../data/dataset.js';
 import { loadDataset } from '../data/loader.js';
 import { createProgress, type Progress } from './progress.js';
+import { fsReason, isFsError } from '../io/files.js';
 
 export function intArg(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -46,7 +47,10 @@ export function machineInfo(): { cpu: string; cores: number; memGiB: number; nod
   };
 }
 
-/** Run a command body; LutnnErrors become a one-line message and exit code 1 (2 for usage errors). */
+/**
+ * Run a command body; LutnnErrors and file-system errors become one line `lutnn: ...` on stderr and exit code 1.
+ * Usage errors commander detects (unknown option or command, bad option value) exit 2 (usage.ts).
+ */
 export async function runCommand(body: () => Promise<void> | void): Promise<void> {
   try {
     await body();
@@ -56,10 +60,9 @@ export async function runCommand(body: () => Promise<void> | void): Promise<void
       process.exitCode = 1;
       return;
     }
-    const sys = e as NodeJS.ErrnoException;
-    if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    if (isFsError(e)) {
       // File-system errors (missing file, no permission, full disk) are the user's to fix, not a crash.
-      process.stderr.write(`lutnn: ${sys.syscall} ${sys.path ?? ''}: ${sys.code} (${sys.message})\n`);
+      process.stderr.write(`lutnn: ${e.path ? `${e.path}: ` : ''}${fsReason(e)}${e.path ? '' : ` (${e.syscall})`}\n`);
       process.exitCode = 1;
       return;
     }

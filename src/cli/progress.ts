@@ -63,26 +63,37 @@ export function createProgress(opts: ProgressOptions): Progress {
       cliProgress.Presets.shades_classic,
     );
     bar.start(opts.total, 0, { fieldText: '', etaText: '--:--' });
+    let stopped = false;
     return {
       update(done, f = {}) {
+        if (stopped) return;
         if (startDone < 0) startDone = done;
         last = { ...last, ...f };
         bar.update(done, { fieldText: fieldText(last), etaText: etaOf(done) });
       },
       stop() {
+        if (stopped) return;
+        stopped = true;
         bar.stop();
       },
     };
   }
 
+  // Plain lines: the first update, then at most one per `plainEvery` seconds, and a last line on stop() unless the
+  // line printed last already shows the final state (no duplicated "refit fc1 1/1").
   const every = (opts.plainEvery ?? 10) * 1000;
   let lastPrint = 0;
+  let printedState = '';
+  let stopped = false;
+  const state = (done: number): string => `${done}|${fieldText(last)}`;
   const print = (done: number): void => {
     const pct = opts.total > 0 ? ((100 * done) / opts.total).toFixed(0) : '100';
     stream.write(`${opts.label} ${done}/${opts.total} (${pct}%) ${fieldText(last)} | ETA ${etaOf(done)}\n`);
+    printedState = state(done);
   };
   return {
     update(done, f = {}) {
+      if (stopped) return;
       if (startDone < 0) startDone = done;
       last = { ...last, ...f };
       lastDone = done;
@@ -93,7 +104,9 @@ export function createProgress(opts: ProgressOptions): Progress {
       }
     },
     stop() {
-      print(lastDone);
+      if (stopped) return;
+      stopped = true;
+      if (printedState !== state(lastDone)) print(lastDone);
     },
   };
 }

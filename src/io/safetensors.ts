@@ -1,10 +1,11 @@
 // The safetensors model-file format: serialize, save, parse and load tensors with string metadata, validating everything.
 // The format itself lives in safetensors-format.ts (no node:*, shared with the browser build); this adds the files.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
+import { openInputFile } from './files.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
 
 export * from './safetensors-format.js';
@@ -14,10 +15,10 @@ export function saveSafetensors(path: string, tensors: Record<string, Tensor>, m
   writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
 
-/** Read and parse a safetensors file (see `parseSafetensors`); file errors name the file's base name. */
+/** Read and parse a safetensors file (see `parseSafetensors`); a missing file or a directory is a FileError naming the path, format errors name the file's base name. */
 export function loadSafetensors(path: string): SafetensorsContents {
   const name = basename(path);
-  const fd = openSync(path, 'r');
+  const fd = openInputFile(path, 'a .safetensors file'); // FileError naming the path when missing or a directory
   let bytes: Uint8Array;
   try {
     const size = fstatSync(fd).size;

@@ -107,11 +107,13 @@ function byName(model: GraphModel, names: readonly string[]): Map<string, Candid
 /**
  * Runs `batches` through `model` (eval mode, no gradients) and keeps, per named layer, a seeded uniform sample of at most
  * `maxRows` of its input rows (reservoir sampling, so memory stays bounded however many images calibrate).
+ * `onBatch(done)` after each batch.
  */
-export function collectCalibrationRows(model: GraphModel, names: readonly string[], batches: Iterable<Tensor>, maxRows: number, seed: number): Map<string, RowSample> {
+export function collectCalibrationRows(model: GraphModel, names: readonly string[], batches: Iterable<Tensor>, maxRows: number, seed: number, onBatch?: (done: number) => void): Map<string, RowSample> {
   const rng = new Rng(seed);
   const want = byName(model, names);
   const store = new Map<string, Reservoir>();
+  let done = 0;
   const was = model.training;
   model.eval();
   try {
@@ -127,6 +129,7 @@ export function collectCalibrationRows(model: GraphModel, names: readonly string
             s.put(s.slots(r.shape[0], rng), r.f32);
           },
         });
+        onBatch?.(++done);
       }
     });
   } finally {
@@ -137,14 +140,16 @@ export function collectCalibrationRows(model: GraphModel, names: readonly string
 
 /**
  * One layer's input rows in several models run on the same batches (the dense model and a partly converted one),
- * sampled at the same positions: rows[j] comes from models[j]. Reservoir sampling as collectCalibrationRows.
+ * sampled at the same positions: rows[j] comes from models[j]. Reservoir sampling as collectCalibrationRows; `onBatch(done)`
+ * after each batch.
  */
-export function collectPairedRows(models: readonly GraphModel[], name: string, batches: Iterable<Tensor>, maxRows: number, seed: number): { rows: Float32Array[]; n: number; D: number; seen: number } {
+export function collectPairedRows(models: readonly GraphModel[], name: string, batches: Iterable<Tensor>, maxRows: number, seed: number, onBatch?: (done: number) => void): { rows: Float32Array[]; n: number; D: number; seen: number } {
   const rng = new Rng(seed);
   const cands = models.map((m) => byName(m, [name]).get(name)!);
   const stores = cands.map((c) => new Reservoir(c.D, maxRows));
   if (cands.some((c) => c.D !== cands[0].D)) throw new ArgumentError(`convert: layer '${name}' has rows of different lengths across models`);
   const was = models.map((m) => m.training);
+  let done = 0;
   try {
     models.forEach((m) => m.eval());
     noGrad(() => {
@@ -166,6 +171,7 @@ export function collectPairedRows(models: readonly GraphModel[], name: string, b
             },
           });
         });
+        onBatch?.(++done);
       }
     });
   } finally {

@@ -207,3 +207,27 @@ test('default selection keeps the classifier dense only when it is the output: a
   const res = createModel('resnet-fm', { rng: new Rng(0) });
   assert.equal(selectLayers(res).length, 19, '16 block convs and 3 downsample convs; the stem and fc stay dense');
 });
+
+test('conversion progress: calibration per batch, k-means per iteration, the refit ending once at 100/100', () => {
+  const rng = new Rng(6);
+  const dense = smallCnn(rng);
+  const calib = Array.from({ length: 5 }, () => randn([4, 1, 8, 8], 1, rng));
+  const events: [string, number, number][] = [];
+  convertModel(dense, calib, { k: 16, seed: 3, kmeansIters: 3, onProgress: (s, d, t) => events.push([s, d, t]) });
+  const of = (stage: string) => events.filter(([s]) => s === stage).map(([, d, t]) => `${d}/${t}`);
+  assert.deepEqual(of('calibrate'), ['0/5', '1/5', '2/5', '3/5', '4/5', '5/5']);
+  for (const layer of ['conv2', 'fc1']) {
+    assert.ok(of(`lutnn ${layer}`).length >= 2, `k-means progress of ${layer}: ${of(`lutnn ${layer}`)}`);
+    const refit = of(`refit ${layer}`);
+    assert.equal(refit[0], '0/100');
+    assert.equal(refit.at(-1), '100/100');
+    assert.equal(refit.filter((r) => r === '100/100').length, 1, `refit ${layer} reports its end once: ${refit}`);
+  }
+  // Stages come in order, each once: no stage restarts after another began (a restart would print its lines twice).
+  const order = events.map(([s]) => s).filter((s, i, a) => i === 0 || a[i - 1] !== s);
+  assert.deepEqual(order, ['calibrate', 'lutnn conv2', 'refit conv2', 'lutnn fc1', 'refit fc1']);
+  // A streamed calibration source without the refit: its length is unknown, so 0/1 then 1/1.
+  const streamed: string[] = [];
+  convertModel(dense, (function* () { yield* calib; })(), { k: 16, seed: 3, kmeansIters: 1, refit: false, onProgress: (s, d, t) => s === 'calibrate' && streamed.push(`${d}/${t}`) });
+  assert.deepEqual(streamed, ['0/1', '1/1']);
+});

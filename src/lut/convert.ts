@@ -11,7 +11,7 @@ import type { Metric } from './distance.js';
 import { encode } from './distance.js';
 import { trainCodebooks } from './kmeans.js';
 import { MADDNESS_DEPTH, MADDNESS_LEAVES, MADDNESS_NODES, trainMaddness } from './maddness.js';
-import { refitWeights } from './refit.js';
+import { refitWeights, refitWork } from './refit.js';
 
 export { candidates, collectCalibrationRows, collectPairedRows, type Candidate } from './calibrate.js';
 
@@ -50,7 +50,11 @@ export interface ConvertOptions {
   /** Ridge strength of the refit, relative to the mean diagonal of ZᵀZ (default 1e-3). */
   ridge?: number;
   seed?: number;
-  /** Called as work proceeds: (stage, done, total). */
+  /**
+   * Called as work proceeds: (stage, done, total). Stages: 'calibrate' (batches; `calibrate NAME` per layer when
+   * sequential), `lutnn NAME` / `maddness NAME` (k-means iterations, tree levels), `refit NAME` (percent of the
+   * least-squares refit's work). Long steps report at least every ~2 s.
+   */
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -132,6 +136,18 @@ function denseOutput(W: Float32Array, bias: Float32Array | null, rows: Float32Ar
   getBackend().gemm(rows, W, y, n, M, D, false, true, false);
   if (bias) for (let i = 0; i < n; i++) for (let m = 0; m < M; m++) y[i * M + m] += bias[m];
   return y;
+}
+
+/** encode() in chunks of rows, calling `onRows(done)` after each (a conv layer has up to maxRows = 65536 rows). */
+function encodeChunked(rows: Float32Array, n: number, D: number, cents: Float32Array, C: number, K: number, V: number, metric: Metric, onRows: (done: number) => void): Uint8Array {
+  const codes = new Uint8Array(n * C);
+  const chunk = Math.max(1, Math.floor(2 ** 22 / (C * K * V))); // ~4M distance terms, a fraction of a second
+  for (let i = 0; i < n; i += chunk) {
+    const m = Math.min(chunk, n - i);
+    codes.set(encode(rows.subarray(i * D, (i + m) * D), cents, C, K, V, metric), i * C);
+    onRows(i + m);
+  }
+  return codes;
 }
 
 /** The replacement of one node: its new node and the initializers it adds (and the ones it drops). */
@@ -237,12 +253,16 @@ export function convertModel(model: GraphModel, calibration: Iterable<Tensor>, o
     const V = subvecLenFor(c, v);
     if (c.D % V !== 0) throw new ArgumentError(`convert: layer '${name}' has D = ${c.D} inputs, not divisible by V = ${V} (set --v)`);
   }
-  const batches = sequential || refit ? [...calibration] : calibration;
+  const batches = sequential || refit || Array.isArray(calibration) ? [...calibration] : calibration;
+  // Calibration progress per batch when their number is known (an array, or materialised for the refit), else 0/1 → 1/1.
+  const nBatches = Array.isArray(batches) ? batches.length : 0;
+  const calibProgress = (stage: string): ((done: number) => void) | undefined =>
+    nBatches > 0 && opts.onProgress ? (done) => opts.onProgress!(stage, done, nBatches) : undefined;
   let parallelRows: Map<string, RowSample> | null = null;
   if (!sequential) {
-    opts.onProgress?.('calibrate', 0, 1);
-    parallelRows = collectCalibrationRows(model, names, batches, maxRows, seed);
-    opts.onProgress?.('calibrate', 1, 1);
+    opts.onProgress?.('calibrate', 0, nBatches || 1);
+    parallelRows = collectCalibrationRows(model, names, batches, maxRows, seed, calibProgress('calibrate'));
+    if (!nBatches) opts.onProgress?.('calibrate', 1, 1);
   }
   let current = model;
   const rewrites: Rewrite[] = [];
@@ -256,9 +276,9 @@ export function convertModel(model: GraphModel, calibration: Iterable<Tensor>, o
     let clean: Float32Array;
     let n: number;
     if (sequential) {
-      opts.onProgress?.(`calibrate ${name}`, 0, 1);
-      const p = collectPairedRows([model, current], name, batches, maxRows, seed + li);
-      opts.onProgress?.(`calibrate ${name}`, 1, 1);
+      opts.onProgress?.(`calibrate ${name}`, 0, nBatches || 1);
+      const p = collectPairedRows([model, current], name, batches, maxRows, seed + li, calibProgress(`calibrate ${name}`));
+      if (!nBatches) opts.onProgress?.(`calibrate ${name}`, 1, 1);
       [clean, rows] = p.rows;
       n = p.n;
     } else {
@@ -280,14 +300,20 @@ export function convertModel(model: GraphModel, calibration: Iterable<Tensor>, o
       let weight = regroupWeight(W, c.M, D);
       let b = bias;
       if (refit) {
-        opts.onProgress?.(`refit ${name}`, 0, 1);
-        const codes = encode(rows, cents, C, K, V, metric);
+        // Progress in percent of the estimated multiply-adds (encoding the rows, then refitWeights' phases), the
+        // last report being 100/100.
+        const stage = `refit ${name}`;
+        const encWork = n * C * K * V;
+        const fitWork = refitWork(n, C, K, V, c.M).total;
+        const pct = (macs: number): number => Math.min(99, Math.floor((100 * macs) / (encWork + fitWork)));
+        opts.onProgress?.(stage, 0, 100);
+        const codes = encodeChunked(rows, n, D, cents, C, K, V, metric, (done) => opts.onProgress?.(stage, pct((encWork * done) / n), 100));
         const target = denseOutput(W, bias, clean, n, D, c.M);
-        const r = refitWeights(codes, cents, C, K, V, target, n, c.M, { ridge: opts.ridge }, { weight, bias: bias ?? new Float32Array(c.M) });
+        const onRefit = (d: number): void => opts.onProgress?.(stage, d >= 100 ? 100 : pct(encWork + (fitWork * d) / 100), 100);
+        const r = refitWeights(codes, cents, C, K, V, target, n, c.M, { ridge: opts.ridge, onProgress: onRefit }, { weight, bias: bias ?? new Float32Array(c.M) });
         weight = r.weight;
         b = r.bias;
         outputError = { kmeans: r.relErrorBefore, refit: r.relErrorAfter };
-        opts.onProgress?.(`refit ${name}`, 1, 1);
       }
       rw = lutRewrite(model, c, cents, C, K, V, weight, b, metric);
     } else {

@@ -419,9 +419,10 @@ export function ridgePrototypes(codes: Uint8Array, X: Float32Array, n: number, C
   return Float32Array.from(B);
 }
 
-/** In-place Cholesky A = L·Lᵀ of a symmetric positive definite [M, M] (lower triangle read and written). */
-export function choleskyInPlace(A: Float64Array, M: number): void {
+/** In-place Cholesky A = L·Lᵀ of a symmetric positive definite [M, M] (lower triangle read and written); `onColumn(j)` before column j. */
+export function choleskyInPlace(A: Float64Array, M: number, onColumn?: (j: number) => void): void {
   for (let j = 0; j < M; j++) {
+    onColumn?.(j);
     const rj = j * M;
     let d = A[rj + j];
     for (let p = 0; p < j; p++) d -= A[rj + p] * A[rj + p];
@@ -437,9 +438,10 @@ export function choleskyInPlace(A: Float64Array, M: number): void {
   }
 }
 
-/** Solves L·Lᵀ·P = B in place (B: [M, R] becomes P), given the factor L from choleskyInPlace. */
-export function choleskySolveInPlace(L: Float64Array, M: number, B: Float64Array, R: number): void {
+/** Solves L·Lᵀ·P = B in place (B: [M, R] becomes P), given the factor L from choleskyInPlace; `onRow(r)` before each of the 2·M row steps. */
+export function choleskySolveInPlace(L: Float64Array, M: number, B: Float64Array, R: number, onRow?: (r: number) => void): void {
   for (let i = 0; i < M; i++) {
+    onRow?.(i);
     const bi = i * R;
     for (let p = 0; p < i; p++) {
       const l = L[i * M + p];
@@ -451,6 +453,7 @@ export function choleskySolveInPlace(L: Float64Array, M: number, B: Float64Array
     for (let r = 0; r < R; r++) B[bi + r] *= inv;
   }
   for (let i = M - 1; i >= 0; i--) {
+    onRow?.(2 * M - 1 - i);
     const bi = i * R;
     for (let p = i + 1; p < M; p++) {
       const l = L[p * M + i];

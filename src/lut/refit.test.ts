@@ -114,3 +114,26 @@ test('refit rejects bad inputs with named errors', () => {
   assert.throws(() => refitWeights(codes, cents, C, K, V, y, n, M, { ridge: 0 }), ArgumentError);
   assert.throws(() => refitWeights(codes, cents, C, K, V, y, 0, M), ArgumentError);
 });
+
+test('refit reports progress per phase step: non-decreasing percentages, about 100 before the end, one final 100', () => {
+  const n = 3000;
+  const [C, K, V, M] = [12, 8, 4, 7];
+  const { centroids, codes, target, D } = randomCase(4, n, C, K, V, M);
+  const seen: [number, number][] = [];
+  const start = { weight: new Float32Array(D * M), bias: null };
+  const r = refitWeights(codes, centroids, C, K, V, target, n, M, { onProgress: (d, t) => seen.push([d, t]), progressIntervalMs: 0 }, start);
+  assert.ok(Number.isFinite(r.relErrorAfter));
+  assert.ok(seen.every(([, t]) => t === 100));
+  const pct = seen.map(([d]) => d);
+  for (let i = 1; i < pct.length; i++) assert.ok(pct[i] >= pct[i - 1], `progress went back: ${pct[i - 1]} -> ${pct[i]}`);
+  assert.equal(pct.at(-1), 100);
+  assert.equal(pct.filter((p) => p === 100).length, 1, 'one final report');
+  // Reports come from every phase: row chunks, one per codebook, per error row, per factor column, per solve row.
+  assert.ok(pct.length >= C + 3 * (D + 1), `only ${pct.length} reports`);
+  // The estimated work adds up: the last report before the final one is close to the end.
+  assert.ok(pct.at(-2)! >= 95, `last report before the end: ${pct.at(-2)}%`);
+  assert.ok(pct[0] < 50, `first report already at ${pct[0]}%`);
+  // Without a callback, or throttled (the default 100 ms), the result is the same.
+  const quiet = refitWeights(codes, centroids, C, K, V, target, n, M, {}, start);
+  assert.deepEqual(quiet.weight, r.weight);
+});

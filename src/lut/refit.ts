@@ -6,6 +6,46 @@ import { choleskyInPlace, choleskySolveInPlace } from './maddness.js';
 export interface RefitOptions {
   /** Ridge strength relative to the mean diagonal of ZᵀZ (λ = ridge · tr(ZᵀZ)/D); default 1e-3. */
   ridge?: number;
+  /**
+   * Progress as (done, total) with total 100: the share of the estimated multiply-adds done (code counts, ZᵀZ blocks
+   * per codebook, the errors, the Cholesky factor per column, the solve per row), reported at most every 100 ms and
+   * once at 100 when done; a layer like fmnist-cnn's fc1 (D = 3136) takes seconds in every phase.
+   */
+  onProgress?: (done: number, total: number) => void;
+  /** Least ms between two onProgress reports (default 100; tests use 0 to see every step). */
+  progressIntervalMs?: number;
+}
+
+/** Estimated multiply-adds of refitWeights' phases (for progress; `total` counts the error twice, as with `before`). */
+export function refitWork(n: number, C: number, K: number, V: number, M: number): { counts: number; blocks: number; error: number; cholesky: number; solve: number; total: number } {
+  const D1 = C * V + 1;
+  const w = {
+    counts: n * ((C * (C + 1)) / 2 + C * M + M),
+    blocks: ((C * (C + 1)) / 2) * (K * K * V + K * V * V) + C * K * V * M,
+    error: D1 * D1 * M,
+    cholesky: (D1 * D1 * D1) / 6,
+    solve: D1 * D1 * M,
+  };
+  return { ...w, total: w.counts + w.blocks + 2 * w.error + w.cholesky + w.solve };
+}
+
+/** Progress over phases of known multiply-add counts: `add(n)` after n of them, reported as a percentage, throttled. */
+function workMeter(total: number, onProgress: ((done: number, total: number) => void) | undefined, intervalMs: number): { add(n: number): void; finish(): void } {
+  let done = 0;
+  let last = 0;
+  return {
+    add(n) {
+      done += n;
+      if (!onProgress) return;
+      const now = performance.now();
+      if (now - last < intervalMs) return;
+      last = now;
+      onProgress(Math.min(99, Math.floor((100 * done) / total)), 100);
+    },
+    finish() {
+      onProgress?.(100, 100);
+    },
+  };
 }
 
 export interface RefitResult {
@@ -54,6 +94,10 @@ export function refitWeights(
   for (let i = 0; i < target.length; i++) yy += target[i] * target[i];
   if (!Number.isFinite(yy)) throw new NonFiniteError(`${fn}: target holds NaN or Inf`);
 
+  const D1 = D + 1;
+  const work = refitWork(n, C, K, V, M);
+  const meter = workMeter(work.counts + work.blocks + work.error * (before ? 2 : 1) + work.cholesky + work.solve, opts.onProgress, opts.progressIntervalMs ?? 100);
+
   // Code co-occurrence counts [C·K, C·K] and per-code target sums S [C·K, M]; the last row/col of A is the bias.
   const CK = C * K;
   const cnt = new Float64Array(CK * CK);
@@ -70,8 +114,9 @@ export function refitWeights(
       for (let m = 0; m < M; m++) S[so + m] += target[yo + m];
     }
     for (let m = 0; m < M; m++) ySum[m] += target[yo + m];
+    if ((i & 63) === 63) meter.add((64 * work.counts) / n); // a wide layer (fc1: C = 196) scatters C²/2 counts per row
   }
-  const D1 = D + 1;
+  meter.add(((n & 63) * work.counts) / n);
   const A = new Float64Array(D1 * D1); // [ZᵀZ, Zᵀ1; 1ᵀZ, n], lower triangle filled
   const B = new Float64Array(D1 * M); // [ZᵀY; 1ᵀY]
   const T = new Float64Array(K * V);
@@ -100,6 +145,7 @@ export function refitWeights(
         }
       }
     }
+    meter.add((a + 1) * (K * K * V + K * V * V));
   }
   for (let a = 0; a < C; a++) {
     for (let ka = 0; ka < K; ka++) {
@@ -112,6 +158,7 @@ export function refitWeights(
         for (let m = 0; m < M; m++) B[bo + m] += p * S[so + m];
       }
     }
+    meter.add(K * V * M);
   }
   A[D * D1 + D] = n;
   for (let m = 0; m < M; m++) B[D * M + m] = ySum[m];
@@ -136,6 +183,7 @@ export function refitWeights(
         cross += X[xo + m] * B[xo + m];
         quad += X[xo + m] * AX[m];
       }
+      meter.add(D1 * M);
     }
     return yy > 0 ? Math.max(0, yy - 2 * cross + quad) / yy : 0;
   };
@@ -153,8 +201,10 @@ export function refitWeights(
   for (let d = 0; d < D; d++) L[d * D1 + d] += lambda;
   L[D * D1 + D] += 1e-9 * n; // keeps the bias pivot positive when every row is identical
   const X = Float64Array.from(B);
-  choleskyInPlace(L, D1);
-  choleskySolveInPlace(L, D1, X, M);
+  // Column j of the factor costs about (D1 − j)·j multiply-adds; each solve row about D1·M/2.
+  choleskyInPlace(L, D1, (j) => j > 0 && meter.add((D1 - j + 1) * (j - 1)));
+  choleskySolveInPlace(L, D1, X, M, () => meter.add((D1 * M) / 2));
   const relErrorAfter = relError(X);
+  meter.finish();
   return { weight: Float32Array.from(X.subarray(0, D * M)), bias: Float32Array.from(X.subarray(D * M)), relErrorBefore, relErrorAfter };
 }
