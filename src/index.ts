@@ -19,6 +19,7 @@ export { LutLinear, LutConv2d, type LutLayerOptions } from './lut/modules.js';
 export { lutForward, lutConv2d, im2colRows, buildLut, quantizeLut, encodeRows, temperatureOf, thetaForTemperature } from './ops/lut.js';
 export { MaddnessLinear, MaddnessConv2d } from './lut/maddness-modules.js';
 export { convertModel, selectLayers, collectCalibrationRows, type ConvertOptions, type ConvertedLayer } from './lut/convert.js';
+export { quantizeModel, quantizedLayers, selectQuantLayers, OBSERVERS, type QuantizeOptions, type QuantizedLayer, type Observer } from './quant/quantize.js';
 export { kmeans, trainCodebooks } from './lut/kmeans.js';
 export { trainMaddness, maddnessEncode, type MaddnessModel } from './lut/maddness.js';
 export { encode, type Metric } from './lut/distance.js';

@@ -10,3 +10,5 @@ export * from './multiplier.js';
 export * from './multiplier-summary.js';
 export * from './multiplier-error.js';
 export * from './multiplier-linear.js';
+export * from './mac-cost.js';
+export * from './mac-layers.js';

@@ -16,6 +16,10 @@ import { ArgumentError, FormatError } from '../errors.js';
  *   e_sram(S) = sram8KB64bRead_pJ / 64 · (S / 8192)^sramEnergySizeExponent, never below a register's per-bit
  *   energy; a write costs sramWriteOverRead_ratio times a read. Area sramPerBit_um2 per bit of capacity.
  * - DRAM: dram64b_pJ / 64 per bit moved, whatever the pattern (no row-buffer model).
+ * - Gates (the LUT-NA multiplier models): a half adder, AND2 and MUX2 (also priced for an XOR2) per cell, energy per
+ *   operation at the activity of random operands like the adder figure they are derived from (estimates by transistor
+ *   count relative to one bit of the 32-bit adder); an array multiplier's adders switch arrayMultiplierGlitch_ratio
+ *   times a tree's; a multiplexer tree read switches muxTreeActivity_ratio of its cells.
  * Energies are dynamic only: no leakage, no clock tree, no wires between units.
  */
 
@@ -24,6 +28,7 @@ export const TECH_FIELDS = [
   'add32_pJ', 'mult8_pJ', 'comparator32_pJ', 'registerPerBit_pJ',
   'sram8KB64bRead_pJ', 'sramEnergySizeExponent', 'sramWriteOverRead_ratio', 'dram64b_pJ',
   'add32_um2', 'mult32_um2', 'comparator32_um2', 'registerPerBit_um2', 'sramPerBit_um2',
+  'halfAdder_pJ', 'halfAdder_um2', 'and2_pJ', 'and2_um2', 'mux2_pJ', 'mux2_um2', 'arrayMultiplierGlitch_ratio', 'muxTreeActivity_ratio',
 ] as const;
 
 export type TechField = (typeof TECH_FIELDS)[number];
@@ -62,6 +67,14 @@ export const TECH_45NM: TechTable = {
     comparator32_um2: c(71, 'Aladdin, 40 nm: 32-bit comparator 71 um2; linear in bits'),
     registerPerBit_um2: c(5.98, 'Aladdin, 40 nm: register 5.98 um2 per bit'),
     sramPerBit_um2: c(0.7, 'estimate: a 45 nm high-density 6T bit cell is about 0.35 um2; doubled for decoders, sense amplifiers and wiring of 1-64 KB arrays'),
+    halfAdder_pJ: c(0.002, "estimate: 18/28 of one full-adder bit of this table's 32-bit adder (add32 / 32: 0.003125 pJ, 8.69 um2) by transistor count (half adder = XOR2 12T + AND2 6T; mirror full adder 28T, Weste & Harris, CMOS VLSI Design)"),
+    halfAdder_um2: c(5.58, "estimate: 18/28 of a full-adder bit's area (add32_um2 / 32), by transistor count as halfAdder_pJ"),
+    and2_pJ: c(0.00067, "estimate: 6/28 of one full-adder bit of this table's 32-bit adder (add32 / 32: 0.003125 pJ, 8.69 um2) by transistor count (AND2 = NAND2 + inverter, 6T)"),
+    and2_um2: c(1.86, "estimate: 6/28 of a full-adder bit's area (add32_um2 / 32), by transistor count"),
+    mux2_pJ: c(0.00134, "estimate: 12/28 of one full-adder bit of this table's 32-bit adder (add32 / 32: 0.003125 pJ, 8.69 um2) by transistor count (static 2:1 multiplexer, 12T); also used for an XOR2 (12T)"),
+    mux2_um2: c(3.72, "estimate: 12/28 of a full-adder bit's area (add32_um2 / 32), by transistor count"),
+    arrayMultiplierGlitch_ratio: c(1.5, "estimate, not a measurement: energy of an array multiplier's adder cells over a tree multiplier's with the same cells (spurious transitions along the array's ripple paths); replace with a measured figure"),
+    muxTreeActivity_ratio: c(0.5, "estimate: fraction of a multiplexer tree's cells that switch per random read (each select line toggles with probability 1/2; every mux on a toggled line switches)"),
   },
   crossChecks: {
     add8_pJ: c(0.03, "Horowitz ISSCC'14: 8-bit integer add"),
