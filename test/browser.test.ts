@@ -1,5 +1,6 @@
-// The browser bundle in headless Chromium: a LUT fmnist-cnn run through loadInWorker and the in-thread load gives
-// the same logits, bit for bit, as the Node runtime on the same inputs (same kernels, same arithmetic).
+// The browser bundle in headless Chromium: a LUT fmnist-cnn and a LUT vit-fm (attention graph) run through
+// loadInWorker and the in-thread load give the same logits, bit for bit, as the Node runtime on the same inputs (same
+// kernels, same arithmetic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { loadSync, nodeHost } from '../src/runtime/node.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import { lutFmnist } from './lut-models.js';
+import { convertModel } from '../src/lut/convert.js';
 
 const CHROMIUM = process.env.LUTNN_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -31,6 +33,10 @@ let server: Server | undefined;
 let browser: Browser | undefined;
 let base = '';
 let modelBytes: Uint8Array = new Uint8Array(0);
+/** The trained vit-fm as LUT-NN (attention, LayerNorm, GELU, LUT Linears on [T, D] rows), its input and Node's logits. */
+let vitBytes: Uint8Array = new Uint8Array(0);
+let vitInput: Float32Array = new Float32Array(0);
+let vitLogits: Float32Array = new Float32Array(0);
 let input: Float32Array = new Float32Array(0);
 let nodeLogits: Float32Array = new Float32Array(0);
 let variant = 'plain';
@@ -51,6 +57,7 @@ function serve(): Promise<string> {
     let body: Uint8Array | string;
     if (file === '' || file === 'index.html') body = PAGE;
     else if (file === 'model.safetensors') body = modelBytes;
+    else if (file === 'vit.safetensors') body = vitBytes;
     else {
       const p = normalize(join(DIST, file));
       if (!p.startsWith(DIST + '/') || !existsSync(p)) return void res.writeHead(404, headers).end();
@@ -81,6 +88,16 @@ before(async () => {
   nodeLogits = rt.run(input);
   rt.dispose();
   variant = nodeHost().rt.variant;
+
+  // vit-fm: the shipped dense model converted (k-means on random images, no refit): every Linear but the head is LUT-NN.
+  const { model: vit, meta: vitMeta } = loadModel(join(ROOT, 'models/vit-fm.safetensors'));
+  const { model: vitLut } = convertModel(vit, [randn([8, 1, 28, 28], 1, rng)], { seed: 2, kmeansIters: 3, maxRows: 2048, refit: false });
+  vitBytes = serializeModel(vitLut, { dataset: vitMeta.dataset, info: { test: 'browser' } });
+  vitInput = noGrad(() => randn([6, 1, 28, 28], 1, rng)).f32.slice();
+  const vrt = loadSync(vitBytes, { maxBatch: 4 });
+  assert.equal(vrt.ops.filter((o) => o.kind === 'lutLinear').length, 24);
+  vitLogits = vrt.run(vitInput);
+  vrt.dispose();
 
   base = await serve();
   const { chromium } = await import('playwright-core');
@@ -291,6 +308,34 @@ test('browser bundle: the relaxed-SIMD build matches Node running the relaxed bu
     // Relaxed SIMD lets engines choose fused or unfused multiply-adds; Node's V8 and Chromium's pick the same here.
     assertSame(r.worker, 'loadInWorker (relaxed)', want);
     assertSame(r.direct, 'load (relaxed, in-thread)', want);
+  } finally {
+    await page.close();
+  }
+});
+
+test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears on token rows) matches Node bit for bit, 1 and 2 threads', { skip, timeout: 60_000 }, async () => {
+  const page = await openPage('coi');
+  try {
+    const r = await page.evaluate(
+      async ({ simd, input }) => {
+        const lutnn = await import(new URL('./lutnn.js', location.href).href);
+        const x = new Float32Array(input);
+        const out: number[][] = [];
+        for (const threads of [1, 2]) {
+          const m = await lutnn.loadInWorker('vit.safetensors', { simd, maxBatch: 4, threads });
+          out.push(Array.from((await m.run(x)) as Float32Array));
+          await m.dispose();
+        }
+        const d = await lutnn.load('vit.safetensors', { simd, maxBatch: 4 });
+        out.push(Array.from(d.run(x) as Float32Array));
+        d.dispose();
+        return out;
+      },
+      { simd: variant, input: Array.from(vitInput) },
+    );
+    assertSame(r[0], 'vit-fm LUT, loadInWorker, 1 thread', vitLogits);
+    assertSame(r[1], 'vit-fm LUT, loadInWorker, 2 threads', vitLogits);
+    assertSame(r[2], 'vit-fm LUT, load (in-thread)', vitLogits);
   } finally {
     await page.close();
   }
