@@ -32,6 +32,7 @@ const DESIGNS: { id: string; design: MacDesign }[] = [
   { id: 'wallace', design: { kind: 'digital', multiplier: 'wallace' } },
   { id: 'T-LUT', design: { kind: 'lut' } },
   { id: 'LUT-NA 4+4x5+4', design: { kind: 'lut', multiplier: { partsA: [4, 4], partsW: [5, 4] } } },
+  { id: 'LUT-NA 4+4x5+4 SRAM', design: { kind: 'lut', multiplier: { partsA: [4, 4], partsW: [5, 4] }, storage: 'sram' } },
   { id: 'LUT-NA 4+4x4+5 mag serial', design: { kind: 'lut', multiplier: { partsA: [4, 4], partsW: [4, 5], sign: 'magnitude' }, style: 'serial' } },
   { id: 'LUT-NA 3+3+2x3+3+3', design: { kind: 'lut', multiplier: { partsA: [3, 3, 2], partsW: [3, 3, 3] } } },
   { id: 'LUT-NA 2+2+2+2x3+2+2+2', design: { kind: 'lut', multiplier: { partsA: [2, 2, 2, 2], partsW: [3, 2, 2, 2] } } },
