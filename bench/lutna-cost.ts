@@ -95,6 +95,13 @@ if (json) {
     out.push('| design | energy/inference uJ | area mm2 | less energy than T-LUT | less area than T-LUT | less energy than Wallace | less area than Wallace | less energy than array | less area than array |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of m.rows) out.push(`| ${r.id} | ${fmt(r.energyUJ)} | ${fmt(r.areaMm2, 4)} | ${fmt(r.vsTLut.energy)}x | ${fmt(r.vsTLut.area)}x | ${fmt(r.vsWallace.energy)}x | ${fmt(r.vsWallace.area)}x | ${fmt(r.vsArray.energy)}x | ${fmt(r.vsArray.area)}x |`);
+    const ids = Object.keys(m.layers[0]?.energyUJ ?? {});
+    out.push('');
+    out.push('Per layer, uJ per inference:');
+    out.push('');
+    out.push(`| layer | MACs | weight reuse | ${ids.join(' | ')} |`);
+    out.push(`|---|---:|---:|${ids.map(() => '---:').join('|')}|`);
+    for (const l of m.layers) out.push(`| ${l.name} | ${l.macs.toLocaleString('en-US')} | ${l.rows} | ${ids.map((id) => fmt(l.energyUJ[id])).join(' | ')} |`);
   }
   out.push('');
   out.push(`LUT-NA's figures: vs T-LUT ${PAPER.lutnaVsTLut.area}x less area, ${PAPER.lutnaVsTLut.energy}x less energy; vs digital MAC ${PAPER.lutnaVsDigitalMac.area}x area, ${PAPER.lutnaVsDigitalMac.energy}x energy; A-LUT-NA vs digital ${PAPER.alutnaVsDigitalMac.area}x area, ${PAPER.alutnaVsDigitalMac.energy}x energy.`);
