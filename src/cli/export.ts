@@ -83,7 +83,7 @@ async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   const res = {
     command: 'export', model: file, out, bytes: r.bytes.length, opset: r.opset, irVersion: r.irVersion, batch: o.batch,
     inputShape: r.inputShape, input: r.input, output: r.output, inputs: r.inputs, outputs: r.outputs, extraOutputs: r.extraOutputs, nodes: r.nodes,
-    initializers: r.initializers, ops: r.ops, sum: r.sum, layers: r.layers, lutLayers: r.lutLayers,
+    initializers: r.initializers, ops: r.ops, sum: r.sum, layers: r.layers, lutLayers: r.lutLayers, lutTrainingBytes: r.lutTrainingBytes,
     seconds: (performance.now() - t0) / 1000,
   };
   if (o.json) printJson(res);

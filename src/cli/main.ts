@@ -11,6 +11,7 @@ import { convertCommand } from './convert.js';
 import { finetuneCommand } from './finetune.js';
 import { compareCommand, demoCommand } from './compare.js';
 import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { applyUsageConventions } from './usage.js';
 import { quantizeCommand } from './quantize.js';
 
@@ -34,6 +35,7 @@ const program = new Command('lutnn')
   .addCommand(compareCommand())
   .addCommand(demoCommand())
   .addCommand(exportCommand())
+  .addCommand(importCommand())
   .addCommand(quantizeCommand());
 
 applyUsageConventions(program);

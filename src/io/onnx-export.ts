@@ -21,6 +21,8 @@
 //   (Cast → Mul → Add → Cast), so the next LUT layer sees bit-identical input; Relu, MaxPool, shape ops, Add/Sub/
 //   Mul/Div of exact operands keep exactness. Dense ops map to their standard ONNX ops (see README, lutnn export).
 // MADDNESS layers are refused by their records (ArgumentError naming the node).
+// LUT layers, and batch norms written in float64 after them, are recorded for `lutnn import` (onnx-lut-marker.ts):
+// metadata_props `lutnn.layers` names their nodes, training_info holds their IR tensors (LUT weight and theta too).
 import { ArgumentError, LutnnError } from '../errors.js';
 import { analyzeGraph, type GraphInfo } from '../graph/analyze.js';
 import { BATCH, batchCoef, fmtDims, perSample, type Dim as IrDim } from '../graph/dims.js';
@@ -28,6 +30,7 @@ import type { OnnxAttr, OnnxCtx, OnnxElem, OnnxEmitter, OnnxLutLayer, OnnxOut } 
 import type { Attrs, IrDType, TensorInfo, ValueInfo } from '../graph/types.js';
 import { buildLut, quantizeLut } from '../ops/lut.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { LUT_MARKER_KEY, LUT_TRAINING_GRAPH, type LutMarkerLayer } from './onnx-lut-marker.js';
 import {
   attribute,
   encodeModel,
@@ -113,6 +116,11 @@ export interface OnnxExportResult {
   lutLayers: OnnxLutLayerInfo[];
   /** Every IR node in graph order with its op type and the number of ONNX nodes it became (0 for Dropout, Identity). */
   layers: { name: string; type: string; nodes: number }[];
+  /**
+   * Bytes of the LUT layers' tensors stored for `lutnn import` (training_info, see onnx-lut-marker.ts): centroids,
+   * weight [C,V,M], bias, theta of each LUT layer; 0 without LUT layers.
+   */
+  lutTrainingBytes: number;
 }
 
 /** ONNX IR version matching an opset (ONNX 1.8: IR 7 / opset 13, 1.10: 8 / 15, 1.14: 9 / 19, 1.16: 10 / 21). */
@@ -328,6 +336,8 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
   };
 
   const layers: OnnxExportResult['layers'] = [];
+  const marker: LutMarkerLayer[] = [];
+  const extraNames = (): Set<string> => new Set(e.extra.map((x) => x.name));
   for (const ni of info.nodes) {
     const { node } = ni;
     const where = `node '${node.name}' (${node.op})`;
@@ -373,7 +383,34 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
       exact.set(v, isExact);
     });
     layers.push({ name: node.name, type: node.op, nodes: e.nodes.length - before });
+    if (node.op === 'LutLinear' || node.op === 'LutConv' || (node.op === 'BatchNorm' && isExact)) {
+      // lutnn's marker (onnx-lut-marker.ts): the layer's ONNX nodes (not the Identity of an extra output) and its
+      // IR tensors, so that import restores the layer rather than its decomposition.
+      const extra = extraNames();
+      const attrs = Object.entries(ni.attrs).filter(([, v]) => v !== null).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]);
+      marker.push({
+        name: node.name,
+        op: node.op,
+        attrs: Object.fromEntries(attrs) as LutMarkerLayer['attrs'],
+        input: onnxName.get(node.inputs[0])!,
+        output: outs[0],
+        nodes: e.nodes.slice(before).filter((n) => !n.output.some((o) => extra.has(o))).map((n) => n.name),
+        tensors: node.inputs.slice(1).map((v) => (v === '' ? null : v)),
+      });
+    }
   }
+  const training: TensorProto[] = [];
+  const stored = new Set<string>();
+  for (const l of marker) {
+    for (const v of l.tensors) {
+      if (v === null || stored.has(v)) continue;
+      stored.add(v);
+      const t = model.weight(v);
+      training.push(tensorProto(v, IR_ELEM[t.dtype], t.shape, t.data as Parameters<typeof tensorProto>[3]));
+    }
+  }
+  const metadataProps = Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value }));
+  if (marker.length > 0) metadataProps.push({ key: LUT_MARKER_KEY, value: JSON.stringify(marker) });
 
   // The graph outputs, each an Identity to its fixed name.
   const outputs: OnnxGraphValue[] = g.outputs.map((v, i) => {
@@ -389,7 +426,8 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
     producerName: 'lutnn',
     producerVersion: opts.producerVersion ?? '0',
     docString: opts.docString ?? 'exported by lutnn',
-    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    metadataProps,
+    ...(training.length > 0 ? { trainingInfo: [{ initialization: { name: LUT_TRAINING_GRAPH, node: [], initializer: training, input: [], output: [] } }] } : {}),
     graph: {
       name: opts.graphName ?? 'lutnn',
       node: e.nodes,
@@ -408,5 +446,6 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
     inputShape: perSample(g.inputs[0].shape),
     extraOutputs: e.extra,
     nodes: e.nodes.length, initializers: e.inits.length, ops, lutLayers: e.lut, layers,
+    lutTrainingBytes: training.reduce((a, t) => a + t.rawData.length, 0),
   };
 }

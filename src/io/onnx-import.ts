@@ -172,7 +172,8 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
   let nodes = decodedNodes.map(nodeOf);
   const marker = applyLutMarker(nodes, metadata, new Set(training.keys()), file);
   nodes = marker.nodes;
-  const defined = new Set<string>([...consts.keys(), ...irOf.keys()]);
+  // Values only a removed (marked) layer defined, such as its codes, count as defined: their readers are dropped below.
+  const defined = new Set<string>([...consts.keys(), ...irOf.keys(), ...marker.dropped]);
   const graphOutputs = (g.output ?? []).map((o) => o.name ?? '');
   const foldCtx = (n: INode, i: number) => ({ file, node: n.name || `#${i}`, opset: opset!, maxElements: Math.max(1 << 22, bytes.length) });
   const foldAttrs = (n: INode, where: string): FoldAttrs => {

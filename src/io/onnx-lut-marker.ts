@@ -1,31 +1,38 @@
-// lutnn's marker of exported LUT layers, so that `lutnn import` reads them back as LUT layers, not as their standard ops.
+// lutnn's marker of the layers `lutnn export` writes as a decomposition of standard ops, so that `lutnn import` reads
+// them back as the layer they were (a LUT layer, not a chain of Sub/Mul/ArgMin/Gather ops).
 //
-// `lutnn export` writes each LUT layer (LutLinear, LutConv) as standard ops (onnx-export.ts) and records it in the
-// model's metadata_props under `lutnn.lut_layers`: a JSON list of { name, op, attrs, input, output, nodes, tensors }
-// with the IR op and attributes, the ONNX values the layer reads and writes, the names of the ONNX nodes that make
-// it, and the names of its IR tensors (centroids [C,K,V], weight [C,V,M], bias [M] or null, theta []). Those
-// tensors (the weight and the temperature logit are training state no ONNX node reads) are stored in the model's
-// training_info (TrainingInfoProto.initialization, a graph named `lutnn.lut_training` holding them as initializers),
-// which inference runtimes ignore. On import, each marked layer's nodes are replaced by one node of domain `lutnn`
-// that the LUT records' import rules map back to the IR op with the same tensors, so outputs and codes are exactly
-// those of the exported model. A marker whose nodes or tensors are missing (a file edited after export) is a
-// FormatError naming the layer.
+// Marked: every LUT layer (LutLinear, LutConv), and a BatchNorm after one (written in float64 ops to stay
+// bit-exact). The export records each in the model's metadata_props under `lutnn.layers`: a JSON list of
+// { name, op, attrs, input, output, nodes, tensors } with the IR op and its attributes, the ONNX values the layer
+// reads and writes, the names of the ONNX nodes that make it, and the names of its IR tensors in input order (LUT:
+// centroids [C,K,V], weight [C,V,M], bias [M] or null, theta []; BatchNorm: weight, bias, running_mean,
+// running_var, num_batches_tracked, null when absent). Those tensors (the LUT weight and temperature logit are
+// training state no ONNX node reads) are stored in the model's training_info (TrainingInfoProto.initialization, a
+// graph named `lutnn.training` holding them as initializers), which inference runtimes ignore. On import, each
+// marked layer's nodes are replaced by one node of domain `lutnn` that the records' import rules map back to the IR
+// op with the same tensors, so outputs and codes are exactly those of the exported model. A marker whose nodes or
+// tensors are missing (a file edited after export) is a FormatError naming the layer.
 import { FormatError } from '../errors.js';
 import type { DecodedModel, DecodedTensor } from './onnx-decode.js';
 import type { IAttr, INode } from './onnx-nodes.js';
 
-export const LUT_MARKER_KEY = 'lutnn.lut_layers';
-export const LUT_TRAINING_GRAPH = 'lutnn.lut_training';
+export const LUT_MARKER_KEY = 'lutnn.layers';
+export const LUT_TRAINING_GRAPH = 'lutnn.training';
 
-/** One exported LUT layer as the marker records it. */
+/** The IR ops the marker records. */
+export const MARKED_OPS = ['LutLinear', 'LutConv', 'BatchNorm'] as const;
+
+/** One exported layer as the marker records it. */
 export interface LutMarkerLayer {
   name: string;
-  op: 'LutLinear' | 'LutConv';
+  op: (typeof MARKED_OPS)[number];
+  /** The IR attributes (null ones left out). */
   attrs: Record<string, number | boolean | string | number[]>;
   input: string;
   output: string;
   nodes: string[];
-  tensors: { centroids: string; weight: string; bias: string | null; theta: string };
+  /** IR tensors of inputs 1, 2, ... (null for an absent optional one). */
+  tensors: (string | null)[];
 }
 
 /** The training tensors lutnn's export stored in training_info, by name. */
@@ -52,12 +59,11 @@ function parseLayers(json: string, file: string): LutMarkerLayer[] {
   if (!Array.isArray(raw) || raw.length > 100_000) throw new FormatError(`${file}: metadata ${LUT_MARKER_KEY} must be a list of LUT layers`);
   return raw.map((l, i) => {
     const where = `${file}: metadata ${LUT_MARKER_KEY}[${i}]`;
-    if (!isObj(l) || !isStr(l.name) || (l.op !== 'LutLinear' && l.op !== 'LutConv') || !isStr(l.input) || !isStr(l.output) || !isObj(l.attrs) || !isObj(l.tensors)) {
-      throw new FormatError(`${where} must be { name, op: LutLinear | LutConv, attrs, input, output, nodes, tensors }`);
+    if (!isObj(l) || !isStr(l.name) || !(MARKED_OPS as readonly unknown[]).includes(l.op) || !isStr(l.input) || !isStr(l.output) || !isObj(l.attrs)) {
+      throw new FormatError(`${where} must be { name, op: ${MARKED_OPS.join(' | ')}, attrs, input, output, nodes, tensors }`);
     }
     if (!Array.isArray(l.nodes) || l.nodes.length === 0 || l.nodes.length > 1_000_000 || !l.nodes.every(isStr)) throw new FormatError(`${where} (${l.name}): nodes must be a list of node names`);
-    const t = l.tensors;
-    if (!isStr(t.centroids) || !isStr(t.weight) || !isStr(t.theta) || (t.bias !== null && !isStr(t.bias))) throw new FormatError(`${where} (${l.name}): tensors must name centroids, weight, bias (or null) and theta`);
+    if (!Array.isArray(l.tensors) || l.tensors.length > 16 || !l.tensors.every((t) => t === null || isStr(t))) throw new FormatError(`${where} (${l.name}): tensors must be a list of tensor names (null for an absent input)`);
     for (const [k, v] of Object.entries(l.attrs)) {
       const ok = typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' || (Array.isArray(v) && v.length <= 16 && v.every((x) => Number.isInteger(x)));
       if (!ok) throw new FormatError(`${where} (${l.name}): attribute '${k}' must be a number, boolean, string or list of integers`);
@@ -74,7 +80,7 @@ function attrOf(v: number | boolean | string | number[]): IAttr {
 }
 
 /**
- * Replaces each marked LUT layer's nodes by one `lutnn` node (`LutLinear` / `LutConv`). `dropped` holds the values
+ * Replaces each marked layer's nodes by one `lutnn` node of its op type (`LutLinear`, `LutConv`, `BatchNorm`). `dropped` holds the values
  * only the removed nodes defined (a layer's codes); readers of those are dropped with them by the import.
  */
 export function applyLutMarker(nodes: INode[], metadata: Readonly<Record<string, string>>, tensors: ReadonlySet<string>, file: string): { nodes: INode[]; layers: number; dropped: Set<string> } {
@@ -89,7 +95,7 @@ export function applyLutMarker(nodes: INode[], metadata: Readonly<Record<string,
   const removed = new Set<number>();
   const replacement = new Map<number, INode>();
   for (const l of layers) {
-    const where = `${file}: LUT layer '${l.name.slice(0, 200)}' of the ${LUT_MARKER_KEY} marker`;
+    const where = `${file}: layer '${l.name.slice(0, 200)}' (${l.op}) of the ${LUT_MARKER_KEY} marker`;
     const idx = l.nodes.map((name) => {
       const i = byName.get(name);
       if (i === undefined || i < 0) throw new FormatError(`${where}: node '${name.slice(0, 200)}' is ${i === undefined ? 'not in the graph' : 'not unique'} (was the file edited after lutnn export?)`);
@@ -99,7 +105,7 @@ export function applyLutMarker(nodes: INode[], metadata: Readonly<Record<string,
     const outs = new Set(idx.flatMap((i) => nodes[i].outputs));
     if (!outs.has(l.output)) throw new FormatError(`${where}: its nodes do not compute its output '${l.output.slice(0, 200)}'`);
     if (outs.has(l.input)) throw new FormatError(`${where}: its input '${l.input.slice(0, 200)}' is computed inside the layer`);
-    for (const t of [l.tensors.centroids, l.tensors.weight, l.tensors.bias, l.tensors.theta]) {
+    for (const t of l.tensors) {
       if (t !== null && !tensors.has(t)) throw new FormatError(`${where}: tensor '${t.slice(0, 200)}' is not in the file's training_info (${LUT_TRAINING_GRAPH})`);
     }
     for (const i of idx) removed.add(i);
@@ -107,7 +113,7 @@ export function applyLutMarker(nodes: INode[], metadata: Readonly<Record<string,
     const attrs = new Map<string, IAttr>(Object.entries(l.attrs).map(([k, v]) => [k, attrOf(v)]));
     replacement.set(Math.max(...idx), {
       name: l.name, opType: l.op, domain: 'lutnn', attrs,
-      inputs: [l.input, l.tensors.centroids, l.tensors.weight, l.tensors.bias ?? '', l.tensors.theta],
+      inputs: [l.input, ...l.tensors.map((t) => t ?? '')],
       outputs: [l.output],
     });
   }

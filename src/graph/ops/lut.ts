@@ -9,8 +9,10 @@ import { shapeSize } from '../../tensor/tensor.js';
 import { batchCoef, dimMul, dimProd, fmtDims, type Dim } from '../dims.js';
 import { defineOp, type CostCtx, type CostPart, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
 import { fixed, needDType, needRank, req, windowOut } from '../rules.js';
-import type { InferCtx } from '../op.js';
+import type { InferCtx, OnnxImportRule } from '../op.js';
+import type { AttrValue } from '../types.js';
 import { windowAttrs } from './conv.js';
+import { allInputs } from '../onnx-in.js';
 
 const METRICS = ['l2', 'l1', 'chebyshev'] as const;
 const LEAVES = 16;
@@ -159,6 +161,20 @@ function onnxLutRows(c: OnnxCtx<LutAttrs>, rows: string, kind: 'linear' | 'conv'
   return out;
 }
 
+/** Import of lutnn's own marked LUT layers (src/io/onnx-lut-marker.ts): the same tensors and attributes back. */
+function lutImport(op: 'LutLinear' | 'LutConv'): OnnxImportRule {
+  return {
+    types: [op],
+    domain: 'lutnn',
+    map(c) {
+      const metric = c.attr.string('metric', 'l2');
+      const attrs: Record<string, AttrValue> = { metric, quantize: c.attr.int('quantize', 1) === 1 };
+      if (op === 'LutConv') for (const k of ['kernel', 'stride', 'padding', 'dilation']) if (c.attr.has(k)) attrs[k] = c.attr.ints(k);
+      return c.emit(op, allInputs(c), attrs);
+    },
+  };
+}
+
 function layerInput(c: OnnxCtx<object>): void {
   if (c.e.options.layerInputs) c.e.addOutput(`${c.scope}.input`, c.input(0), c.info(0).shape, 'float32');
 }
@@ -194,6 +210,7 @@ export const LutLinear = defineOp<LutAttrs>({
     const out = x.length === 2 ? y : c.e.reshape(y, outShape.map((d) => (typeof d === 'number' ? d : -1)), c.scope);
     return { outputs: [out], exact: c.e.options.sum !== 'reduce' };
   },
+  onnxImport: [lutImport('LutLinear')],
 });
 
 function convInfer(c: InferCtx<{ kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] }>): { cin: number; oh: number; ow: number } {
@@ -247,6 +264,7 @@ export const LutConv = defineOp<LutConvAttrs>({
     const yt = e.one('Transpose', [yp], scope, { perm: [0, 2, 1] }); // [N, M, P]
     return { outputs: [e.reshape(yt, [0, M, oh, ow], scope)], exact: e.options.sum !== 'reduce' };
   },
+  onnxImport: [lutImport('LutConv')],
 });
 
 const maddnessInputs = [

@@ -81,5 +81,6 @@ export const Identity = defineOp<Record<string, never>>({
   forward: ({ x }) => [x[0]!],
   cost: () => ({ kind: 'shape', view: true }),
   onnx: (c) => ({ outputs: [c.input(0)], exact: c.exact(0) }),
-  onnxImport: [direct('Identity', ['Identity'])],
+  // An ONNX Identity adds no node: its output is its input's value.
+  onnxImport: [{ types: ['Identity'], map: (c) => [c.value(0)] }],
 });

@@ -88,6 +88,12 @@ export const BatchNorm = defineOp<BatchNormAttrs>({
         return c.emit('BatchNorm', allInputs(c, 5), { eps: c.attr.float('epsilon', 1e-5), momentum: 1 - c.attr.float('momentum', 0.9) });
       },
     },
+    {
+      // lutnn's marker of a BatchNorm exported in float64 after a LUT layer (src/io/onnx-lut-marker.ts).
+      types: ['BatchNorm'],
+      domain: 'lutnn',
+      map: (c) => c.emit('BatchNorm', allInputs(c), { eps: c.attr.float('eps', 1e-5), momentum: c.attr.has('momentum') ? c.attr.float('momentum') : null }),
+    },
   ],
 });
 

@@ -1,0 +1,172 @@
+// ONNX import of the PyTorch fixtures (test/fixtures/onnx, scripts/make_onnx_fixtures.py): each model at each opset
+// imported, run on lutnn's engine and (where the runtime plans the graph) on lutnn.load, and exported again and run in
+// onnxruntime-node, against PyTorch's outputs; and lutnn's own LUT models exported and imported back as LUT layers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { noGrad } from '../src/autograd/engine.js';
+import { LutnnError } from '../src/errors.js';
+import type { GraphModel } from '../src/graph/model.js';
+import { serializeModel } from '../src/io/model-format.js';
+import { exportOnnx } from '../src/io/onnx-export.js';
+import { importOnnxFile } from '../src/io/onnx-import-file.js';
+import { importOnnx } from '../src/io/onnx-import.js';
+import { convertStructure } from '../src/lut/convert.js';
+import { createModel } from '../src/nn/zoo.js';
+import { loadSync } from '../src/runtime/node.js';
+import { randn } from '../src/tensor/create.js';
+import { Rng } from '../src/tensor/rng.js';
+import { Tensor } from '../src/tensor/tensor.js';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'onnx');
+
+interface Ref {
+  name: string;
+  file: string;
+  shape: number[];
+  dtype: 'float32' | 'int64';
+}
+interface Entry {
+  name: string;
+  opset: number;
+  file: string;
+  inputs: Ref[];
+  outputs: Ref[];
+  tolerance: number;
+}
+
+const manifest: Entry[] = existsSync(join(DIR, 'manifest.json')) ? (JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Entry[]) : [];
+/**
+ * The fixtures lutnn.load must run (the runtime plans CNN graphs); it is tried on every single-input model and the
+ * outcome reported (it refuses the others with a LutnnError naming the op it lacks a step for).
+ */
+const RUNTIME_MODELS = new Set(['resnet', 'fmnist-cnn-trained']);
+
+function bin(file: string): ArrayBuffer {
+  const b = readFileSync(join(DIR, file));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+}
+
+/** A fixture tensor as lutnn takes it: float32, or int64 token ids as int32. */
+function feed(r: Ref): Tensor {
+  const buf = bin(r.file);
+  return r.dtype === 'int64' ? new Tensor(Int32Array.from(new BigInt64Array(buf), (v) => Number(v)), r.shape) : new Tensor(new Float32Array(buf), r.shape);
+}
+
+/** max |got − ref| / max |ref| (the manifest's tolerance metric). */
+function relErr(got: ArrayLike<number>, ref: Float32Array): number {
+  assert.equal(got.length, ref.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i] - ref[i]);
+    d = e > d || Number.isNaN(e) ? e : d;
+    m = Math.max(m, Math.abs(ref[i]));
+  }
+  return d / m;
+}
+
+const fmt = (v: number): string => v.toExponential(2);
+
+test('fixtures: the manifest lists the issue\'s models at opsets 13 and 17', { skip: manifest.length === 0 ? 'no fixtures (scripts/make_onnx_fixtures.py)' : false }, () => {
+  const names = new Set(manifest.map((e) => `${e.name}@${e.opset}`));
+  for (const m of ['mlp', 'resnet', 'mobilenet', 'vit', 'bert']) for (const o of [13, 17]) assert.ok(names.has(`${m}@${o}`), `${m} at opset ${o}`);
+});
+
+for (const e of manifest) {
+  test(`import ${e.file}: engine${RUNTIME_MODELS.has(e.name) ? ', runtime' : ''} and export round trip match PyTorch within ${e.tolerance}`, async (t) => {
+    const r = importOnnxFile(join(DIR, e.file));
+    const model = r.model;
+    assert.equal(r.opset, e.opset);
+    assert.deepEqual(r.inputs.map((i) => i.onnxName), e.inputs.map((i) => i.name));
+    const feeds = e.inputs.map(feed);
+    const refs = e.outputs.map((o) => new Float32Array(bin(o.file)));
+    const ys = noGrad(() => model.run(feeds));
+    const engine = ys.map((y, k) => relErr(y.f32, refs[k]));
+    engine.forEach((err, k) => assert.ok(err <= e.tolerance, `${e.file} output ${k}: engine relative error ${err} > ${e.tolerance}`));
+    const notes = [`engine ${engine.map(fmt).join(',')}`, `ops ${JSON.stringify(r.ops)}`, `fused ${JSON.stringify(r.fused)}`];
+
+    // lutnn.load on the model file's bytes (the runtime takes one float input).
+    if (e.inputs.length === 1 && e.inputs[0].dtype === 'float32') {
+      const bytes = serializeModel(model, { dataset: { name: 'fashion-mnist', mean: 0, std: 1 } });
+      try {
+        const rt = loadSync(bytes);
+        try {
+          const err = relErr(rt.run(feeds[0]), refs[0]);
+          assert.ok(err <= e.tolerance, `${e.file}: runtime relative error ${err} > ${e.tolerance}`);
+          notes.push(`runtime ${fmt(err)}`);
+        } finally {
+          rt.dispose();
+        }
+      } catch (err) {
+        if (RUNTIME_MODELS.has(e.name) || !(err instanceof LutnnError)) throw err;
+        notes.push(`runtime: ${(err as Error).message.slice(0, 160)}`);
+      }
+    }
+
+    // Round trip: the imported model exported again runs in onnxruntime with PyTorch's outputs.
+    const ex = exportOnnx(model, { opset: 17 });
+    const session = await ort.InferenceSession.create(ex.bytes, { intraOpNumThreads: 1 });
+    const ins = Object.fromEntries(ex.inputs.map((v, k) => [v.name, feeds[k].dtype === 'int32' ? new ort.Tensor('int32', feeds[k].data as Int32Array, feeds[k].shape) : new ort.Tensor('float32', feeds[k].f32, feeds[k].shape)]));
+    const out = await session.run(ins);
+    const trip = ex.outputs.map((o, k) => relErr(out[o.name].data as Float32Array, refs[k]));
+    trip.forEach((err, k) => assert.ok(err <= e.tolerance, `${e.file} output ${k}: exported again, onnxruntime relative error ${err} > ${e.tolerance}`));
+    notes.push(`export→onnxruntime ${trip.map(fmt).join(',')}`);
+    t.diagnostic(notes.join('; '));
+  });
+}
+
+/** A LUT model of a zoo graph (seeded centroids, lutnn convert's default layers). */
+function lutModel(name: string): GraphModel {
+  const m = convertStructure(createModel(name, { rng: new Rng(3) }), { seed: 1 }).model;
+  return m.eval();
+}
+
+test('LUT models exported by lutnn come back as LUT layers with the same tensors: outputs bit-identical, onnxruntime agrees', async (t) => {
+  for (const name of ['fmnist-cnn', 'vit-fm']) {
+    const lut = lutModel(name);
+    const ex = exportOnnx(lut, { opset: 17, codes: true });
+    const r = importOnnx(ex.bytes, { file: `${name}.onnx` });
+    const luts = lut.info.nodes.filter((n) => n.node.op.startsWith('Lut') || (n.node.op === 'BatchNorm' && n.inputs[0] !== null && lut.info.producer.get(n.node.inputs[0])?.node.op.startsWith('Lut')));
+    assert.equal(r.lutLayers, luts.length, `${name}: marked layers`);
+    for (const op of ['LutConv', 'LutLinear'] as const) assert.equal(r.ops[op] ?? 0, lut.info.nodes.filter((n) => n.node.op === op).length, `${name}: ${op}`);
+    assert.equal(r.ops.ArgMin, undefined);
+    // The same node names and tensors as the model exported; the codes outputs are dropped with the layers.
+    const back = importOnnx(ex.bytes, { file: 'x' });
+    assert.deepEqual(back.outputs.map((o) => o.onnxName), ['output']);
+    const { GraphModel } = await import('../src/graph/model.js');
+    const model = GraphModel.create(r.graph, r.weights).eval();
+    for (const n of lut.info.nodes.filter((x) => x.node.op.startsWith('Lut'))) {
+      const same = model.info.nodes.find((x) => x.node.name === n.node.name);
+      assert.ok(same, `${name}: LUT layer ${n.node.name} restored`);
+      assert.equal(same.node.op, n.node.op);
+      assert.deepEqual(same.attrs, n.attrs);
+      n.node.inputs.slice(1).forEach((v, k) => v && assert.deepEqual(Array.from(model.weight(same.node.inputs[k + 1]).data), Array.from(lut.weight(v).data), `${name}: ${n.node.name} input ${k + 1}`));
+    }
+    const x = randn([4, 1, 28, 28], 1, new Rng(5));
+    const want = noGrad(() => lut.forward(x));
+    const got = noGrad(() => model.forward(x));
+    assert.ok(got.f32.every((v, i) => Object.is(v, want.f32[i])), `${name}: imported LUT model's outputs differ from the exported one's`);
+    const session = await ort.InferenceSession.create(ex.bytes, { intraOpNumThreads: 1 });
+    const o = (await session.run({ input: new ort.Tensor('float32', x.f32, x.shape) })).output.data as Float32Array;
+    const err = relErr(o, got.f32);
+    assert.ok(err < 1e-5, `${name}: onnxruntime vs imported ${err}`);
+    t.diagnostic(`${name}: ${r.lutLayers} marked layers (${JSON.stringify(r.ops)}), ${ex.bytes.length} bytes of which ${ex.lutTrainingBytes} training tensors; onnxruntime vs imported ${fmt(err)}`);
+  }
+});
+
+test('a LUT marker that no longer fits its file (a node renamed after export) is a FormatError naming the layer', () => {
+  const lut = lutModel('fmnist-cnn');
+  const ex = exportOnnx(lut, { opset: 17 });
+  const name = lut.info.nodes.find((n) => n.node.op === 'LutConv')!.node.name;
+  // Rename the layer's first ONNX node in place (same byte length, so the protobuf stays valid).
+  const text = Buffer.from(ex.bytes);
+  const at = text.indexOf(`${name}/Conv#node`);
+  assert.ok(at > 0);
+  const edited = new Uint8Array(text);
+  edited[at + name.length + 1] = 'X'.charCodeAt(0);
+  assert.throws(() => importOnnx(edited, { file: 'edited.onnx' }), new RegExp(`^FormatError|edited\\.onnx: layer '${name}' \\(LutConv\\) of the lutnn\\.layers marker: node '${name}/Conv#node' is not in the graph`));
+});
