@@ -2,13 +2,13 @@
 import { Command } from 'commander';
 import { DataLoader } from '../data/loader.js';
 import { takeDataset, type DatasetName } from '../data/dataset.js';
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 import { loadModel } from '../io/model-file.js';
 import { evaluate } from '../train/metrics.js';
 import { evaluateOnRuntime } from '../app/evaluate.js';
 import { setNumThreads } from '../backend/index.js';
 import { createProgress } from './progress.js';
-import { choiceArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
+import { choiceArg, floatArg, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
 interface EvalCliOptions {
   dataset?: DatasetName;
@@ -18,6 +18,8 @@ interface EvalCliOptions {
   limitTest?: number;
   runtime: boolean;
   encoder?: 'f32' | 'int8' | 'wide';
+  mean?: number;
+  std?: number;
   json: boolean;
   quiet: boolean;
 }
@@ -33,6 +35,8 @@ export function evalCommand(): Command {
     .option('--limit-test <n>', 'use only the first n test images', intArg('--limit-test', 1))
     .option('--runtime', 'evaluate on the inference runtime (BN folded, SIMD LUT kernels) instead of the training engine', false)
     .option('--encoder <name>', 'LUT encoder on the runtime: f32 (exact, default) | int8 | wide; implies --runtime', choiceArg('--encoder', ['f32', 'int8', 'wide'] as const))
+    .option('--mean <m>', "input normalisation x = (pixel/255 - mean)/std (default: the model file's, else the dataset's)", floatArg('--mean'))
+    .option('--std <s>', 'see --mean', floatArg('--std', Number.MIN_VALUE))
     .option('--json', 'print one JSON object with the results on stdout', false)
     .option('--quiet', 'no progress output', false)
     .action((file: string, opts: EvalCliOptions) => runCommand(() => evalModel(file, opts)));
@@ -45,7 +49,10 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
   if (name !== 'fashion-mnist' && name !== 'mnist') throw new FormatError(`${file}: unknown dataset '${name}' in metadata`);
   const splits = loadDatasetWithProgress(name, o.dataDir, o.quiet || o.json);
   const test = o.limitTest ? takeDataset(splits.test, o.limitTest) : splits.test;
-  const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean: meta.dataset?.mean, std: meta.dataset?.std });
+  if ((o.mean === undefined) !== (o.std === undefined)) throw new ArgumentError('eval: give --mean and --std together');
+  const mean = o.mean ?? meta.dataset?.mean;
+  const std = o.std ?? meta.dataset?.std;
+  const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean, std });
   const bar = createProgress({ label: 'eval', total: test.n, quiet: o.quiet || o.json });
   const runtime = o.runtime || o.encoder !== undefined;
   const encoder = runtime ? (o.encoder ?? 'f32') : null;
@@ -64,6 +71,7 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
     seconds: r.seconds,
     imagesPerSecond: r.imagesPerSecond,
     evaluatedOn: runtime ? 'runtime' : 'engine',
+    normalization: { mean: loader.mean, std: loader.std },
     encoder,
     machine: machineInfo(),
   };
