@@ -282,6 +282,9 @@ export function valueFloats(plan: Plan): Map<string, number> {
  * `weights`, its initializers by name), re-analysed when `inputShape` differs from its input's. Ops come in the graph's
  * topological order; Dropout and Identity vanish (their output is their input), views become 'reshape' ops. BatchNorm
  * and Relu fuse into the op producing their input when nothing else reads that value (and it is not the graph output).
+ * Attention: a Transpose read only by MatMuls becomes a strided view (no op; the MatMuls read through it), one that
+ * alone reads a MatMul's output is written by that MatMul, any other is copied ('permute'); a Mul by a scalar constant
+ * whose only reader is a Softmax becomes the softmax's pre-scale; MatMul by a constant matrix runs as a Linear.
  * Throws ArgumentError naming the node for graphs the runtime cannot run (ops without a step, several inputs or
  * outputs), ShapeError for shapes.
  */
