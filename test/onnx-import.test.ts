@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { loadEmbeddedFashionMnist } from '../src/data/fashion-mnist.js';
+import { DataLoader } from '../src/data/loader.js';
 import { noGrad } from '../src/autograd/engine.js';
 import { LutnnError } from '../src/errors.js';
 import type { GraphModel } from '../src/graph/model.js';
@@ -169,4 +171,41 @@ test('a LUT marker that no longer fits its file (a node renamed after export) is
   const edited = new Uint8Array(text);
   edited[at + name.length + 1] = 'X'.charCodeAt(0);
   assert.throws(() => importOnnx(edited, { file: 'edited.onnx' }), new RegExp(`^FormatError|edited\\.onnx: layer '${name}' \\(LutConv\\) of the lutnn\\.layers marker: node '${name}/Conv#node' is not in the graph`));
+});
+
+const trained = manifest.find((e) => e.name === 'fmnist-cnn-trained') as (Entry & { mean: number; std: number; testAccuracy: number; testCorrect: number; predictions: { file: string } }) | undefined;
+
+test('the PyTorch-trained Fashion-MNIST CNN, imported, reproduces PyTorch\'s test accuracy (engine and runtime) on all 10,000 test images', { skip: trained ? false : 'no fmnist-cnn-trained fixture' }, (t) => {
+  const e = trained!;
+  const { model } = importOnnxFile(join(DIR, e.file));
+  const ds = loadEmbeddedFashionMnist().test;
+  const pred = new Uint8Array(bin(e.predictions.file));
+  const rt = loadSync(serializeModel(model, { dataset: { name: 'fashion-mnist', mean: e.mean, std: e.std } }));
+  try {
+    const loader = new DataLoader(ds, { batchSize: 500, shuffle: false, mean: e.mean, std: e.std });
+    const correct = { engine: 0, runtime: 0 };
+    const differ = { engine: 0, runtime: 0 };
+    let i0 = 0;
+    for (const b of loader.epoch(0)) {
+      const outs = { engine: noGrad(() => model.forward(b.x)).f32, runtime: rt.run(b.x) };
+      for (const [k, logits] of Object.entries(outs) as ['engine' | 'runtime', Float32Array][]) {
+        for (let r = 0; r < b.x.shape[0]; r++) {
+          const row = logits.subarray(r * 10, r * 10 + 10);
+          let best = 0;
+          for (let c = 1; c < 10; c++) if (row[c] > row[best]) best = c;
+          if (best === ds.labels[i0 + r]) correct[k]++;
+          if (best !== pred[i0 + r]) differ[k]++;
+        }
+      }
+      i0 += b.x.shape[0];
+    }
+    assert.equal(i0, 10000);
+    for (const k of ['engine', 'runtime'] as const) {
+      t.diagnostic(`${k}: ${correct[k]}/10000 correct (${(correct[k] / 100).toFixed(2)}%), PyTorch ${e.testCorrect} (${(100 * e.testAccuracy).toFixed(2)}%); ${differ[k]} predictions differ from PyTorch's`);
+      assert.ok(Math.abs(correct[k] / 10000 - e.testAccuracy) <= 1e-4, `${k}: accuracy ${correct[k] / 10000} vs PyTorch ${e.testAccuracy} (more than 0.01 point apart)`);
+      assert.ok(differ[k] <= 1, `${k}: ${differ[k]} predictions differ from PyTorch's`);
+    }
+  } finally {
+    rt.dispose();
+  }
 });
