@@ -77,6 +77,8 @@ export interface FoldCtx {
   readonly node: string;
   /** Largest number of elements a folded value may hold (bounded by the file size). */
   readonly maxElements: number;
+  /** Elements all folded values of the file may still hold together (shared by the nodes, decremented). */
+  readonly total: { left: number };
   readonly opset: number;
 }
 
@@ -84,6 +86,16 @@ function budget(ctx: FoldCtx, shape: readonly number[]): void {
   const n = sizeOf(shape);
   if (!Number.isSafeInteger(n) || n > ctx.maxElements) {
     throw new FormatError(`${ctx.file}: node '${ctx.node}': a constant of shape [${shape.join(',')}] (${n} elements) is larger than this file can justify (${ctx.maxElements} elements)`);
+  }
+  if (n > ctx.total.left) throw new FormatError(`${ctx.file}: node '${ctx.node}': the folded constants of this file hold more elements than it can justify (${ctx.maxElements} per value, 4 times that in all)`);
+}
+
+/** Charges the new values a fold made to the file's total (values that share an input's data cost nothing). */
+export function charge(ctx: FoldCtx, ins: readonly (Const | null)[], outs: readonly Const[]): void {
+  for (const c of outs) {
+    if (ins.some((x) => x !== null && x.data === c.data)) continue;
+    if (c.data.length > ctx.total.left) throw new FormatError(`${ctx.file}: node '${ctx.node}': the folded constants of this file hold more elements than it can justify (${ctx.maxElements} per value, 4 times that in all)`);
+    ctx.total.left -= c.data.length;
   }
 }
 
@@ -555,6 +567,12 @@ export function foldNode(ctx: FoldCtx, op: string, attrs: FoldAttrs, ins: readon
   }
   const u = UNARY[op];
   if (u && x) {
+    budget(ctx, x.shape);
+    if (x.data instanceof Float32Array || x.data instanceof Float64Array) {
+      const out = x.data instanceof Float32Array ? new Float32Array(x.data.length) : new Float64Array(x.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = u(x.data[i]);
+      return [op === 'Not' ? make('bool', x.shape, out, x.batched) : { ...x, data: out }];
+    }
     const v = numbers(x);
     if (!v) return null;
     return [make(op === 'Not' ? 'bool' : x.dtype, x.shape, v.map(u), x.batched)];

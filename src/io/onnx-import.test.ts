@@ -346,3 +346,21 @@ test('graph structure: cycles, undefined inputs, values defined twice, symbolic 
   const bad = onnx({ ...io, inits: [i64('t', [3, -1, 5])], nodes: [node('Reshape', ['x', 't'], ['y'], {}, '/bad/Reshape')] });
   formatError(() => importOnnx(bad, { file: 'r.onnx' }), /^r\.onnx: node '\/bad\/Reshape' \(Reshape\): .*cannot infer/);
 });
+
+test('limits: folded constants are bounded by the file size, one by one and together; 20,000 equally named nodes import in linear time', () => {
+  const io = { inputs: [['x', F, ['N', 2]]] as Spec['inputs'], outputs: [['y', F, ['N', 2]]] as Spec['outputs'] };
+  const huge = onnx({ ...io, inits: [i64('shape', [2 ** 40])], nodes: [node('ConstantOfShape', ['shape'], ['z'], {}, 'zeros'), node('Add', ['x', 'z'], ['y'])] });
+  formatError(() => importOnnx(huge, { file: 'h.onnx' }), /^h\.onnx: node 'zeros': a constant of shape \[1099511627776\] \(1099511627776 elements\) is larger than this file can justify \(4194304 elements\)$/);
+  // Each value within the limit, but a chain of them would hold many: refused once they exceed four values' worth.
+  const chain = [node('ConstantOfShape', ['shape'], ['c0'], {}, 'c0')];
+  for (let k = 1; k <= 6; k++) chain.push(node('Neg', [`c${k - 1}`], [`c${k}`], {}, `neg${k}`));
+  const many = onnx({ ...io, inits: [i64('shape', [2 ** 22])], nodes: [...chain, node('Add', ['x', 'c6'], ['y'])] });
+  formatError(() => importOnnx(many, { file: 'm.onnx' }), /^m\.onnx: node 'neg4': the folded constants of this file hold more elements than it can justify/);
+  const n = 20000;
+  const nodes = Array.from({ length: n }, (_, k) => node('Relu', [k === 0 ? 'x' : `v${k - 1}`], [k === n - 1 ? 'y' : `v${k}`], {}, 'same'));
+  const t0 = performance.now();
+  const { r } = imp(onnx({ ...io, nodes }));
+  const ms = performance.now() - t0;
+  assert.equal(r.nodes, n);
+  assert.ok(ms < 20000, `${n} nodes took ${ms.toFixed(0)} ms`);
+});

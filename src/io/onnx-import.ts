@@ -20,7 +20,7 @@ import type { Attrs, Graph, GraphInput, GraphNode, IrDType, OpType, TensorInfo, 
 import { OP_TYPES } from '../graph/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { decodeOnnx, type DecodedValueInfo } from './onnx-decode.js';
-import { FOLDABLE, foldNode, isFloat, numbers, shapeSlice, sizeOf, type Const, type FoldAttrs } from './onnx-fold.js';
+import { FOLDABLE, charge, foldNode, isFloat, numbers, shapeSlice, sizeOf, type Const, type FoldAttrs } from './onnx-fold.js';
 import { fusePatterns, type FuseCounts } from './onnx-fuse.js';
 import { applyLutMarker, trainingTensors } from './onnx-lut-marker.js';
 import { Names, attrReader, nodeLabel, nodeOf, topoOrder, type INode } from './onnx-nodes.js';
@@ -175,7 +175,10 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
   // Values only a removed (marked) layer defined, such as its codes, count as defined: their readers are dropped below.
   const defined = new Set<string>([...consts.keys(), ...irOf.keys(), ...marker.dropped]);
   const graphOutputs = (g.output ?? []).map((o) => o.name ?? '');
-  const foldCtx = (n: INode, i: number) => ({ file, node: n.name || `#${i}`, opset: opset!, maxElements: Math.max(1 << 22, bytes.length) });
+  // Folded values: at most max(4M elements, the file's bytes) each, and four times that in all.
+  const maxElements = Math.max(1 << 22, bytes.length);
+  const total = { left: 4 * maxElements };
+  const foldCtx = (n: INode, i: number) => ({ file, node: n.name || `#${i}`, opset: opset!, maxElements, total });
   const foldAttrs = (n: INode, where: string): FoldAttrs => {
     const a = attrReader(n, where);
     return {
@@ -192,8 +195,10 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
   };
   const tryFold = (n: INode, i: number, ins: (Const | null)[]): Const[] | null => {
     if (n.domain !== '' || !FOLDABLE.has(n.opType) || n.opType === 'Shape' && ins[0] === null) return null;
-    const out = foldNode(foldCtx(n, i), n.opType, foldAttrs(n, `${file}: node ${nodeLabel(n, i)}`), ins);
+    const fc = foldCtx(n, i);
+    const out = foldNode(fc, n.opType, foldAttrs(n, `${file}: node ${nodeLabel(n, i)}`), ins);
     if (!out || out.length < n.outputs.filter((o) => o !== '').length) return null;
+    charge(fc, ins, out);
     // Data movement keeps a weight trainable (a position embedding sliced to the sequence length).
     if (['Identity', 'Slice', 'Gather', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Expand'].includes(n.opType) && ins.some((c) => c && trainable.has(c))) {
       for (const c of out) if (isFloat(c.dtype)) trainable.add(c);

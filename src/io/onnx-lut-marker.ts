@@ -111,7 +111,7 @@ export function applyLutMarker(nodes: INode[], metadata: Readonly<Record<string,
     for (const i of idx) removed.add(i);
     for (const o of outs) if (o !== l.output) dropped.add(o);
     const attrs = new Map<string, IAttr>(Object.entries(l.attrs).map(([k, v]) => [k, attrOf(v)]));
-    replacement.set(Math.max(...idx), {
+    replacement.set(idx.reduce((a, b) => Math.max(a, b), 0), {
       name: l.name, opType: l.op, domain: 'lutnn', attrs,
       inputs: [l.input, ...l.tensors.map((t) => t ?? '')],
       outputs: [l.output],

@@ -198,13 +198,17 @@ const NAME_MAX = 200;
 /** Makes unique, printable names from ONNX names (control characters become '_', long names are cut). */
 export class Names {
   private readonly used = new Set<string>();
+  /** The next suffix to try per base (so that many equal names stay linear, not quadratic). */
+  private readonly next = new Map<string, number>();
 
   /** A name not used yet, from `base` (base, base_1, base_2, ...). */
   fresh(base: string, fallback = 'value'): string {
     let b = base.replace(/[^\x20-\x7e]/g, '_').slice(0, NAME_MAX);
     if (b.trim() === '') b = fallback;
     let n = b;
-    for (let i = 1; this.used.has(n); i++) n = `${b}_${i}`;
+    let i = this.next.get(b) ?? 1;
+    while (this.used.has(n)) n = `${b}_${i++}`;
+    this.next.set(b, i);
     this.used.add(n);
     return n;
   }
