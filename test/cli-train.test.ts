@@ -99,8 +99,8 @@ test('finetune --distill: converts, fine-tunes with a teacher, records the setti
     assert.ok(Math.abs((q.testAccuracy as number) - j.testAccuracy) < 0.05, `${encoder}: ${q.testAccuracy} vs ${j.testAccuracy}`);
   }
   const badEnc = spawnSync(process.execPath, [...cli, 'eval', ft, '--data-dir', dataDir, '--encoder', 'int4'], { encoding: 'utf8' });
-  assert.equal(badEnc.status, 1);
-  assert.match(badEnc.stderr, /--encoder/);
+  assert.equal(badEnc.status, 2, 'a bad option value is a usage error');
+  assert.match(badEnc.stderr, /^lutnn: --encoder .*int4.* \(see lutnn eval --help\)\n$/);
   const bad = spawnSync(process.execPath, [...cli, 'finetune', lut, '--out', join(dir, 'bad.safetensors'), '--data-dir', dataDir, '--epochs', '1', '--quiet',
     '--distill', dense, '--distill-temperature', '0'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);

@@ -1,7 +1,6 @@
 // Shared CLI plumbing: option parsing helpers, JSON vs human output, error reporting, thread setup.
 import { InvalidArgumentError } from 'commander';
 import { LutnnError } from '../errors.js';
-import { cpus, totalmem } from 'node:os';
 import type { DatasetName, DatasetSplits } from '../data/dataset.js';
 import { loadDataset } from '../data/loader.js';
 import { createProgress, type Progress } from './progress.js';
@@ -35,17 +34,8 @@ export function printJson(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
 }
 
-/** A short description of the machine for reports. */
-export function machineInfo(): { cpu: string; cores: number; memGiB: number; node: string; platform: string } {
-  const c = cpus();
-  return {
-    cpu: c[0]?.model ?? 'unknown',
-    cores: c.length,
-    memGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
-}
+/** A short description of the machine for reports (src/app/machine.ts). */
+export { machineInfo } from '../app/machine.js';
 
 /**
  * Run a command body; LutnnErrors and file-system errors become one line `lutnn: ...` on stderr and exit code 1.

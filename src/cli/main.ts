@@ -13,6 +13,7 @@ import { compareCommand, demoCommand } from './compare.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { applyUsageConventions } from './usage.js';
+import { benchCommand } from './bench.js';
 import { quantizeCommand } from './quantize.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
@@ -36,7 +37,8 @@ const program = new Command('lutnn')
   .addCommand(demoCommand())
   .addCommand(exportCommand())
   .addCommand(importCommand())
-  .addCommand(quantizeCommand());
+  .addCommand(quantizeCommand())
+  .addCommand(benchCommand());
 
 applyUsageConventions(program);
 await program.parseAsync(process.argv);

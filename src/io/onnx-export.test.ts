@@ -623,7 +623,7 @@ test('lutnn export CLI: atomic file, one JSON object, codes outputs, and errors'
   saveModel(maddFile, madd, { dataset: { name: 'fashion-mnist', mean: 0, std: 1, inputShape: [16] } });
   const errors: [string[], RegExp][] = [
     [[maddFile, '--onnx', join(dir, 'm.onnx')], /^lutnn: onnx export: node 'fc' \(MaddnessLinear\) is a MADDNESS layer, which ONNX export does not support/],
-    [[join(dir, 'missing.safetensors'), '--onnx', join(dir, 'x.onnx')], /^lutnn: open .*missing\.safetensors: ENOENT/],
+    [[join(dir, 'missing.safetensors'), '--onnx', join(dir, 'x.onnx')], /^lutnn: .*missing\.safetensors: no such file or directory, expected a \.safetensors file/],
     [[modelFile, '--onnx', join(dir, 'no', 'such', 'x.onnx')], /^lutnn: export: --onnx .*x\.onnx: directory .*such does not exist/],
     [[modelFile, '--onnx', dir], /^lutnn: export: --onnx .* is a directory, expected a file path/],
     [[modelFile, '--onnx', join(dir, 'y.onnx'), '--input-shape', '2,12,12'], /^lutnn: exportOnnx: inputShape \[2,12,12\] does not fit the graph \(input 'input' is \[N,2,10,10\]\): node 'fc1' \(LutLinear\)/],
