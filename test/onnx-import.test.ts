@@ -11,7 +11,7 @@ import { loadEmbeddedFashionMnist } from '../src/data/fashion-mnist.js';
 import { DataLoader } from '../src/data/loader.js';
 import { noGrad } from '../src/autograd/engine.js';
 import { LutnnError } from '../src/errors.js';
-import type { GraphModel } from '../src/graph/model.js';
+import { GraphModel } from '../src/graph/model.js';
 import { serializeModel } from '../src/io/model-format.js';
 import { exportOnnx } from '../src/io/onnx-export.js';
 import { importOnnxFile } from '../src/io/onnx-import-file.js';
@@ -139,7 +139,6 @@ test('LUT models exported by lutnn come back as LUT layers with the same tensors
     // The same node names and tensors as the model exported; the codes outputs are dropped with the layers.
     const back = importOnnx(ex.bytes, { file: 'x' });
     assert.deepEqual(back.outputs.map((o) => o.onnxName), ['output']);
-    const { GraphModel } = await import('../src/graph/model.js');
     const model = GraphModel.create(r.graph, r.weights).eval();
     for (const n of lut.info.nodes.filter((x) => x.node.op.startsWith('Lut'))) {
       const same = model.info.nodes.find((x) => x.node.name === n.node.name);
@@ -207,5 +206,21 @@ test('the PyTorch-trained Fashion-MNIST CNN, imported, reproduces PyTorch\'s tes
     }
   } finally {
     rt.dispose();
+  }
+});
+
+test('lutnn\'s own exports at opsets 13 to 21 import back to the same outputs (ReduceMean axes as input from 18, Split, LayerNormalization)', (t) => {
+  const x = randn([2, 1, 28, 28], 1, new Rng(9));
+  for (const [name, opsets] of [['resnet-fm', [13, 15, 18, 21]], ['vit-fm', [17, 18, 20, 21]]] as const) {
+    const model = createModel(name, { rng: new Rng(4) }).eval();
+    const want = noGrad(() => model.forward(x));
+    for (const opset of opsets) {
+      const r = importOnnx(exportOnnx(model, { opset }).bytes, { file: `${name}-${opset}.onnx` });
+      assert.equal(r.opset, opset);
+      const got = noGrad(() => GraphModel.create(r.graph, r.weights).eval().forward(x));
+      const err = relErr(got.f32, want.f32);
+      assert.ok(err < 1e-6, `${name} at opset ${opset}: relative difference ${err}`);
+      t.diagnostic(`${name} opset ${opset}: ${r.nodes} nodes from ${r.onnxNodes} ONNX nodes, relative difference ${fmt(err)}`);
+    }
   }
 });
