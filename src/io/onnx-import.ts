@@ -244,7 +244,7 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
     const where = `${file}: node ${label}`;
     const opName = n.domain ? `${n.domain}.${n.opType}` : n.opType;
     if (n.outputs.every((o) => o === '' || consts.has(o))) continue; // folded before the fusion
-    if (marker.dropped.has(n.inputs.find((v) => marker.dropped.has(v)) ?? '\0')) {
+    if (n.inputs.some((v) => marker.dropped.has(v))) {
       // A reader of a LUT layer's inner value (its codes as an extra output): dropped with the layer.
       n.outputs.forEach((o) => marker.dropped.add(o));
       continue;
