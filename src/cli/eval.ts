@@ -3,7 +3,10 @@ import { Command } from 'commander';
 import { DataLoader } from '../data/loader.js';
 import { takeDataset, type DatasetName } from '../data/dataset.js';
 import { ArgumentError, FormatError } from '../errors.js';
-import { loadModel } from '../io/model-file.js';
+import { isDeployMetadata, readDeployContents } from '../io/deploy-format.js';
+import { modelOf } from '../io/model-file.js';
+import { readModelContents } from '../io/model-format.js';
+import { loadSafetensors } from '../io/safetensors.js';
 import { evaluate } from '../train/metrics.js';
 import { evaluateOnRuntime } from '../app/evaluate.js';
 import { setNumThreads } from '../backend/index.js';
@@ -27,7 +30,7 @@ interface EvalCliOptions {
 export function evalCommand(): Command {
   return new Command('eval')
     .description('test accuracy of a model file')
-    .argument('<model>', 'model file (.safetensors) written by lutnn')
+    .argument('<model>', 'model file (.safetensors) written by lutnn: a training file, or a deployment file (runs on the runtime)')
     .option('--dataset <name>', 'fashion-mnist | mnist (default: the one the model was trained on)', choiceArg('--dataset', ['fashion-mnist', 'mnist'] as const))
     .option('--data-dir <dir>', 'directory with IDX files; default: the embedded Fashion-MNIST')
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), 256)
@@ -44,7 +47,11 @@ export function evalCommand(): Command {
 
 async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
   if (o.threads !== undefined) setNumThreads(o.threads);
-  const { model, meta } = loadModel(file);
+  const st = loadSafetensors(file);
+  // A deployment file (lutnn export --deploy) holds no trained weights: it runs on the runtime only.
+  const deploy = isDeployMetadata(st.metadata) ? readDeployContents(st, file) : null;
+  const trained = deploy ? null : modelOf(readModelContents(st, file), file);
+  const meta = deploy ? deploy.meta : trained!.meta;
   const name = (o.dataset ?? meta.dataset?.name ?? 'fashion-mnist') as DatasetName;
   if (name !== 'fashion-mnist' && name !== 'mnist') throw new FormatError(`${file}: unknown dataset '${name}' in metadata`);
   const splits = loadDatasetWithProgress(name, o.dataDir, o.quiet || o.json);
@@ -54,11 +61,11 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
   const std = o.std ?? meta.dataset?.std;
   const loader = new DataLoader(test, { batchSize: o.batchSize, shuffle: false, mean, std });
   const bar = createProgress({ label: 'eval', total: test.n, quiet: o.quiet || o.json });
-  const runtime = o.runtime || o.encoder !== undefined;
+  const runtime = deploy !== null || o.runtime || o.encoder !== undefined;
   const encoder = runtime ? (o.encoder ?? 'f32') : null;
   const r = runtime
-    ? evaluateOnRuntime(model, loader.epoch(0), [test.channels, test.height, test.width], encoder!, (done) => bar.update(done))
-    : evaluate(model, loader.epoch(0), (done) => bar.update(done));
+    ? evaluateOnRuntime(deploy ?? trained!.model, loader.epoch(0), [test.channels, test.height, test.width], encoder!, (done) => bar.update(done))
+    : evaluate(trained!.model, loader.epoch(0), (done) => bar.update(done));
   bar.stop();
   const out = {
     command: 'eval',
@@ -71,6 +78,7 @@ async function evalModel(file: string, o: EvalCliOptions): Promise<void> {
     seconds: r.seconds,
     imagesPerSecond: r.imagesPerSecond,
     evaluatedOn: runtime ? 'runtime' : 'engine',
+    modelFile: deploy ? 'deploy' : 'training',
     normalization: { mean: loader.mean, std: loader.std },
     encoder,
     machine: machineInfo(),

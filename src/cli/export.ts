@@ -1,5 +1,6 @@
-// `lutnn export`: a lutnn model file (a graph model, dense or LUT-NN) → an ONNX model of standard ops, written atomically.
-import { Command, InvalidArgumentError } from 'commander';
+// `lutnn export`: a lutnn model file (a graph model, dense or LUT-NN) → an ONNX model of standard ops (--onnx) or a
+// deployment file for lutnn's runtime (--deploy: deploy.ts), written atomically.
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +9,11 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../io/model-file.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportOnnx } from '../io/onnx-export.js';
 import { choiceArg, intArg, printJson, runCommand } from './common.js';
+import { exportDeploy } from './deploy.js';
 
 interface ExportCliOptions {
-  onnx: string;
+  onnx?: string;
+  deploy?: string;
   opset: number;
   batch: number | 'dynamic';
   inputShape?: number[];
@@ -45,22 +48,26 @@ function packageVersion(): string {
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('export a model file (dense or LUT) to ONNX with standard ops only')
+    .description('export a model file (dense or LUT) to ONNX with standard ops only, or to a deployment file for lutnn.load')
     .argument('<model>', 'model file (.safetensors) written by lutnn')
-    .requiredOption('--onnx <file>', 'output ONNX file')
-    .option('--opset <n>', `ONNX opset, ${MIN_OPSET}..${MAX_OPSET}`, intArg('--opset', MIN_OPSET), DEFAULT_OPSET)
-    .option('--batch <n|dynamic>', "fixed batch size, or 'dynamic' for a symbolic batch dim", batchArg, 'dynamic' as const)
-    .option('--input-shape <C,H,W>', "one sample's input shape (default: the graph's input; another shape re-checks the graph for it)", shapeArg)
-    .option('--codes', "add each LUT layer's codes as an extra int64 output '<layer>.codes' [rows, C]", false)
-    .option('--sum <mode>', 'LUT table sum: chain (bit-identical to lutnn) | reduce (one ReduceSum, faster)', choiceArg('--sum', ['chain', 'reduce'] as const), 'chain' as const)
+    .addOption(new Option('--onnx <file>', 'output ONNX file'))
+    .addOption(new Option('--deploy <file>', "output deployment file for lutnn's runtime: the graph, int8 LUT tables and scales, centroids, folded biases; no training tensors").conflicts('onnx'))
+    .addOption(new Option('--opset <n>', `ONNX opset, ${MIN_OPSET}..${MAX_OPSET}`).argParser(intArg('--opset', MIN_OPSET)).default(DEFAULT_OPSET).conflicts('deploy'))
+    .addOption(new Option('--batch <n|dynamic>', "fixed batch size, or 'dynamic' for a symbolic batch dim").argParser(batchArg).default('dynamic' as const).conflicts('deploy'))
+    .addOption(new Option('--input-shape <C,H,W>', "one sample's input shape (default: the graph's input; another shape re-checks the graph for it)").argParser(shapeArg).conflicts('deploy'))
+    .addOption(new Option('--codes', "add each LUT layer's codes as an extra int64 output '<layer>.codes' [rows, C]").default(false).conflicts('deploy'))
+    .addOption(new Option('--sum <mode>', 'LUT table sum: chain (bit-identical to lutnn) | reduce (one ReduceSum, faster)').argParser(choiceArg('--sum', ['chain', 'reduce'] as const)).default('chain' as const).conflicts('deploy'))
     .option('--json', 'print one JSON object on stdout', false)
-    .action((file: string, opts: ExportCliOptions) => runCommand(() => exportModel(file, opts)));
+    .action((file: string, opts: ExportCliOptions, cmd: Command) => {
+      if (opts.onnx === undefined && opts.deploy === undefined) cmd.error("error: give --onnx <file> (an ONNX model) or --deploy <file> (a deployment file for lutnn's runtime)");
+      return runCommand(() => (opts.deploy !== undefined ? exportDeploy(file, opts.deploy, { json: opts.json }) : exportModel(file, opts)));
+    });
 }
 
 async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   const t0 = performance.now();
   if (o.opset > MAX_OPSET) throw new ArgumentError(`export: --opset must be in ${MIN_OPSET}..${MAX_OPSET}, got ${o.opset}`);
-  const out = o.onnx;
+  const out = o.onnx!;
   if (resolve(out) === resolve(file)) throw new ArgumentError(`export: --onnx ${out} is the input model file; choose another output path`);
   const dir = dirname(resolve(out));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ArgumentError(`export: --onnx ${out}: directory ${dirname(out)} does not exist`);

@@ -13,6 +13,9 @@ import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, requireFinite, 
 /** The model file version this build writes (it reads 1 and 2). */
 export const MODEL_FILE_VERSION = 2;
 
+/** The metadata format of a deployment file (src/io/deploy-format.ts): the runtime reads it, the engine refuses it. */
+export const DEPLOY_FORMAT = 'lutnn-deploy';
+
 /** Dataset a model was trained for and its input normalisation. */
 export interface DatasetMeta {
   name: string;
@@ -62,7 +65,8 @@ export function serializeModel(model: GraphAndWeights, meta: Omit<ModelMeta, 'fo
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function datasetMeta(v: unknown, file: string): DatasetMeta | undefined {
+/** The metadata's dataset entry, validated (undefined when absent). */
+export function datasetMeta(v: unknown, file: string): DatasetMeta | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v) || typeof v.name !== 'string' || typeof v.mean !== 'number' || typeof v.std !== 'number' || !Number.isFinite(v.mean) || !(v.std > 0) || !Number.isFinite(v.std)) {
     throw new FormatError(`${file}: metadata dataset must be { name, mean, std > 0, ... }, got ${JSON.stringify(v)?.slice(0, 120)}`);
@@ -85,6 +89,9 @@ function v1InputShape(ds: DatasetMeta | undefined, file: string): number[] {
 export function readModelContents({ tensors, metadata }: SafetensorsContents, file: string): ModelContents {
   if (!(LUTNN_METADATA_KEY in metadata)) throw new FormatError(`${file}: no '${LUTNN_METADATA_KEY}' entry in __metadata__; not a lutnn model file`);
   const raw = readJsonMetadata(metadata, LUTNN_METADATA_KEY, file);
+  if (isObj(raw) && raw.format === DEPLOY_FORMAT) {
+    throw new FormatError(`${file}: a lutnn deployment file, for inference only (int8 LUT tables, no trained weights): run it with lutnn.load or lutnn eval; train, convert, quantize, compare and export to ONNX from the training file it was written from`);
+  }
   if (!isObj(raw) || raw.format !== 'lutnn-model') {
     throw new FormatError(`${file}: metadata format is ${JSON.stringify(isObj(raw) ? raw.format : raw)?.slice(0, 80)}, expected "lutnn-model"`);
   }

@@ -2,7 +2,8 @@
 // The Node loader (node.ts) and a browser loader supply the KernelHost; nothing here touches node:fs or the training engine.
 import { ArgumentError } from '../errors.js';
 import type { GraphModel } from '../graph/model.js';
-import { parseModelContents, type ModelMeta } from '../io/model-format.js';
+import type { ModelMeta } from '../io/model-format.js';
+import { parseRuntimeContents, type DeployMeta } from '../io/deploy-format.js';
 import type { LutEncoderKind } from './lut-kernels.js';
 import { tsLutEngine, type LutEngine } from './lut-step.js';
 import { wasmLutEngine } from './lut-wasm.js';
@@ -44,7 +45,7 @@ export function runtimeGraphOf(model: GraphModel): RuntimeGraph {
 }
 
 /** Compiles a graph (eval semantics; nothing of it is changed) on `host`. */
-export function compileGraph(host: KernelHost, graph: RuntimeGraph, opts: CompileOptions = {}, meta: ModelMeta | null = null): RuntimeModel {
+export function compileGraph(host: KernelHost, graph: RuntimeGraph, opts: CompileOptions = {}, meta: ModelMeta | DeployMeta | null = null): RuntimeModel {
   return RuntimeModel.compile(host, graph, meta, opts.lut ?? defaultLutEngine(host, opts.lutEncoder), opts);
 }
 
@@ -53,8 +54,12 @@ export function compileModel(host: KernelHost, model: GraphModel, opts: CompileO
   return compileGraph(host, runtimeGraphOf(model), opts, meta);
 }
 
-/** Parses a lutnn model file (version 1 or 2; FormatError when truncated or malformed) and compiles it on `host`. */
+/**
+ * Parses a lutnn model file and compiles it on `host`: a training file (version 1 or 2; LUT tables built from the
+ * trained centroids and weights) or a deployment file (`lutnn export --deploy`: its int8 tables are used as they are).
+ * FormatError when truncated or malformed.
+ */
 export function loadBytes(host: KernelHost, source: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): RuntimeModel {
-  const { info, weights, meta } = parseModelContents(asBytes(source), opts.name ?? 'model');
-  return compileGraph(host, { info, weights }, opts, meta);
+  const { info, weights, luts, meta } = parseRuntimeContents(asBytes(source), opts.name ?? 'model');
+  return compileGraph(host, { info, weights, luts }, opts, meta);
 }

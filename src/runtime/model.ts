@@ -3,8 +3,9 @@ import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from 
 import type { GraphInfo } from '../graph/analyze.js';
 import { perSample } from '../graph/dims.js';
 import type { ModelMeta } from '../io/model-format.js';
+import type { DeployMeta } from '../io/deploy-format.js';
 import { Tensor, shapeSize } from '../tensor/tensor.js';
-import type { LutEngine, PreparedLut } from './lut-step.js';
+import type { LutEngine, LutLayerSpec, PreparedLut } from './lut-step.js';
 import { planArena, type ArenaPlan, type ArenaSlot, type ArenaValue } from './arena.js';
 import { describeOps, inPlaceInputs, planGraph, valueFloats, type Op, type Plan } from './plan.js';
 import { Blocks, makeStep, type KernelHost, type LutConvMode, type LutConvOptions, type Step } from './steps.js';
@@ -56,6 +57,11 @@ export interface CompileOptions {
 export interface RuntimeGraph {
   info: GraphInfo;
   weights: ReadonlyMap<string, Tensor>;
+  /**
+   * LUT layers given ready (a deployment file's int8 tables, by node name); the others are built from their trained
+   * centroids and weight at compile time.
+   */
+  luts?: ReadonlyMap<string, LutLayerSpec>;
 }
 
 function checkShapeOpt(s: unknown): number[] {
@@ -120,7 +126,7 @@ export class RuntimeModel {
   private constructor(
     private readonly host: KernelHost,
     private readonly plan: Plan,
-    readonly meta: ModelMeta | null,
+    readonly meta: ModelMeta | DeployMeta | null,
     private readonly blocks: Blocks,
     private readonly prepared: PreparedLut[],
     inputShape: number[],
@@ -165,7 +171,7 @@ export class RuntimeModel {
   }
 
   /** Compiles `graph` (eval semantics) for samples of `inputShape`; frees everything it took if it fails. */
-  static compile(host: KernelHost, graph: RuntimeGraph, meta: ModelMeta | null, lut: LutEngine, opts: CompileOptions = {}): RuntimeModel {
+  static compile(host: KernelHost, graph: RuntimeGraph, meta: ModelMeta | DeployMeta | null, lut: LutEngine, opts: CompileOptions = {}): RuntimeModel {
     const maxBatch = opts.maxBatch ?? 64;
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) {
       throw new ArgumentError(`lutnn.load: maxBatch must be an integer in [1, 65536], got ${String(maxBatch)}`);
@@ -177,7 +183,7 @@ export class RuntimeModel {
     if (typeof lutWideConv !== 'boolean') throw new ArgumentError(`lutnn.load: lutWideConv must be a boolean, got ${String(lutWideConv)}`);
     const lutCertify = opts.lutCertify ?? true;
     if (typeof lutCertify !== 'boolean') throw new ArgumentError(`lutnn.load: lutCertify must be a boolean, got ${String(lutCertify)}`);
-    const plan = planGraph(graph.info, graph.weights, inputShape);
+    const plan = planGraph(graph.info, graph.weights, inputShape, graph.luts);
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {

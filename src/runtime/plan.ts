@@ -7,6 +7,7 @@ import { BATCH, fmtDims, perSample, type Dim } from '../graph/dims.js';
 import type { TensorInfo } from '../graph/types.js';
 import type { Metric } from '../backend/metric.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { batchNormAffine, foldAffineIntoConv } from '../graph/bn-fold.js';
 import { lutSpecOf, type LutLayerSpec } from './lut-step.js';
 import { constBinary, contiguousStrides, copyPlan, matmulPlan, meanBlocks, transposeView, type CopyPlan, type MatmulPlan, type OperandSource, type StridedView } from './plan-transformer.js';
 import type { BinaryOp } from './transformer-kernels-ref.js';
@@ -130,10 +131,16 @@ export function inPlaceInputs(op: Op): number[] {
 
 const where = (ni: NodeInfo): string => `node '${ni.node.name}' (${ni.node.op})`;
 
-/** `info` re-analysed for inputs [N, ...inputShape] (the shapes of every value follow). */
+/**
+ * `info` re-analysed for inputs [N, ...inputShape] (the shapes of every value follow). Initializers keep the infos
+ * `info` was analysed with (a deployment file's LUT table stands in a weight slot as [C, V, M]).
+ */
 function withInputShape(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): GraphInfo {
   const inits = new Map<string, TensorInfo>();
-  for (const [k, t] of weights) inits.set(k, { shape: t.shape, dtype: t.dtype as TensorInfo['dtype'] });
+  for (const [k, t] of weights) {
+    const v = info.values.get(k);
+    inits.set(k, v ? { shape: v.shape as number[], dtype: v.dtype } : { shape: t.shape, dtype: t.dtype as TensorInfo['dtype'] });
+  }
   const [inp] = info.graph.inputs;
   const graph = { ...info.graph, inputs: [{ ...inp, shape: [BATCH, ...inputShape] as Dim[] }] };
   try {
@@ -199,23 +206,12 @@ function composeAffine(epi: Epilogue, s: Float64Array, t: Float64Array): void {
 function batchNorm(target: Op | null, ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, shape: number[], x: string): Op {
   need4d(ni, shape);
   const name = ni.node.name;
-  const C = shape[0];
-  const eps = ni.attrs.eps as number;
-  const s = new Float64Array(C);
-  const t = new Float64Array(C);
   const [g, b] = [weightOf(weights, ni, 1)?.f32 ?? null, weightOf(weights, ni, 2)?.f32 ?? null];
-  const [mean, v] = [weightOf(weights, ni, 3)!.f32, weightOf(weights, ni, 4)!.f32];
-  for (let c = 0; c < C; c++) {
-    s[c] = (g ? g[c] : 1) / Math.sqrt(v[c] + eps);
-    t[c] = (b ? b[c] : 0) - mean[c] * s[c];
-  }
+  const { s, t } = batchNormAffine(g, b, weightOf(weights, ni, 3)!.f32, weightOf(weights, ni, 4)!.f32, ni.attrs.eps as number);
   const epi = openEpilogue(target);
   if (target && epi && target.kind === 'conv' && !epi.scale) {
-    const kc = target.weight.length / target.cout;
-    for (let co = 0; co < target.cout; co++) for (let i = co * kc; i < (co + 1) * kc; i++) target.weight[i] = target.weight[i] * s[co];
-    const shift = new Float32Array(C);
-    for (let co = 0; co < C; co++) shift[co] = (epi.shift ? epi.shift[co] : 0) * s[co] + t[co];
-    epi.shift = shift;
+    // The deployment writer (src/io/deploy-format.ts) folds the same pairs with the same function: same bytes.
+    epi.shift = foldAffineIntoConv(target.weight, target.cout, epi.shift, s, t);
     target.name += `+${name}`;
     return target;
   }
@@ -229,8 +225,13 @@ function batchNorm(target: Op | null, ni: NodeInfo, weights: ReadonlyMap<string,
   return { kind: 'affine', name, inShape: shape, outShape: shape, inputs: [x], output: '', epi: own };
 }
 
-/** The LUT spec of a LutLinear / LutConv node (int8 tables only). */
-function lutSpec(ni: NodeInfo, weights: ReadonlyMap<string, Tensor>): LutLayerSpec {
+/**
+ * The LUT spec of a LutLinear / LutConv node (int8 tables only): given (a deployment file's, by node name), else built
+ * from the trained centroids and weight.
+ */
+function lutSpec(ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, luts: ReadonlyMap<string, LutLayerSpec> | undefined): LutLayerSpec {
+  const given = luts?.get(ni.node.name);
+  if (given) return given;
   if (!ni.attrs.quantize) {
     throw new ArgumentError(`${OP}: ${ni.node.op} '${ni.node.name}' has quantize = false (float table); the runtime runs int8 tables only`);
   }
@@ -285,10 +286,11 @@ export function valueFloats(plan: Plan): Map<string, number> {
  * Attention: a Transpose read only by MatMuls becomes a strided view (no op; the MatMuls read through it), one that
  * alone reads a MatMul's output is written by that MatMul, any other is copied ('permute'); a Mul by a scalar constant
  * whose only reader is a Softmax becomes the softmax's pre-scale; MatMul by a constant matrix runs as a Linear.
+ * LUT nodes take their spec from `luts` (by node name) when it has one, else build it from centroids and weight.
  * Throws ArgumentError naming the node for graphs the runtime cannot run (ops without a step, several inputs or
  * outputs), ShapeError for shapes.
  */
-export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): Plan {
+export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[], luts?: ReadonlyMap<string, LutLayerSpec>): Plan {
   checkGraph(info, weights);
   const inp = info.graph.inputs[0];
   const own = perSample(inp.shape);
@@ -356,7 +358,7 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
       case 'LutConv': {
         need4d(ni, shape);
         const win = window(shape, out, a.kernel as number[], a.stride as number[], a.padding as number[], a.dilation as number[]);
-        emit({ ...base, kind: 'lutConv', win, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
+        emit({ ...base, kind: 'lutConv', win, spec: lutSpec(ni, weights, luts), epi: { scale: null, shift: null, relu: false } });
         break;
       }
       case 'Linear':
@@ -372,7 +374,7 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
             epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false },
           });
         } else {
-          emit({ ...base, kind: 'lutLinear', rows, spec: lutSpec(ni, weights), epi: { scale: null, shift: null, relu: false } });
+          emit({ ...base, kind: 'lutLinear', rows, spec: lutSpec(ni, weights, luts), epi: { scale: null, shift: null, relu: false } });
         }
         break;
       }
@@ -542,8 +544,8 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
 }
 
 /** The ops of planGraph (a dry run tells whether the runtime runs a graph). */
-export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[]): Op[] {
-  return planGraph(info, weights, inputShape).ops;
+export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[], luts?: ReadonlyMap<string, LutLayerSpec>): Op[] {
+  return planGraph(info, weights, inputShape, luts).ops;
 }
 
 /** The symbol of a binary op in summaries (the constant first for rsub/rdiv). */
