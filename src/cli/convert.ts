@@ -10,9 +10,11 @@ import { setNumThreads } from '../backend/index.js';
 import { Rng } from '../tensor/rng.js';
 import { evaluate } from '../train/metrics.js';
 import { createProgress, type Progress } from './progress.js';
+import { addLutBoostOptions, runLutBoost, type LutBoostCliOptions } from './lutboost.js';
 import { choiceArg, floatArg, fmtPct, intArg, loadDatasetWithProgress, machineInfo, printJson, runCommand } from './common.js';
 
-interface ConvertCliOptions {
+interface ConvertCliOptions extends LutBoostCliOptions {
+  recipe: 'kmeans' | 'lutboost';
   out: string;
   method: ConvertMethod;
   k: number;
@@ -56,7 +58,7 @@ export function parseLayers(spec: string | undefined): { include: string[]; excl
 }
 
 export function convertCommand(): Command {
-  return new Command('convert')
+  const cmd = new Command('convert')
     .description('convert a dense model into a LUT model (LUT-NN k-means init, or MADDNESS)')
     .argument('<model>', 'dense model file (.safetensors) written by lutnn')
     .requiredOption('--out <file>', 'output LUT model file')
@@ -79,11 +81,16 @@ export function convertCommand(): Command {
     .option('--limit-test <n>', 'evaluate on the first n test images', intArg('--limit-test', 1))
     .option('--json', 'print one JSON object on stdout', false)
     .option('--quiet', 'no progress output', false)
-    .action((file: string, opts: ConvertCliOptions) => runCommand(() => convert(file, opts)));
+    .option('--recipe <r>', 'kmeans: conversion only (fine-tune after with `lutnn finetune`); lutboost: LUT-DLA\'s multistage conversion with training stages (see --stages)', choiceArg('--recipe', ['kmeans', 'lutboost'] as const), 'kmeans');
+  return addLutBoostOptions(cmd).action((file: string, opts: ConvertCliOptions) => runCommand(() => convert(file, opts)));
 }
 
 async function convert(file: string, o: ConvertCliOptions): Promise<void> {
   if (o.threads !== undefined) setNumThreads(o.threads);
+  if (o.recipe === 'lutboost') {
+    if (o.method !== 'lutnn') throw new ArgumentError('convert: --recipe lutboost converts with --method lutnn (MADDNESS has no training stages)');
+    return runLutBoost(file, { ...o, v: parseV(o.v), layers: parseLayers(o.layers) });
+  }
   const t0 = performance.now();
   const { model, meta } = loadModel(file);
   const name = (meta.dataset?.name ?? 'fashion-mnist') as DatasetName;

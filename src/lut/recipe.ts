@@ -20,24 +20,32 @@ export function lutTemperatures(model: GraphModel): Record<string, number> {
 }
 
 /**
- * Adam parameter groups of the official recipe: every weight at `lr` with `weightDecay`, centroids at `lr`
- * without decay, temperature logits θ at `temperatureLr` without decay.
+ * The parameters of a LUT model split the way the recipes train them: the centroids and the temperature logits θ of
+ * the LUT-NN layers, and every other parameter (weights, biases, normalisation, the dense layers).
  */
-export function lutParamGroups(model: GraphModel, lr: number, temperatureLr: number, weightDecay = 0): { params: Tensor[]; lr: number; weightDecay: number }[] {
+export function lutParamSets(model: GraphModel): { weights: Tensor[]; centroids: Tensor[]; theta: Tensor[] } {
   const nodes = lutNodes(model);
   if (nodes.length === 0) throw new ArgumentError('finetune: the model has no LUT-NN layers (convert it with `lutnn convert --method lutnn` first)');
   const thetaNames = new Set(nodes.map((l) => l.theta));
   const centroidNames = new Set(nodes.map((l) => l.centroids));
-  const theta: Tensor[] = [];
-  const centroids: Tensor[] = [];
-  const rest: Tensor[] = [];
+  const out = { weights: [] as Tensor[], centroids: [] as Tensor[], theta: [] as Tensor[] };
   for (const [name, p] of model.namedParameters()) {
-    if (thetaNames.has(name)) theta.push(p);
-    else if (centroidNames.has(name)) centroids.push(p);
-    else rest.push(p);
+    if (thetaNames.has(name)) out.theta.push(p);
+    else if (centroidNames.has(name)) out.centroids.push(p);
+    else out.weights.push(p);
   }
+  return out;
+}
+
+/**
+ * Adam parameter groups of the official recipe: every weight at `lr` with `weightDecay`, centroids at `lr`
+ * without decay, temperature logits θ at `temperatureLr` without decay. With `weights: false` the weight group is
+ * left out (LUTBoost's centroid stage: only centroids and θ are trained).
+ */
+export function lutParamGroups(model: GraphModel, lr: number, temperatureLr: number, weightDecay = 0, opts: { weights?: boolean } = {}): { params: Tensor[]; lr: number; weightDecay: number }[] {
+  const { weights, centroids, theta } = lutParamSets(model);
   return [
-    { params: rest, lr, weightDecay },
+    ...(opts.weights === false ? [] : [{ params: weights, lr, weightDecay }]),
     { params: centroids, lr, weightDecay: 0 },
     { params: theta, lr: temperatureLr, weightDecay: 0 },
   ].filter((g) => g.params.length > 0);
