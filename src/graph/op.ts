@@ -215,7 +215,7 @@ export interface OnnxImportCtx {
    */
   value(i: number, opts?: { broadcast?: boolean }): string;
   /** A new initializer, named after the node (`<node>.<name>`); its IR value name. */
-  weight(name: string, shape: readonly number[], data: Float32Array | Int32Array): string;
+  weight(name: string, shape: readonly number[], data: Float32Array | Int32Array | Uint8Array): string;
   /** Adds an IR node (its shapes are inferred at once); its output values. */
   emit(op: OpType, inputs: readonly string[], attrs?: Attrs): string[];
   /** An IR value whose dim 0 is the batch N (a graph input), for ops that need the batch size (Expand). */

@@ -5,6 +5,7 @@ import { Clip, Gelu, HardSwish, Relu, Sigmoid, Silu, Tanh } from './ops/activati
 import { Add, Div, Mul, Sub } from './ops/arith.js';
 import { Cast, Expand } from './ops/cast.js';
 import { Conv } from './ops/conv.js';
+import { Equal, Where } from './ops/select.js';
 import { MatMul, Linear } from './ops/linear.js';
 import { LeakyRelu } from './ops/leaky-relu.js';
 import { LutConv, LutLinear, MaddnessConv, MaddnessLinear } from './ops/lut.js';
@@ -23,7 +24,7 @@ export const OPS: Readonly<Record<OpType, OpDef<any>>> = Object.freeze({
   Reshape, Flatten, Transpose, Concat, Slice, Split, Squeeze, Unsqueeze,
   MaxPool, AveragePool, GlobalAveragePool, ReduceMean,
   Softmax, Gather, Dropout, Identity,
-  Cast, Expand,
+  Cast, Expand, Where, Equal,
   LutLinear, LutConv, MaddnessLinear, MaddnessConv,
   QConv, QLinear,
 });

@@ -15,7 +15,7 @@ export const OP_TYPES = [
   'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Split', 'Squeeze', 'Unsqueeze',
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'ReduceMean',
   'Softmax', 'Gather', 'Dropout', 'Identity',
-  'Cast', 'Expand',
+  'Cast', 'Expand', 'Where', 'Equal',
   'LutLinear', 'LutConv', 'MaddnessLinear', 'MaddnessConv',
   'QConv', 'QLinear',
 ] as const;

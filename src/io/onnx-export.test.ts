@@ -492,7 +492,7 @@ test('transformer block graph (GraphBuilder) matches GraphModel.run in onnxrunti
   assert.throws(() => exportOnnx(model, { opset: 16 }), (e: Error) => e instanceof ArgumentError && /LayerNorm 'ln1' needs opset >= 17/.test(e.message));
 });
 
-test('Cast and Expand (an int mask made float, a class token repeated over the batch) match lutnn in onnxruntime', async (t) => {
+test('Cast, Expand, Equal and Where (an int mask made float, a class token repeated over the batch, masked_fill) match lutnn in onnxruntime', async (t) => {
   const b = new GraphBuilder();
   const x = b.input('x', 'float32', ['N', 3, 4]);
   const mask = b.input('mask', 'int32', ['N', 4]);
@@ -500,7 +500,10 @@ test('Cast and Expand (an int mask made float, a class token repeated over the b
   const seq = b.op('Concat', [cls, x], { axis: 1 }, 'cat')[0]; // [N, 4, 4]
   const m = b.op('Unsqueeze', [b.op('Cast', [mask], { to: 'float32' }, 'mask_f')[0]], { axes: [1] }, 'mask_u')[0]; // [N, 1, 4]
   const wide = b.op('Expand', [m], { shape: [1, 4, 4] }, 'mask_wide')[0]; // [N, 4, 4]
-  b.output(b.op('Mul', [seq, wide], {}, 'masked')[0]);
+  const masked = b.op('Mul', [seq, wide], {}, 'masked')[0];
+  // masked_fill(mask == 0, -1e4) over the [N, 1, 4] mask.
+  const isPad = b.op('Unsqueeze', [b.op('Equal', [mask, b.weight('zero', new Tensor(Int32Array.of(0), []))], {}, 'is_pad')[0]], { axes: [1] }, 'is_pad_u')[0];
+  b.output(b.op('Where', [isPad, b.weight('neg', new Tensor(Float32Array.of(-1e4), [])), masked], {}, 'fill')[0]);
   const { graph, weights } = b.build();
   const model = GraphModel.create(graph, weights);
   const rng = new Rng(82);

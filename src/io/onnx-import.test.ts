@@ -364,3 +364,32 @@ test('limits: folded constants are bounded by the file size, one by one and toge
   assert.equal(r.nodes, n);
   assert.ok(ms < 20000, `${n} nodes took ${ms.toFixed(0)} ms`);
 });
+
+test('masked_fill as torch exports it (Equal, Cast to bool, Where with −inf, Not, ReduceSum) matches onnxruntime', async () => {
+  const bytes = onnx({
+    inputs: [['scores', F, ['N', 4, 4]], ['mask', I64, ['N', 4]]],
+    outputs: [['y', F, ['N', 4, 4]], ['pads', F, ['N', 1]]],
+    inits: [i64('axes1', [1]), i64('zero', [0], []), scalar('ninf', -Infinity), i64('axes_last', [-1])],
+    nodes: [
+      node('Unsqueeze', ['mask', 'axes1'], ['m3']),
+      node('Equal', ['m3', 'zero'], ['is_pad']),
+      node('Where', ['is_pad', 'ninf', 'scores'], ['filled']),
+      node('Softmax', ['filled'], ['y'], { axis: -1 }),
+      node('Cast', ['mask'], ['mb'], { to: 9 }),
+      node('Not', ['mb'], ['nb']),
+      node('Cast', ['nb'], ['nf'], { to: 1 }),
+      node('ReduceSum', ['nf', 'axes_last'], ['pads'], { keepdims: 1 }),
+    ],
+  });
+  const { model, r } = imp(bytes);
+  assert.deepEqual(r.ops, { Unsqueeze: 1, Equal: 4, Where: 1, Softmax: 1, Cast: 1, ReduceMean: 1, Mul: 1 });
+  const x = randn([3, 4, 4], 2, new Rng(21));
+  const m = [1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0];
+  const [y, pads] = noGrad(() => model.run([x, new Tensor(Int32Array.from(m), [3, 4])]));
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const out = await s.run({ scores: new ort.Tensor('float32', x.f32, [3, 4, 4]), mask: new ort.Tensor('int64', BigInt64Array.from(m, BigInt), [3, 4]) });
+  const want = out.y.data as Float32Array;
+  want.forEach((v, i) => assert.ok(Math.abs(v - y.f32[i]) <= 1e-6, `y[${i}]: ${y.f32[i]} vs ${v}`));
+  assert.deepEqual(Array.from(pads.f32), Array.from(out.pads.data as Float32Array));
+  assert.deepEqual(Array.from(pads.f32), [2, 0, 2]);
+});

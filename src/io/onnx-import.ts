@@ -108,7 +108,8 @@ export function importableOps(): string[] {
   return [...rules().keys()].filter((k) => k.startsWith('::')).map((k) => k.slice(2)).sort();
 }
 
-const IR_OF: Partial<Record<string, IrDType>> = { float32: 'float32', float64: 'float32', int64: 'int32', int32: 'int32', int16: 'int32', uint16: 'int32', uint32: 'int32', bool: 'int32', int8: 'int8', uint8: 'uint8' };
+/** IR dtypes of constants: floats float32, integers int32, bool uint8 0/1 (as the Equal record makes), 8-bit kept. */
+const IR_OF: Partial<Record<string, IrDType>> = { float32: 'float32', float64: 'float32', int64: 'int32', int32: 'int32', int16: 'int32', uint16: 'int32', uint32: 'int32', bool: 'uint8', int8: 'int8', uint8: 'uint8' };
 
 function constInfo(c: Const): ValueInfo {
   return { shape: c.batched ? [BATCH, ...c.shape.slice(1)] : [...c.shape], dtype: IR_OF[c.dtype] ?? 'float32' };
@@ -326,7 +327,7 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
       weight(name, shape, data) {
         const wname = values.fresh(`${base}.${name}`);
         weights.set(wname, new Tensor(data, shape));
-        infos.set(wname, { shape: [...shape], dtype: data instanceof Float32Array ? 'float32' : 'int32' });
+        infos.set(wname, { shape: [...shape], dtype: data instanceof Float32Array ? 'float32' : data instanceof Uint8Array ? 'uint8' : 'int32' });
         return wname;
       },
       emit(op, ins2, attrs = {}) {
@@ -422,7 +423,7 @@ function tensorOf(c: Const, where: string, unsupported: (m: string) => never): T
   const v = numbers(c);
   if (!v) return unsupported('a shape that depends on the batch size is used as data');
   if (c.dtype === 'int8') return new Tensor(Int8Array.from(v), shape);
-  if (c.dtype === 'uint8') return new Tensor(Uint8Array.from(v), shape);
+  if (c.dtype === 'uint8' || c.dtype === 'bool') return new Tensor(Uint8Array.from(v), shape);
   for (const x of v) if (!(Math.abs(x) <= 2 ** 31 - 1)) throw new FormatError(`${where}: integer ${x} does not fit int32 (lutnn computes with int32)`);
   return new Tensor(Int32Array.from(v), shape);
 }
@@ -439,8 +440,8 @@ function graphInputs(file: string, vis: DecodedValueInfo[], inputShape: readonly
     const tt = vi.type?.tensorType;
     if (!tt) throw new FormatError(`${where} is not a tensor`);
     const elem = elemTypeOf(tt.elemType ?? 0, where);
-    const dtype = ({ float32: 'float32', int64: 'int32', int32: 'int32', int8: 'int8', uint8: 'uint8' } as Partial<Record<string, IrDType>>)[elem];
-    if (!dtype) throw new FormatError(`${where} is ${elem}; lutnn takes float32, int64 / int32 (as int32), int8 or uint8 inputs`);
+    const dtype = ({ float32: 'float32', int64: 'int32', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'uint8' } as Partial<Record<string, IrDType>>)[elem];
+    if (!dtype) throw new FormatError(`${where} is ${elem}; lutnn takes float32, int64 / int32 (as int32), int8, uint8 or bool (as uint8) inputs`);
     const dims = tt.shape?.dim ?? [];
     if (!tt.shape || dims.length === 0) throw new FormatError(`${where} has no shape (lutnn needs its rank and a batch dim 0)`);
     if (dims.length > 16) throw new FormatError(`${where} has ${dims.length} dims, at most 16 supported`);

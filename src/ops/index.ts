@@ -13,6 +13,7 @@ export { dropout } from './dropout.js';
 export { embedding, gather, take } from './embedding.js';
 export { broadcastShapes, unbroadcast } from './broadcast.js';
 export { cast, expand } from './cast.js';
+export { where, equal } from './where.js';
 export { linear } from './linear.js';
 export { lutForward, lutConv2d, im2colRows, buildLut, quantizeLut, encodeRows, temperatureOf, thetaForTemperature } from './lut.js';
 export { maddnessRows } from './maddness.js';

@@ -28,9 +28,17 @@ export const Cast = defineOp<CastAttrs>({
       // Cast to a float type becomes float32, to an integer type int32 (int8 / uint8 kept); to bool is not a truncation.
       types: ['Cast', 'CastLike'],
       map(c) {
+        const x = c.value(0);
+        if (c.opType === 'Cast' && c.attr.int('to') === 9) {
+          // To bool (uint8 0/1): x != 0, as (x == 0) == 0.
+          const d = c.info(0).dtype;
+          const zero = (n: string): string => c.weight(n, [], d === 'float32' ? new Float32Array(1) : d === 'uint8' ? new Uint8Array(1) : new Int32Array(1));
+          if (d === 'int8') return c.unsupported('a cast of int8 values to bool');
+          const isZero = c.emit('Equal', [x, zero('zero')])[0];
+          return c.emit('Equal', [isZero, c.weight('zero_u8', [], new Uint8Array(1))]);
+        }
         const to = c.opType === 'CastLike' ? c.info(1).dtype : FROM_ONNX[c.attr.int('to')];
         if (!to) return c.unsupported(`a cast to ONNX element type ${c.attr.int('to')}`);
-        const x = c.value(0);
         return c.info(0).dtype === to ? c.emit('Identity', [x]) : c.emit('Cast', [x], { to });
       },
     },

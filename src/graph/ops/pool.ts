@@ -153,5 +153,25 @@ export const ReduceMean = defineOp<ReduceAttrs>({
         return c.emit('ReduceMean', [c.value(0)], { axes, keepdims: c.attr.int('keepdims', 1) === 1 });
       },
     },
+    {
+      // ReduceSum (axes an input from opset 13) as the mean times the count of the reduced dims.
+      types: ['ReduceSum'],
+      map(c) {
+        const x = c.info(0).shape;
+        const axes = axesOf(c, 1, 13);
+        if (!axes || axes.length === 0) {
+          if (c.attr.int('noop_with_empty_axes', 0) === 1) return c.emit('Identity', [c.value(0)]);
+          return c.unsupported('a sum over all dims (the batch included)');
+        }
+        let count = 1;
+        for (const a of axes) {
+          const d = x[a < 0 ? a + x.length : a];
+          if (typeof d !== 'number') return c.unsupported('a sum over the batch dim');
+          count *= d;
+        }
+        const mean = c.emit('ReduceMean', [c.value(0)], { axes, keepdims: c.attr.int('keepdims', 1) === 1 })[0];
+        return c.emit('Mul', [mean, c.weight('count', [], Float32Array.of(count))]);
+      },
+    },
   ],
 });
