@@ -1,6 +1,6 @@
-// The browser bundle in headless Chromium: a LUT fmnist-cnn and a LUT vit-fm (attention graph) run through
-// loadInWorker and the in-thread load give the same logits, bit for bit, as the Node runtime on the same inputs (same
-// kernels, same arithmetic).
+// The browser bundle in headless Chromium: a LUT fmnist-cnn and a LUT vit-fm (attention graph; its training file and
+// its deployment file) run through loadInWorker and the in-thread load give the same logits, bit for bit, as the Node
+// runtime on the same inputs (same kernels, same arithmetic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { noGrad } from '../src/autograd/engine.js';
 import { loadModel } from '../src/io/model-file.js';
 import { serializeModel } from '../src/io/model-format.js';
+import { serializeDeploy } from '../src/io/deploy-format.js';
 import { loadSync, nodeHost } from '../src/runtime/node.js';
 import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -35,6 +36,8 @@ let base = '';
 let modelBytes: Uint8Array = new Uint8Array(0);
 /** The trained vit-fm as LUT-NN (attention, LayerNorm, GELU, LUT Linears on [T, D] rows), its input and Node's logits. */
 let vitBytes: Uint8Array = new Uint8Array(0);
+/** Its deployment file (lutnn export --deploy). */
+let vitDeployBytes: Uint8Array = new Uint8Array(0);
 let vitInput: Float32Array = new Float32Array(0);
 let vitLogits: Float32Array = new Float32Array(0);
 let input: Float32Array = new Float32Array(0);
@@ -58,6 +61,7 @@ function serve(): Promise<string> {
     if (file === '' || file === 'index.html') body = PAGE;
     else if (file === 'model.safetensors') body = modelBytes;
     else if (file === 'vit.safetensors') body = vitBytes;
+    else if (file === 'vit.lutnn.safetensors') body = vitDeployBytes;
     else {
       const p = normalize(join(DIST, file));
       if (!p.startsWith(DIST + '/') || !existsSync(p)) return void res.writeHead(404, headers).end();
@@ -93,6 +97,7 @@ before(async () => {
   const { model: vit, meta: vitMeta } = loadModel(join(ROOT, 'models/vit-fm.safetensors'));
   const { model: vitLut } = convertModel(vit, [randn([8, 1, 28, 28], 1, rng)], { seed: 2, kmeansIters: 3, maxRows: 2048, refit: false });
   vitBytes = serializeModel(vitLut, { dataset: vitMeta.dataset, info: { test: 'browser' } });
+  vitDeployBytes = serializeDeploy({ graph: vitLut.graph, weights: new Map(vitLut.namedWeights()) }, { dataset: vitMeta.dataset }).bytes;
   vitInput = noGrad(() => randn([6, 1, 28, 28], 1, rng)).f32.slice();
   const vrt = loadSync(vitBytes, { maxBatch: 4 });
   assert.equal(vrt.ops.filter((o) => o.kind === 'lutLinear').length, 24);
@@ -313,7 +318,7 @@ test('browser bundle: the relaxed-SIMD build matches Node running the relaxed bu
   }
 });
 
-test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears on token rows) matches Node bit for bit, 1 and 2 threads', { skip, timeout: 60_000 }, async () => {
+test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears on token rows; training and deployment file) matches Node bit for bit, 1 and 2 threads', { skip, timeout: 60_000 }, async () => {
   const page = await openPage('coi');
   try {
     const r = await page.evaluate(
@@ -329,6 +334,12 @@ test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears o
         const d = await lutnn.load('vit.safetensors', { simd, maxBatch: 4 });
         out.push(Array.from(d.run(x) as Float32Array));
         d.dispose();
+        const w = await lutnn.loadInWorker('vit.lutnn.safetensors', { simd, maxBatch: 4, threads: 2 });
+        out.push(Array.from((await w.run(x)) as Float32Array));
+        await w.dispose();
+        const e = await lutnn.load('vit.lutnn.safetensors', { simd, maxBatch: 4 });
+        out.push(Array.from(e.run(x) as Float32Array));
+        e.dispose();
         return out;
       },
       { simd: variant, input: Array.from(vitInput) },
@@ -336,6 +347,8 @@ test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears o
     assertSame(r[0], 'vit-fm LUT, loadInWorker, 1 thread', vitLogits);
     assertSame(r[1], 'vit-fm LUT, loadInWorker, 2 threads', vitLogits);
     assertSame(r[2], 'vit-fm LUT, load (in-thread)', vitLogits);
+    assertSame(r[3], 'vit-fm LUT deployment file, loadInWorker, 2 threads', vitLogits);
+    assertSame(r[4], 'vit-fm LUT deployment file, load (in-thread)', vitLogits);
   } finally {
     await page.close();
   }
