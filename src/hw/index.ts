@@ -3,6 +3,7 @@ export * from './tech.js';
 export * from './lut-dla-layers.js';
 export * from './lut-dla.js';
 export * from './lut-dla-examples.js';
+export * from './lut-dla-sim.js';
 export * from './systolic.js';
 export * from './export.js';
 // readTechFile (node:fs) is in ./tech-file.js, left out so this index stays free of Node-only imports.
