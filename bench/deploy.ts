@@ -8,7 +8,8 @@
 // A load is lutnn.load(bytes, { maxBatch: 1 }) then dispose(): parse and validate the file, plan the graph (a training
 // file builds every LUT table here: lut = centroids·weight, then int8), make the layers resident in wasm memory,
 // allocate the arena. `parse` times the first step alone (parseRuntimeContents). One process, one thread; the two
-// kinds' logits are checked bit for bit before anything is timed.
+// kinds' logits are checked bit for bit before anything is timed. Each load is timed in wall-clock ms and in process
+// CPU ms (user + system, process.cpuUsage): on a shared machine the CPU time moves less with other processes' load.
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from '../src/app/machine.js';
@@ -80,14 +81,23 @@ async function main(): Promise<void> {
     a.dispose();
     b.dispose();
     if (!same) throw new Error(`${src.name}: the deployment file's logits differ from the training file's`);
-    const load = (bytes: Uint8Array) => (): void => loadSync(bytes, { maxBatch: 1 }).dispose();
+    const cpu = new Map<string, number[]>();
+    const timed = (name: string, fn: () => void) => (): void => {
+      const c0 = process.cpuUsage();
+      fn();
+      const c = process.cpuUsage(c0);
+      cpu.set(name, [...(cpu.get(name) ?? []), (c.user + c.system) / 1000]);
+    };
+    const load = (name: string, bytes: Uint8Array): (() => void) => timed(name, () => loadSync(bytes, { maxBatch: 1 }).dispose());
     const samples = await measureSamples([
-      { name: 'training', run: load(training) },
-      { name: 'deploy', run: load(deploy) },
+      { name: 'training', run: load('training', training) },
+      { name: 'deploy', run: load('deploy', deploy) },
       { name: 'parseTraining', run: () => parseRuntimeContents(training) },
       { name: 'parseDeploy', run: () => parseRuntimeContents(deploy) },
     ], reps, new Rng(9), 1);
     const ms = (k: string): number => +median(samples[k]).toFixed(2);
+    // CPU samples include the warm-up round (the first `cpu` entry of each method): dropped.
+    const cpuMs = (k: string): number => +median(cpu.get(k)!.slice(1)).toFixed(2);
     const row = {
       note,
       lutLayers: report.lutLayers.length,
@@ -97,12 +107,13 @@ async function main(): Promise<void> {
       deployBytes: deploy.length,
       sizeRatio: +(deploy.length / training.length).toFixed(4),
       loadMs: { training: ms('training'), deploy: ms('deploy'), speedup: +(ms('training') / ms('deploy')).toFixed(2) },
+      loadCpuMs: { training: cpuMs('training'), deploy: cpuMs('deploy'), speedup: +(cpuMs('training') / cpuMs('deploy')).toFixed(2) },
       parseMs: { training: ms('parseTraining'), deploy: ms('parseDeploy') },
       writeDeployMs: +writeMs.toFixed(1),
       logitsBitIdentical: same,
     };
     rows[src.name] = row;
-    log(`${src.name.padEnd(16)} ${String(training.length).padStart(10)} B → ${String(deploy.length).padStart(10)} B (${(100 * row.sizeRatio).toFixed(1)}%)   load ${row.loadMs.training} → ${row.loadMs.deploy} ms (${row.loadMs.speedup}x)   parse ${row.parseMs.training} / ${row.parseMs.deploy} ms   ${report.lutLayers.length} LUT layers`);
+    log(`${src.name.padEnd(16)} ${String(training.length).padStart(10)} B → ${String(deploy.length).padStart(10)} B (${(100 * row.sizeRatio).toFixed(1)}%)   load ${row.loadMs.training} → ${row.loadMs.deploy} ms (${row.loadMs.speedup}x; CPU ${row.loadCpuMs.training} → ${row.loadCpuMs.deploy} ms, ${row.loadCpuMs.speedup}x)   parse ${row.parseMs.training} / ${row.parseMs.deploy} ms   ${report.lutLayers.length} LUT layers`);
   }
   if (json) process.stdout.write(`${JSON.stringify({ machine, loadavg: loadavg(), reps, threads: 1, maxBatch: 1, models: rows }, null, 2)}\n`);
 }
