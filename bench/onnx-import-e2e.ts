@@ -1,7 +1,7 @@
 // End to end from a PyTorch-trained model (the fmnist-cnn-trained fixture of scripts/make_onnx_fixtures.py): lutnn import →
 // eval (PyTorch's accuracy?) → convert → finetune (accuracy within a point?) → export → onnxruntime-node (the same
 // predictions as lutnn?). Each step is the CLI in a child process; prints one JSON object with --json.
-//   npx tsx bench/onnx-import-e2e.ts [--epochs 1] [--distill] [--calib 1024] [--limit-train N] [--dir DIR] [--json]
+//   npx tsx bench/onnx-import-e2e.ts [--epochs 1] [--distill] [--v SPEC] [--calib 1024] [--limit-train N] [--dir DIR] [--json]
 // --distill fine-tunes with distillation from the imported dense model (finetune --distill).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ const ft = join(dir, 'lut-ft.safetensors');
 const onnxOut = join(dir, 'lut-ft.onnx');
 const imp = lutnn('import', join(fixtures, entry.file), '--out', dense, '--dataset', 'fashion-mnist', '--mean', String(entry.mean), '--std', String(entry.std));
 const evDense = lutnn('eval', dense, '--quiet');
-const conv = lutnn('convert', dense, '--out', lut, '--calib', opt('--calib') ?? '1024', '--quiet');
+const conv = lutnn('convert', dense, '--out', lut, '--calib', opt('--calib') ?? '1024', ...(opt('--v') ? ['--v', opt('--v')!] : []), '--quiet');
 const ftArgs = ['finetune', lut, '--out', ft, '--epochs', opt('--epochs') ?? '1', '--quiet'];
 if (opt('--limit-train')) ftArgs.push('--limit-train', opt('--limit-train')!);
 if (args.includes('--distill')) ftArgs.push('--distill', dense);
@@ -74,7 +74,7 @@ const res = {
   command: 'onnx-import-e2e', dir, fixture: entry.file,
   pytorchAccuracy: pytorch,
   importedAccuracy: evDense.testAccuracy, importedMinusPytorchPoints: 100 * ((evDense.testAccuracy as number) - pytorch),
-  kmeansAccuracy: conv.testAccuracy ?? null,
+  v: opt('--v') ?? 'default', kmeansAccuracy: conv.testAccuracy ?? null,
   finetuneEpochs: Number(opt('--epochs') ?? 1), distill: args.includes('--distill'), finetunedAccuracy: evFt.testAccuracy, finetunedMinusImportedPoints: 100 * ((evFt.testAccuracy as number) - (evDense.testAccuracy as number)),
   lutLayers: (exp.lutLayers as { name: string }[]).map((l) => l.name), onnxBytes: exp.bytes,
   onnxruntime: { images: i, samePredictionsAsLutnn: same, accuracy: ortCorrect / i },
