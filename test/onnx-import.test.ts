@@ -15,7 +15,7 @@ import { GraphModel } from '../src/graph/model.js';
 import { serializeModel } from '../src/io/model-format.js';
 import { exportOnnx } from '../src/io/onnx-export.js';
 import { importOnnxFile } from '../src/io/onnx-import-file.js';
-import { importOnnx } from '../src/io/onnx-import.js';
+import { OnnxUnsupportedError, importOnnx } from '../src/io/onnx-import.js';
 import { convertStructure } from '../src/lut/convert.js';
 import { createModel } from '../src/nn/zoo.js';
 import { loadSync } from '../src/runtime/node.js';
@@ -223,4 +223,13 @@ test('lutnn\'s own exports at opsets 13 to 21 import back to the same outputs (R
       t.diagnostic(`${name} opset ${opset}: ${r.nodes} nodes from ${r.onnxNodes} ONNX nodes, relative difference ${fmt(err)}`);
     }
   }
+});
+
+test('lutnn export --no-lut-marker (lutMarker: false): a smaller file whose LUT layers import as their standard ops, which lutnn lacks', () => {
+  const lut = lutModel('fmnist-cnn');
+  const marked = exportOnnx(lut, { opset: 17 });
+  const plain = exportOnnx(lut, { opset: 17, lutMarker: false });
+  assert.equal(plain.lutTrainingBytes, 0);
+  assert.ok(marked.bytes.length - plain.bytes.length >= marked.lutTrainingBytes, `${marked.bytes.length} vs ${plain.bytes.length}`);
+  assert.throws(() => importOnnx(plain.bytes, { file: 'plain.onnx' }), (e: Error) => e instanceof OnnxUnsupportedError && /ArgMin ×4/.test(e.message) && /DequantizeLinear ×4/.test(e.message));
 });

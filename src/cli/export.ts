@@ -19,6 +19,7 @@ interface ExportCliOptions {
   inputShape?: number[];
   codes: boolean;
   sum: 'chain' | 'reduce';
+  lutMarker: boolean;
   json: boolean;
 }
 
@@ -57,6 +58,7 @@ export function exportCommand(): Command {
     .addOption(new Option('--input-shape <C,H,W>', "one sample's input shape (default: the graph's input; another shape re-checks the graph for it)").argParser(shapeArg).conflicts('deploy'))
     .addOption(new Option('--codes', "add each LUT layer's codes as an extra int64 output '<layer>.codes' [rows, C]").default(false).conflicts('deploy'))
     .addOption(new Option('--sum <mode>', 'LUT table sum: chain (bit-identical to lutnn) | reduce (one ReduceSum, faster)').argParser(choiceArg('--sum', ['chain', 'reduce'] as const)).default('chain' as const).conflicts('deploy'))
+    .option('--no-lut-marker', 'leave out the marker and tensors that let lutnn import restore the LUT layers (a smaller file)')
     .option('--json', 'print one JSON object on stdout', false)
     .action((file: string, opts: ExportCliOptions, cmd: Command) => {
       if (opts.onnx === undefined && opts.deploy === undefined) cmd.error("error: give --onnx <file> (an ONNX model) or --deploy <file> (a deployment file for lutnn's runtime)");
@@ -82,7 +84,7 @@ async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   // --input-shape overrides the graph's input shape: exportOnnx re-analyses the graph for [N, ...shape], and an
   // error names the node that does not fit it.
   const r = exportOnnx(model, {
-    inputShape: o.inputShape, opset: o.opset, batch: o.batch, codes: o.codes, sum: o.sum,
+    inputShape: o.inputShape, opset: o.opset, batch: o.batch, codes: o.codes, sum: o.sum, lutMarker: o.lutMarker,
     producerVersion: packageVersion(), metadata,
     docString: `lutnn model ${file}; input is normalized as lutnn's model.forward expects`,
   });

@@ -74,6 +74,11 @@ export interface OnnxExportOptions {
   sum?: 'chain' | 'reduce';
   /** Add each LUT layer's input as an extra float output `<layer>.input` (cross-checks). */
   layerInputs?: boolean;
+  /**
+   * Mark LUT layers for `lutnn import` (default true): metadata_props `lutnn.layers` and their tensors in
+   * training_info (onnx-lut-marker.ts). false leaves both out: a smaller file that imports as standard ops.
+   */
+  lutMarker?: boolean;
   /** Graph name and model doc string. */
   graphName?: string;
   docString?: string;
@@ -337,6 +342,7 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
 
   const layers: OnnxExportResult['layers'] = [];
   const marker: LutMarkerLayer[] = [];
+  const withMarker = boolOpt(op, 'lutMarker', opts.lutMarker ?? true);
   const extraNames = (): Set<string> => new Set(e.extra.map((x) => x.name));
   for (const ni of info.nodes) {
     const { node } = ni;
@@ -383,7 +389,7 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
       exact.set(v, isExact);
     });
     layers.push({ name: node.name, type: node.op, nodes: e.nodes.length - before });
-    if (node.op === 'LutLinear' || node.op === 'LutConv' || (node.op === 'BatchNorm' && isExact)) {
+    if (withMarker && (node.op === 'LutLinear' || node.op === 'LutConv' || (node.op === 'BatchNorm' && isExact))) {
       // lutnn's marker (onnx-lut-marker.ts): the layer's ONNX nodes (not the Identity of an extra output) and its
       // IR tensors, so that import restores the layer rather than its decomposition.
       const extra = extraNames();
