@@ -5,7 +5,7 @@
 import { argmin16 } from './math';
 import {
   CTRL, RT, rtField, lutField, R_C, R_H, R_W, R_SH, R_SW, R_PH, R_PW, R_DH, R_OH, R_OW, R_X, R_XP, R_HP, R_WP, R_BPI,
-  R_TAPS, R_QCENT, R_QMAX, R_FCENT, R_NCHECK, L_C, L_CODES, L_AUX,
+  R_TAPS, R_QCENT, R_QMAX, R_FCENT, R_NCHECK, R_FLAG, L_C, L_CODES, L_AUX,
 } from './layout';
 
 /** x of 4 pixels (lanes) at p + a0..a3: 4 bytes each (an i16 pair of one kernel row). */
@@ -313,7 +313,10 @@ function recheckF32(need: i32, b: i32, c: i32, q: i32, cp: usize): i32 {
         pc += 64;
       }
     }
-    const k = argmin16(d0, d1, d2, d3); // x is finite here (PAD flags the rest), so k >= 0
+    // x is finite here (PAD flags the rest), but finite x far from the centroids (|x| past ~1e19) overflows every
+    // distance: no nearest centroid, flagged as the f32 encoder does (the caller then reports the row and codebook).
+    const k = argmin16(d0, d1, d2, d3);
+    if (k < 0) atomic.store<i32>(<usize>(CTRL + RT + (R_FLAG << 2)), 1);
     store<u8>(cp + <usize>i, <u8>max(k, 0));
     n++;
   }

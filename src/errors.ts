@@ -24,6 +24,8 @@ export class AutogradError extends LutnnError {}
 export class FileError extends LutnnError {}
 /** The WebAssembly backend could not be loaded or ran out of memory. */
 export class BackendError extends LutnnError {}
+/** A model or batch that would need more memory than the configured limit (refused before allocating it). */
+export class LimitError extends LutnnError {}
 
 /** `[2,3]` — how shapes appear in messages. */
 export function fmtShape(shape: readonly number[]): string {

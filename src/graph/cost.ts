@@ -256,7 +256,7 @@ export function graphCost(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
     return layer;
   });
 
-  const { peak, peakLayer } = livenessPeak(info, parts, layers, batch);
+  const { peak, peakLayer } = livenessPeak(info, parts, layers.map((l) => l.workspaceBytes), batch);
   const sum = (f: (l: LayerCost) => number, pick: (l: LayerCost) => boolean = () => true): number =>
     layers.reduce((a, l) => (pick(l) ? a + f(l) : a), 0);
   const isLut = (l: LayerCost): boolean => l.kind === 'lut' || l.kind === 'maddness';
@@ -291,9 +291,10 @@ export function graphCost(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
 /**
  * The liveness peak (see the conventions). Each computed value belongs to a storage: its own, or for a view node's
  * output the storage of input 0. A storage is live from the node that makes it (−1 for graph inputs) to its last
- * reader through any alias (the last node for graph outputs); initializers are not activations.
+ * reader through any alias (the last node for graph outputs); initializers are not activations. `workspace[i]` is node
+ * i's workspace. Linear in nodes + values (the live bytes per node come from a difference array).
  */
-function livenessPeak(info: GraphInfo, parts: CostPart[], layers: LayerCost[], batch: number): { peak: number; peakLayer: string | null } {
+function livenessPeak(info: GraphInfo, parts: readonly CostPart[], workspace: readonly number[], batch: number): { peak: number; peakLayer: string | null } {
   const n = info.nodes.length;
   const storage = new Map<string, string>(); // value → the value whose memory it uses
   const span = new Map<string, { from: number; to: number; bytes: number }>();
@@ -317,22 +318,37 @@ function livenessPeak(info: GraphInfo, parts: CostPart[], layers: LayerCost[], b
         return; // a view of an initializer holds no activation memory
       }
       storage.set(o, o);
-      span.set(o, { from: i, to: i, bytes: valueBytes(ni.outputs[k], batch) });
+      span.set(o, { from: i, to: i, bytes: valueBytes(info.nodes[i].outputs[k], batch) });
     });
   });
   for (const o of info.graph.outputs) use(o, n - 1);
-  const live = new Array<number>(n).fill(0);
-  for (const { from, to, bytes } of span.values()) for (let i = Math.max(from, 0); i <= to; i++) live[i] += bytes;
+  const delta = new Float64Array(n + 1);
+  for (const { from, to, bytes } of span.values()) {
+    const lo = Math.max(from, 0);
+    if (lo > to || lo >= n) continue;
+    delta[lo] += bytes;
+    delta[Math.min(to, n - 1) + 1] -= bytes;
+  }
   let peak = 0;
   let peakLayer: string | null = null;
-  layers.forEach((l, i) => {
-    const b = live[i] + l.workspaceBytes;
+  for (let i = 0, live = 0; i < n; i++) {
+    live += delta[i];
+    const b = live + workspace[i];
     if (b > peak) {
       peak = b;
-      peakLayer = l.name;
+      peakLayer = info.nodes[i].node.name;
     }
-  });
+  }
   return { peak, peakLayer };
+}
+
+/**
+ * The activation peak of an analysed graph at `batch` (graphCost's peakActivationBytes and peakLayer, without the
+ * per-layer report), with each node's cost part: what a loader checks against a memory limit before running anything.
+ */
+export function activationPeak(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, batch = 1): { peak: number; peakLayer: string | null; parts: CostPart[] } {
+  const parts = info.nodes.map((ni) => nodeCost(ni, weights, info, batch));
+  return { ...livenessPeak(info, parts, parts.map((p) => p.workspaceBytes ?? 0), batch), parts };
 }
 
 /** What modelCost needs of a model: its analysis and its initializers by name (a GraphModel). */

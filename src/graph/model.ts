@@ -1,5 +1,5 @@
 // GraphModel: a graph and its weights run on the engine (training and eval), with parameters and state dicts.
-import { ArgumentError, DTypeError, FormatError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, FormatError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import * as ops from '../ops/index.js';
 import { globalRng, type Rng } from '../tensor/rng.js';
 import { loadStateInto, type LoadStateDictOptions, type LoadStateDictResult } from '../tensor/state.js';
@@ -18,6 +18,18 @@ export interface Trainable {
   namedParameters(): [string, Tensor][];
   stateDict(opts?: { copy?: boolean }): Record<string, Tensor>;
   loadStateDict(dict: Record<string, Tensor>, opts?: LoadStateDictOptions): LoadStateDictResult;
+}
+
+/** Throws NonFiniteError when the float32 output `t` of node `ni` holds NaN or ±Infinity. */
+function requireFiniteOutput(ni: NodeInfo, name: string, t: Tensor): void {
+  if (t.dtype !== 'float32') return;
+  const d = t.f32;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] - d[i] !== 0) {
+      const per = t.shape.length > 0 && t.shape[0] > 0 ? d.length / t.shape[0] : d.length;
+      throw new NonFiniteError(`node '${ni.node.name}' (${ni.node.op}): output '${name}' ${fmtShape(t.shape)} is ${d[i]} at element ${i} (sample ${Math.floor(i / per)}); the first node whose output is not finite`);
+    }
+  }
 }
 
 /** Called after each node of a run with its inputs and outputs (calibration, analysis). */
@@ -70,6 +82,17 @@ export class GraphModel implements Trainable {
       }
       for (const k of info.unused) w.delete(k);
     }
+    return new GraphModel(info, w);
+  }
+
+  /**
+   * Wraps an analysis already made of `weights`' infos (a loader's: analyzeGraph, no unused initializers) without
+   * analysing the graph again; the tensors are used, not copied.
+   */
+  static fromAnalysis(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): GraphModel {
+    const w = new Map(weights);
+    for (const k of info.roles.keys()) if (!(w.get(k) instanceof Tensor)) throw new ArgumentError(`GraphModel.fromAnalysis: no weight named '${k}'`);
+    if (w.size !== info.roles.size) throw new ArgumentError(`GraphModel.fromAnalysis: ${w.size} weights for ${info.roles.size} initializers the graph reads`);
     return new GraphModel(info, w);
   }
 
@@ -166,8 +189,12 @@ export class GraphModel implements Trainable {
     return this.run([x])[0];
   }
 
-  /** The graph outputs for inputs in graph order (or by name); `hook` sees every node's inputs and outputs. */
-  run(feeds: readonly Tensor[] | Record<string, Tensor>, opts: { hook?: NodeHook } = {}): Tensor[] {
+  /**
+   * The graph outputs for inputs in graph order (or by name); `hook` sees every node's inputs and outputs. With
+   * `checkFinite`, a node whose float output holds NaN or ±Infinity throws NonFiniteError naming it (the first such
+   * node in run order), the element and its sample: one pass over each output.
+   */
+  run(feeds: readonly Tensor[] | Record<string, Tensor>, opts: { hook?: NodeHook; checkFinite?: boolean } = {}): Tensor[] {
     const g = this.info.graph;
     const env = new Map<string, Tensor>();
     const list = Array.isArray(feeds) ? feeds : g.inputs.map((i) => (feeds as Record<string, Tensor>)[i.name]);
@@ -196,9 +223,17 @@ export class GraphModel implements Trainable {
       // Absent optional inputs (left off at the end, or '') are null, as every record expects.
       const x = ni.def.inputs.map((_, k) => get(ni.node.inputs[k] ?? ''));
       for (let k = ni.def.inputs.length; k < ni.node.inputs.length; k++) x.push(get(ni.node.inputs[k])); // variadic
-      const ys = ni.def.forward({ node: ni.node.name, x, attrs: ni.attrs, training: this.training, ops, rng: this.rng });
+      let ys: Tensor[];
+      try {
+        ys = ni.def.forward({ node: ni.node.name, x, attrs: ni.attrs, training: this.training, ops, rng: this.rng });
+      } catch (e) {
+        // A primitive that meets NaN or Inf (a LUT layer's distances overflowing) says which node it was in.
+        if (e instanceof NonFiniteError && !e.message.startsWith('node ')) throw new NonFiniteError(`node '${ni.node.name}' (${ni.node.op}): ${e.message}`);
+        throw e;
+      }
       if (ys.length !== ni.node.outputs.length) throw new ArgumentError(`node '${ni.node.name}' (${ni.node.op}) gave ${ys.length} outputs, expected ${ni.node.outputs.length}`);
       opts.hook?.(ni, x, ys);
+      if (opts.checkFinite) ys.forEach((t, k) => requireFiniteOutput(ni, ni.node.outputs[k], t));
       ni.node.outputs.forEach((o, k) => env.set(o, ys[k]));
       for (const v of this.frees[i]) env.delete(v);
     });

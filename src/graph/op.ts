@@ -112,6 +112,18 @@ export interface CostCtx<A extends object> {
   readonly batch: number;
 }
 
+/** Weight check context: the node, its attributes, and its initializer inputs with their names. */
+export interface WeightCheckCtx<A extends object> {
+  readonly node: string;
+  readonly attrs: A;
+  /** The initializer given as input i, or null when that input is absent or computed. */
+  weight(i: number): Tensor | null;
+  /** The value name of input i ('' when absent). */
+  inputName(i: number): string;
+  /** Shape of input i at batch 1 (null when absent). */
+  inShape(i: number): number[] | null;
+}
+
 /** An ONNX attribute value: an int, ints, a string, or a tagged float / floats. */
 export type OnnxAttr = number | number[] | string | { float: number } | { floats: number[] };
 
@@ -256,6 +268,12 @@ export interface OpDef<A extends object = Attrs> {
   /** The engine forward, from src/ops primitives (their backward passes make it differentiable). */
   forward(c: ForwardCtx<A>): Tensor[];
   cost(c: CostCtx<A>): CostPart;
+  /**
+   * Checks of initializer values that shapes and dtypes cannot tell (a BatchNorm variance below zero), run when a model
+   * file is loaded (src/io/model-check.ts): throws naming the tensor and the first bad index. Finiteness is checked
+   * for every tensor already.
+   */
+  checkWeights?(c: WeightCheckCtx<A>): void;
   onnx(c: OnnxCtx<A>): OnnxOut;
   /** ONNX import: the ONNX ops that become this op (src/io/onnx-import.ts applies them). */
   onnxImport?: readonly OnnxImportRule[];

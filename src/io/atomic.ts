@@ -1,5 +1,5 @@
 // Atomic file writes: write a temporary file beside the target, fsync it, then rename it over the target.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -15,6 +15,7 @@ export type AtomicData = string | Uint8Array | Iterable<Uint8Array>;
  */
 export function writeFileAtomic(path: string, data: AtomicData, mode = 0o644): void {
   const dir = dirname(path);
+  removeStaleTemporaries(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | null = openSync(tmp, 'wx', mode);
   try {
@@ -41,6 +42,48 @@ export function writeFileAtomic(path: string, data: AtomicData, mode = 0o644): v
     throw e;
   }
   syncDir(dir);
+}
+
+/** Whether process `pid` is running (signal 0 checks without sending anything; EPERM: it runs as another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files of `path` that writes killed midway left behind (`.NAME.PID.HEX.tmp` whose process no
+ * longer runs), saying so on stderr; returns their names. Files of running processes (a concurrent write) are kept.
+ * Best effort: an unreadable directory or a file gone meanwhile is skipped.
+ */
+export function removeStaleTemporaries(path: string): string[] {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isRunning(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+      process.stderr.write(`lutnn: removed ${join(dir, name)}, a temporary file left by process ${pid} (no longer running) while writing ${path}\n`);
+    } catch {
+      // removed meanwhile, or not ours to remove
+    }
+  }
+  return removed;
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -20,8 +20,9 @@ import { graphFromJson, graphToJson, type GraphJson } from '../graph/serialize.j
 import type { Attrs, Graph, GraphNode, TensorInfo } from '../graph/types.js';
 import { buildLut, quantizeLut } from '../ops/lut-table.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkModel, type ModelLimits } from './model-check.js';
 import { DEPLOY_FORMAT, datasetMeta, readModelContents, type DatasetMeta, type ModelMeta } from './model-format.js';
-import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, requireFinite, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
+import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
 
 export { DEPLOY_FORMAT } from './model-format.js';
 
@@ -229,7 +230,7 @@ export function isDeployMetadata(metadata: Record<string, string>): boolean {
  * > 0), each read in that one slot only; then the graph against every tensor (the analysis sees a table as the
  * weight [C, V, M] it stands for), no unused tensor, finite floats. FormatError naming `file` and the tensor.
  */
-export function readDeployContents({ tensors, metadata }: SafetensorsContents, file: string): DeployContents {
+export function readDeployContents({ tensors, metadata }: SafetensorsContents, file: string, limits: ModelLimits = {}): DeployContents {
   const fail = (msg: string): never => {
     throw new FormatError(`${file}: ${msg}`);
   };
@@ -286,7 +287,7 @@ export function readDeployContents({ tensors, metadata }: SafetensorsContents, f
   if (info.unused.length > 0) {
     fail(`tensors ${info.unused.slice(0, 8).map((k) => `'${k}'`).join(', ')}${info.unused.length > 8 ? ` and ${info.unused.length - 8} more` : ''} are not used by the graph`);
   }
-  requireFinite(tensors, undefined, file);
+  checkModel(info, new Map(Object.entries(tensors)), file, limits); // memory, finite floats, the records' value checks
   const luts = new Map<string, DeployLut>();
   for (const ni of info.nodes) {
     if (!LUT_OPS.has(ni.node.op)) continue;
@@ -312,12 +313,12 @@ export interface RuntimeContents {
 }
 
 /** Parses a training or a deployment file (told apart by the metadata's format) and validates it. */
-export function parseRuntimeContents(bytes: Uint8Array, file = 'model'): RuntimeContents {
+export function parseRuntimeContents(bytes: Uint8Array, file = 'model', limits: ModelLimits = {}): RuntimeContents {
   const st = parseSafetensors(bytes, file);
   if (isDeployMetadata(st.metadata)) {
-    const d = readDeployContents(st, file);
+    const d = readDeployContents(st, file, limits);
     return { kind: 'deploy', info: d.info, weights: d.weights, luts: d.luts, meta: d.meta };
   }
-  const c = readModelContents(st, file);
+  const c = readModelContents(st, file, limits);
   return { kind: 'training', info: c.info, weights: c.weights, luts: new Map(), meta: c.meta };
 }

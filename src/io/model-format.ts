@@ -7,8 +7,9 @@ import { analyzeGraph, type GraphInfo } from '../graph/analyze.js';
 import { graphFromJson, graphToJson, type GraphJson } from '../graph/serialize.js';
 import type { Graph, TensorInfo } from '../graph/types.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkModel, type ModelLimits, type ModelMemory } from './model-check.js';
 import { graphFromV1 } from './model-v1.js';
-import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, requireFinite, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
+import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
 
 /** The model file version this build writes (it reads 1 and 2). */
 export const MODEL_FILE_VERSION = 2;
@@ -43,6 +44,8 @@ export interface ModelContents {
   meta: ModelMeta;
   /** The version of the file read (1 files are converted). */
   fileVersion: 1 | 2;
+  /** What one sample needs beyond the stored tensors (checked against the activation limit). */
+  memory: ModelMemory;
 }
 
 /** Anything with a graph and weights by name (a GraphModel). */
@@ -85,8 +88,11 @@ function v1InputShape(ds: DatasetMeta | undefined, file: string): number[] {
   throw new FormatError(`${file}: a version 1 model file without dataset.inputShape; lutnn cannot tell its input shape`);
 }
 
-/** Validates parsed safetensors contents as a lutnn model file: metadata, graph (checked against the tensors), finite weights. */
-export function readModelContents({ tensors, metadata }: SafetensorsContents, file: string): ModelContents {
+/**
+ * Validates parsed safetensors contents as a lutnn model file: metadata, graph (checked against the tensors), then
+ * memory, finite weights and the records' value checks (model-check.ts).
+ */
+export function readModelContents({ tensors, metadata }: SafetensorsContents, file: string, limits: ModelLimits = {}): ModelContents {
   if (!(LUTNN_METADATA_KEY in metadata)) throw new FormatError(`${file}: no '${LUTNN_METADATA_KEY}' entry in __metadata__; not a lutnn model file`);
   const raw = readJsonMetadata(metadata, LUTNN_METADATA_KEY, file);
   if (isObj(raw) && raw.format === DEPLOY_FORMAT) {
@@ -113,12 +119,13 @@ export function readModelContents({ tensors, metadata }: SafetensorsContents, fi
   if (info.unused.length > 0) {
     throw new FormatError(`${file}: tensors ${info.unused.slice(0, 8).map((k) => `'${k}'`).join(', ')}${info.unused.length > 8 ? ` and ${info.unused.length - 8} more` : ''} are not used by the graph`);
   }
-  requireFinite(tensors, undefined, file);
+  const weights = new Map(Object.entries(tensors));
+  const memory = checkModel(info, weights, file, limits);
   const meta: ModelMeta = { format: 'lutnn-model', version: 2, graph: graphToJson(info.graph), ...(dataset ? { dataset } : {}), ...(raw.info ? { info: raw.info as Record<string, unknown> } : {}) };
-  return { graph: info.graph, info, weights: new Map(Object.entries(tensors)), meta, fileVersion };
+  return { graph: info.graph, info, weights, meta, fileVersion, memory };
 }
 
 /** Reads and validates a model file from its bytes. */
-export function parseModelContents(bytes: Uint8Array, file = 'model'): ModelContents {
-  return readModelContents(parseSafetensors(bytes, file), file);
+export function parseModelContents(bytes: Uint8Array, file = 'model', limits: ModelLimits = {}): ModelContents {
+  return readModelContents(parseSafetensors(bytes, file), file, limits);
 }

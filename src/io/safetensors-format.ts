@@ -18,6 +18,10 @@ import { Tensor, type DType, type TypedArray } from '../tensor/tensor.js';
 export const LUTNN_METADATA_KEY = 'lutnn';
 /** Largest header accepted on load (the reference implementation uses the same bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
+/** Deepest nesting of the header's JSON (safetensors writes 3 levels: the object, an entry, its shape). */
+export const MAX_HEADER_DEPTH = 16;
+/** Deepest nesting a JSON-valued metadata entry may have (lutnn's own are below 20; version 1 files nest 2 per module). */
+export const MAX_METADATA_DEPTH = 256;
 
 /** A parsed safetensors file. */
 export interface SafetensorsContents {
@@ -140,6 +144,7 @@ export function parseSafetensors(bytes: Uint8Array, nameForErrors = 'safetensors
     fail('header is not valid UTF-8');
   }
   if (text[0] !== '{') fail(`header must start with "{", got ${JSON.stringify(text.slice(0, 8))}`);
+  if (jsonDepthExceeds(text, MAX_HEADER_DEPTH)) fail(`header nests arrays or objects more than ${MAX_HEADER_DEPTH} deep`);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -344,9 +349,30 @@ export function requireFinite(tensors: Record<string, Tensor>, names?: readonly 
   }
 }
 
-/** Parse a JSON-valued metadata entry (e.g. `LUTNN_METADATA_KEY`); FormatError if missing or not JSON. */
+/**
+ * True when the JSON `text` nests arrays and objects more than `limit` deep (brackets inside strings do not count). A
+ * linear scan, so untrusted JSON is refused before JSON.parse builds it and before anything recurses over it.
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return false;
+}
+
+/**
+ * Parse a JSON-valued metadata entry (e.g. `LUTNN_METADATA_KEY`); FormatError if missing, not JSON, or nested more than
+ * MAX_METADATA_DEPTH deep.
+ */
 export function readJsonMetadata(metadata: Record<string, string>, key: string, nameForErrors = 'safetensors'): unknown {
   if (!hasOwn(metadata, key)) throw new FormatError(`${nameForErrors}: metadata has no "${key}" entry`);
+  if (jsonDepthExceeds(metadata[key], MAX_METADATA_DEPTH)) throw new FormatError(`${nameForErrors}: metadata "${key}" nests arrays or objects more than ${MAX_METADATA_DEPTH} deep`);
   try {
     return JSON.parse(metadata[key]);
   } catch (e) {

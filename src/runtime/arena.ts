@@ -65,19 +65,32 @@ const alignUp = (b: number): number => Math.ceil(b / ALIGN) * ALIGN;
  */
 function placeBySize(slots: ArenaSlot[]): number {
   const order = slots.map((_, k) => k).sort((a, b) => slots[b].bytes - slots[a].bytes || slots[a].from - slots[b].from);
-  const placed: ArenaSlot[] = [];
+  // The slots placed so far, listed at every step they are live (the graph input's step −1 counts as step 0): the
+  // regions a new slot must avoid are those listed over its own steps, found without scanning every placed slot.
+  const steps = slots.reduce((m, sl) => Math.max(m, sl.to), 0) + 1;
+  const liveAt: number[][] = Array.from({ length: steps }, () => []);
+  const seen = new Int32Array(slots.length).fill(-1);
   let end = 0;
   for (const k of order) {
     const sl = slots[k];
     const size = alignUp(Math.max(sl.bytes, 1));
-    const busy = placed.filter((p) => p.from <= sl.to && sl.from <= p.to).sort((a, b) => a.offset - b.offset);
+    const lo = Math.max(sl.from, 0);
+    const busy: ArenaSlot[] = [];
+    for (let i = lo; i <= sl.to; i++) {
+      for (const p of liveAt[i]) {
+        if (seen[p] === k) continue;
+        seen[p] = k;
+        busy.push(slots[p]);
+      }
+    }
+    busy.sort((a, b) => a.offset - b.offset);
     let offset = 0;
     for (const p of busy) {
       if (p.offset - offset >= size) break; // the hole before p fits
       offset = Math.max(offset, p.offset + alignUp(Math.max(p.bytes, 1)));
     }
     sl.offset = offset;
-    placed.push(sl);
+    for (let i = lo; i <= sl.to; i++) liveAt[i].push(k);
     end = Math.max(end, offset + size);
   }
   return end;
@@ -108,17 +121,16 @@ export function planArena(steps: readonly ArenaStep[], floats: ReadonlyMap<strin
     slots.push({ offset: 0, bytes: size(v) * 4 * maxBatch, from, to: from, values: [] });
     return slots.length - 1;
   };
-  /** The last step reading each placed value (its own step when none does; Infinity for the graph output). */
-  const ends = new Map<string, number>();
   const place = (v: string, slot: number, from: number): void => {
     if (values.has(v)) throw new ArgumentError(`planArena: value '${v}' is written twice`);
     const end = Math.max(from, lastRead.get(v) ?? from);
-    ends.set(v, end);
     values.set(v, { name: v, floats: size(v), slot, from, to: Math.min(end, Math.max(last, from)) });
     slots[slot].values.push(v);
+    slotEnds[slot] = Math.max(slotEnds[slot] ?? -Infinity, end);
   };
-  /** The last step any value in `slot` is read (Infinity: it holds the graph output). */
-  const slotEnd = (slot: number): number => Math.max(...slots[slot].values.map((v) => ends.get(v)!));
+  /** Per slot: the last step any of its values is read (Infinity: it holds the graph output), kept as values are placed. */
+  const slotEnds: number[] = [];
+  const slotEnd = (slot: number): number => slotEnds[slot];
   const valueOf = (s: ArenaStep, v: string): ArenaValue => {
     const a = values.get(v);
     if (!a) throw new ArgumentError(`planArena: step '${s.name}' reads '${v}', which no earlier step writes`);
@@ -141,7 +153,16 @@ export function planArena(steps: readonly ArenaStep[], floats: ReadonlyMap<strin
   });
 
   const arenaBytes = placeBySize(slots);
-  const liveBytes = steps.map((_, i) => slots.reduce((a, sl) => (Math.max(sl.from, 0) <= i && i <= sl.to ? a + sl.bytes : a), 0));
+  // Bytes live per step: each slot adds its bytes over its steps (a difference array: linear in steps + slots).
+  const delta = new Float64Array(steps.length + 1);
+  for (const sl of slots) {
+    const lo = Math.max(sl.from, 0);
+    if (lo > sl.to || lo >= steps.length) continue;
+    delta[lo] += sl.bytes;
+    delta[Math.min(sl.to, steps.length - 1) + 1] -= sl.bytes;
+  }
+  const liveBytes: number[] = [];
+  for (let i = 0, acc = 0; i < steps.length; i++) liveBytes.push((acc += delta[i]));
   let peakStep = 0;
   liveBytes.forEach((b, i) => {
     if (b > liveBytes[peakStep]) peakStep = i;

@@ -60,6 +60,6 @@ export function compileModel(host: KernelHost, model: GraphModel, opts: CompileO
  * FormatError when truncated or malformed.
  */
 export function loadBytes(host: KernelHost, source: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): RuntimeModel {
-  const { info, weights, luts, meta } = parseRuntimeContents(asBytes(source), opts.name ?? 'model');
+  const { info, weights, luts, meta } = parseRuntimeContents(asBytes(source), opts.name ?? 'model', { maxActivationBytes: opts.maxActivationBytes });
   return compileGraph(host, { info, weights, luts }, opts, meta);
 }

@@ -279,13 +279,14 @@ export function certifyParams(p: WideEncoderParams, centroids: Float32Array, C: 
 
 /**
  * Twin of the certified conv encoder: the wide keys, then encodeF32Ref's code for every sub-vector the keys do not
- * certify (see CertifyParams). Returns the codes (always encodeF32Ref's, which the tests check) and how many
- * sub-vectors were re-encoded in f32.
+ * certify (see CertifyParams). Returns the codes (always encodeF32Ref's, which the tests check), how many
+ * sub-vectors were re-encoded in f32, and the first n·C + c with no finite distance (−1: none; its code is left 0).
  */
-export function encodeCertifiedRef(x: Float32Array, ldx: number, N: number, p: WideEncoderParams, cp: CertifyParams, centroids: Float32Array, C: number, K: number, V: number): { codes: Uint8Array; rechecked: number } {
+export function encodeCertifiedRef(x: Float32Array, ldx: number, N: number, p: WideEncoderParams, cp: CertifyParams, centroids: Float32Array, C: number, K: number, V: number): { codes: Uint8Array; rechecked: number; bad: number } {
   const codes = new Uint8Array(N * C);
   const xq = new Int32Array(V);
   let rechecked = 0;
+  let bad = -1;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const inv = p.inv[c];
@@ -310,13 +311,15 @@ export function encodeCertifiedRef(x: Float32Array, ldx: number, N: number, p: W
       }
       if (edge || m2 - m1 <= cp.alpha[c] * S + cp.beta[c]) {
         rechecked++;
-        codes[n * C + c] = Math.max(0, nearestF32(x, n * ldx + c * V, 1, centroids, 0, c, K, V, 'l2'));
+        const k = nearestF32(x, n * ldx + c * V, 1, centroids, 0, c, K, V, 'l2');
+        if (k < 0 && bad < 0) bad = n * C + c; // every distance overflowed (|x| past ~1e19): no nearest centroid
+        codes[n * C + c] = Math.max(0, k);
       } else {
         codes[n * C + c] = m1 & 15;
       }
     }
   }
-  return { codes, rechecked };
+  return { codes, rechecked, bad };
 }
 
 /** Exact integer sums acc [N, M] = Σ_c lutQ[c, codes[n, c], m]. */

@@ -1,7 +1,8 @@
 // A compiled model: the plan's steps over one activation arena (liveness-planned), input checks, chunked batches, dispose().
-import { ArgumentError, DTypeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, LimitError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import type { GraphInfo } from '../graph/analyze.js';
 import { perSample } from '../graph/dims.js';
+import { activationLimit } from '../io/model-check.js';
 import type { ModelMeta } from '../io/model-format.js';
 import type { DeployMeta } from '../io/deploy-format.js';
 import { Tensor, shapeSize } from '../tensor/tensor.js';
@@ -50,6 +51,18 @@ export interface CompileOptions {
    * faster (true, default); false runs the f32 encoder on every sub-vector.
    */
   lutCertify?: boolean;
+  /**
+   * run() checks the logits and, when one is NaN or ±Infinity, runs the chunk again step by step and throws
+   * NonFiniteError naming the first step (its fused node names) whose output is not finite (default false: one
+   * pass over the logits per chunk when on).
+   */
+  checkFinite?: boolean;
+  /**
+   * Largest activation memory: the arena plus the steps' workspace at maxBatch must fit, else LimitError before they
+   * are allocated; a model file's one sample and LUT tables are checked against it on load (src/io/model-check.ts).
+   * Default: the LUTNN_MAX_ACTIVATION_BYTES environment variable, else 4 GiB.
+   */
+  maxActivationBytes?: number;
 }
 
 
@@ -133,6 +146,7 @@ export class RuntimeModel {
     maxBatch: number,
     lut: LutEngine,
     conv: LutConvOptions,
+    private readonly checks: { finite: boolean; limit: number },
   ) {
     const { ops } = plan;
     this.ops = ops;
@@ -150,12 +164,15 @@ export class RuntimeModel {
       valueFloats(plan), plan.input, plan.output, maxBatch,
     );
     this.arena = arena;
+    const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
+    if (arena.arenaBytes + scratchBytes > checks.limit) {
+      throw new LimitError(`lutnn.load: activations need ${arena.arenaBytes} bytes of arena (peak at step '${ops[arena.peakStep].name}') and ${scratchBytes} of workspace at maxBatch = ${maxBatch}, more than the limit of ${checks.limit} bytes (maxActivationBytes); lower maxBatch or raise the limit`);
+    }
     this.arenaPtr = blocks.alloc(Math.max(64, arena.arenaBytes));
     const ptr = (v: string): number => this.arenaPtr + arena.slots[arena.values.get(v)!.slot].offset;
     this.io = ops.map((o) => ({ xs: o.inputs.map(ptr), y: ptr(o.output) }));
     this.inPtr = ptr(plan.input);
     this.outPtr = ptr(plan.output);
-    const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
     const scratch = blocks.alloc(scratchBytes);
     for (const s of this.steps) s.scratch = scratch;
     this.memory = {
@@ -187,7 +204,9 @@ export class RuntimeModel {
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
-      return new RuntimeModel(host, plan, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify });
+      const checks = { finite: opts.checkFinite ?? false, limit: activationLimit({ maxActivationBytes: opts.maxActivationBytes }) };
+      if (typeof checks.finite !== 'boolean') throw new ArgumentError(`lutnn.load: checkFinite must be a boolean, got ${String(checks.finite)}`);
+      return new RuntimeModel(host, plan, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify }, checks);
     } catch (e) {
       prepared.forEach((p) => p.dispose());
       blocks.freeAll();
@@ -262,11 +281,36 @@ export class RuntimeModel {
       this.loadChunk(data, b0, nb);
       for (let s = 0; s < this.steps.length; s++) {
         const { xs, y: yp } = this.io[s];
-        this.steps[s].run(nb, xs[0], yp, xs);
+        try {
+          this.steps[s].run(nb, xs[0], yp, xs);
+        } catch (e) {
+          // A kernel that meets NaN or Inf (a LUT layer's distances overflowing) says which step it was in.
+          if (e instanceof NonFiniteError) throw new NonFiniteError(`${RUN}: step '${this.ops[s].name}' (${this.ops[s].kind}): ${e.message}`);
+          throw e;
+        }
       }
+      if (this.checks.finite && this.host.rt.ex.rtFirstNonFinite(this.outPtr, nb * this.outSize) >= 0) this.firstNonFiniteStep(data, b0, nb);
       y.set(this.host.rt.f32(this.outPtr, nb * this.outSize), b0 * this.outSize);
     }
     return y;
+  }
+
+  /** Runs samples b0 .. b0 + nb again step by step and throws NonFiniteError at the first step whose output is not finite. */
+  private firstNonFiniteStep(data: Float32Array, b0: number, nb: number): never {
+    const { rt } = this.host;
+    this.loadChunk(data, b0, nb);
+    for (let s = 0; s < this.steps.length; s++) {
+      const { xs, y: yp } = this.io[s];
+      this.steps[s].run(nb, xs[0], yp, xs);
+      const op = this.ops[s];
+      const floats = this.arena.values.get(op.output)!.floats;
+      const bad = rt.ex.rtFirstNonFinite(yp, nb * floats);
+      if (bad >= 0) {
+        const v = rt.f32(yp, nb * floats)[bad];
+        throw new NonFiniteError(`${RUN}: step '${op.name}' (${op.kind}): output '${op.output}' is ${v} at element ${bad % floats} of sample ${b0 + Math.floor(bad / floats)}; the first step whose output is not finite`);
+      }
+    }
+    throw new NonFiniteError(`${RUN}: the logits of samples ${b0}..${b0 + nb - 1} are not finite`);
   }
 
   /** Copies samples b0 .. b0 + nb of `data` into the input's slot; NonFiniteError names the first NaN/Inf. */

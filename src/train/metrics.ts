@@ -1,6 +1,7 @@
 // Running loss/accuracy sums for a classifier and the evaluation loop over a batch source.
 import { noGrad } from '../autograd/engine.js';
-import type { Trainable } from '../graph/model.js';
+import { NonFiniteError, fmtShape } from '../errors.js';
+import type { GraphModel, Trainable } from '../graph/model.js';
 import { crossEntropy } from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -72,12 +73,32 @@ export function evaluateLogits(batches: Iterable<Batch>, logitsOf: (x: Tensor) =
   };
 }
 
-/** Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. */
-export function evaluate(model: Trainable, batches: Iterable<Batch>, onBatch?: (done: number) => void): EvalResult {
+/**
+ * model.forward(x); with `check`, logits holding NaN or ±Infinity throw NonFiniteError naming the first node whose
+ * output is not finite (the batch run again node by node, for a graph model; eval mode is deterministic).
+ */
+export function forwardChecked(model: Trainable, x: Tensor, check = true): Tensor {
+  const y = model.forward(x);
+  if (!check || y.dtype !== 'float32') return y;
+  const d = y.f32;
+  let bad = -1;
+  for (let i = 0; i < d.length && bad < 0; i++) if (d[i] - d[i] !== 0) bad = i;
+  if (bad < 0) return y;
+  const graph = model as Partial<Pick<GraphModel, 'run'>>;
+  if (typeof graph.run === 'function') graph.run.call(model, [x], { checkFinite: true }); // throws at the first such node
+  throw new NonFiniteError(`evaluate: logit ${bad} of ${fmtShape(y.shape)} is ${d[bad]}; the model's output is not finite`);
+}
+
+/**
+ * Mean cross-entropy and accuracy of `model` (switched to eval mode, restored after) over `batches`. With
+ * `checkFinite` (default true) non-finite logits throw NonFiniteError naming the first node that made them.
+ */
+export function evaluate(model: Trainable, batches: Iterable<Batch>, onBatch?: (done: number) => void, opts: { checkFinite?: boolean } = {}): EvalResult {
   const wasTraining = model.training;
+  const check = opts.checkFinite ?? true;
   model.eval();
   try {
-    return noGrad(() => evaluateLogits(batches, (x) => model.forward(x), onBatch));
+    return noGrad(() => evaluateLogits(batches, (x) => forwardChecked(model, x, check), onBatch));
   } finally {
     model.train(wasTraining);
   }

@@ -7,7 +7,7 @@ import { ArgumentError, ShapeError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { shapeSize } from '../../tensor/tensor.js';
 import { batchCoef, dimMul, dimProd, fmtDims, type Dim } from '../dims.js';
-import { defineOp, type CostCtx, type CostPart, type OnnxCtx, type OnnxOut, type OpDef } from '../op.js';
+import { defineOp, type CostCtx, type CostPart, type OnnxCtx, type OnnxOut, type OpDef, type WeightCheckCtx } from '../op.js';
 import { fixed, needDType, needRank, req, windowOut } from '../rules.js';
 import type { InferCtx, OnnxImportRule } from '../op.js';
 import type { AttrValue } from '../types.js';
@@ -294,6 +294,18 @@ function maddnessDims(c: InferCtx<object>, D: number): { C: number; V: number; M
   return { C, V: D / C, M };
 }
 
+/** split_dims [C, 4] index each codebook's V inputs: every entry in [0, V). */
+function checkSplitDims(c: WeightCheckCtx<object>, D: number): void {
+  const sd = c.weight(1);
+  const table = c.weight(3);
+  if (!sd || !table) return;
+  const V = D / table.shape[0];
+  const d = sd.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!(d[i] >= 0 && d[i] < V)) throw new ArgumentError(`${c.node}: split_dims '${c.inputName(1)}' is ${d[i]} at index ${i}; each codebook splits on its ${V} inputs, 0..${V - 1}`);
+  }
+}
+
 function maddnessCost(c: CostCtx<object>, N: number, D: number): CostPart {
   const [C, , M] = c.inShape(3)!;
   const V = D / C;
@@ -345,6 +357,7 @@ export const MaddnessLinear = defineOp<Record<string, never>>({
     return [ops.reshape(y, [...xi.shape.slice(0, -1), y.shape[1]])];
   },
   cost: (c) => maddnessCost(c, shapeSize(c.outShape(0)) / c.inShape(3)![2], c.inShape(0)!.at(-1)!),
+  checkWeights: (c) => checkSplitDims(c, c.inShape(0)!.at(-1)!),
   onnx: noOnnx('MaddnessLinear'),
 });
 
@@ -368,5 +381,6 @@ export const MaddnessConv = defineOp<{ kernel: readonly number[]; stride: readon
     return [ops.permute(ops.reshape(y, [g.n, g.outH, g.outW, M]), [0, 3, 1, 2])]; // [N, M, outH, outW]
   },
   cost: (c) => maddnessCost(c, c.outShape(0)[2] * c.outShape(0)[3], c.inShape(0)![1] * c.attrs.kernel[0] * c.attrs.kernel[1]),
+  checkWeights: (c) => checkSplitDims(c, c.inShape(0)![1] * c.attrs.kernel[0] * c.attrs.kernel[1]),
   onnx: noOnnx('MaddnessConv'),
 });

@@ -53,6 +53,15 @@ export const BatchNorm = defineOp<BatchNormAttrs>({
   cost(c) {
     return { kind: 'norm', elementOps: 2 * sizePerSample(c.outShape(0)) };
   },
+  checkWeights(c) {
+    // A variance is a mean of squares: one below zero is no trained statistic (and at −eps it divides by zero).
+    const v = c.weight(4);
+    if (!v) return;
+    const d = v.f32;
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] < 0) throw new ArgumentError(`${c.node}: running_var '${c.inputName(4)}' is ${d[i]} at index ${i}; variances must be >= 0`);
+    }
+  },
   onnx(c) {
     const C = c.info(0).shape[1] as number;
     const w = c.has(1) ? c.weight(1).f32 : new Float32Array(C).fill(1);
