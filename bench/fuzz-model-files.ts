@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   const record = (r: CaseResult): void => {
     addCase(summary, r, maxExamples);
     reported++;
-    if (!json && reported % 100 === 0) process.stderr.write(`\r${reported}/${cases} cases, failures ${JSON.stringify(summary.failures)}   `);
+    if (reported % 100 === 0 && (!json || reported % 1000 === 0)) {
+      // With --json, a line per 1,000 cases on stderr (stdout keeps the one JSON object).
+      process.stderr.write(`${json ? '' : '\r'}${reported}/${cases} cases in ${((performance.now() - t0) / 1000).toFixed(0)} s, failures ${JSON.stringify(summary.failures)}${json ? '\n' : '   '}`);
+    }
   };
   /** A case the child could not report (killed or died). */
   const lost = (index: number, failure: Failure, detail: string): void => {
