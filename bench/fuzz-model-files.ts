@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   const record = (r: CaseResult): void => {
     addCase(summary, r, maxExamples);
     reported++;
+    if (r.failures.length) process.stderr.write(`${json ? '' : '\n'}case ${r.index} ${r.seed} [${r.kind}, input ${r.input}]: ${r.failures.join(',')}: ${(r.detail ?? '').split('\n')[0].slice(0, 300)}\n`);
     if (reported % 100 === 0 && (!json || reported % 1000 === 0)) {
       // With --json, a line per 1,000 cases on stderr (stdout keeps the one JSON object).
       process.stderr.write(`${json ? '' : '\r'}${reported}/${cases} cases in ${((performance.now() - t0) / 1000).toFixed(0)} s, failures ${JSON.stringify(summary.failures)}${json ? '\n' : '   '}`);
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   };
   /** A case the child could not report (killed or died). */
   const lost = (index: number, failure: Failure, detail: string): void => {
-    record({ index, seed: '?', kind: '?', input: '?', engine: failure, runtime: failure, onnx: failure, failures: [failure], detail, ms: NaN, cpuMs: NaN, rssGrowth: NaN, bound: NaN, endToEnd: null });
+    record({ index, seed: '?', kind: '?', input: '?', engine: failure, runtime: failure, onnx: failure, failures: [failure], detail, ms: NaN, cpuMs: NaN, pathMs: { engine: NaN, runtime: NaN, onnx: NaN }, rssGrowth: NaN, bound: NaN, endToEnd: null });
   };
 
   const worker = (): Promise<void> =>
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
     process.stderr.write('\n');
     process.stdout.write(`${summary.cases} cases in ${summary.seconds.toFixed(0)} s (${jobs} processes)\n`);
     process.stdout.write(`outcomes: ${JSON.stringify(summary.outcomes)}\nengine: ${JSON.stringify(summary.engine)}\nruntime: ${JSON.stringify(summary.runtime)}\nonnx: ${JSON.stringify(summary.onnx)}\n`);
-    process.stdout.write(`failures: ${JSON.stringify(summary.failures)}; slowest ${summary.maxMs.toFixed(0)} ms of CPU (${JSON.stringify(summary.slowest)}); largest wall time ${summary.maxWallMs.toFixed(0)} ms; peak RSS growth of a case ${(summary.maxRssGrowth / 2 ** 20).toFixed(0)} MiB\n`);
+    process.stdout.write(`failures: ${JSON.stringify(summary.failures)}; slowest path ${summary.maxMs.toFixed(0)} ms of CPU (${JSON.stringify(summary.slowest)}); slowest whole case ${summary.maxCaseCpuMs.toFixed(0)} ms of CPU, ${summary.maxWallMs.toFixed(0)} ms wall; peak RSS growth of a case ${(summary.maxRssGrowth / 2 ** 20).toFixed(0)} MiB\n`);
     process.stdout.write(`engine and runtime both answered on ${summary.compared} cases (every step agreeing on the same inputs); end to end they differ by more than 1e-4 of the logits' scale on ${summary.endToEndAbove1e4} (rounding grown by ill-conditioned weights)\n`);
     for (const e of summary.examples.slice(0, 30)) process.stdout.write(`  case ${e.index} ${e.seed} [${e.kind}, input ${e.input}]: ${e.failures.join(',')}: ${(e.detail ?? '').split('\n')[0].slice(0, 240)}\n`);
   }

@@ -22,7 +22,7 @@ import { buildLut, quantizeLut } from '../ops/lut-table.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkModel, type ModelLimits } from './model-check.js';
 import { DEPLOY_FORMAT, datasetMeta, readModelContents, type DatasetMeta, type ModelMeta } from './model-format.js';
-import { LUTNN_METADATA_KEY, parseSafetensors, readJsonMetadata, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
+import { LUTNN_METADATA_KEY, MAX_METADATA_DEPTH, jsonDepthExceeds, parseSafetensors, readJsonMetadata, serializeSafetensors, type SafetensorsContents } from './safetensors-format.js';
 
 export { DEPLOY_FORMAT } from './model-format.js';
 
@@ -216,8 +216,12 @@ export function serializeDeploy(model: GraphAndTensors, meta: { dataset?: Datase
 /** Whether parsed safetensors metadata is a deployment file's (its `lutnn` entry says format "lutnn-deploy"). */
 export function isDeployMetadata(metadata: Record<string, string>): boolean {
   if (!hasOwn(metadata, LUTNN_METADATA_KEY)) return false;
+  const text = metadata[LUTNN_METADATA_KEY];
+  // Without the format's name in it, it is not one: a training file's (maybe large) graph is not parsed twice, nor
+  // metadata nested too deep (which the model reader then reports).
+  if (!text.includes(DEPLOY_FORMAT) || jsonDepthExceeds(text, MAX_METADATA_DEPTH)) return false;
   try {
-    const raw: unknown = JSON.parse(metadata[LUTNN_METADATA_KEY]);
+    const raw: unknown = JSON.parse(text);
     return isObj(raw) && raw.format === DEPLOY_FORMAT;
   } catch {
     return false;
