@@ -146,7 +146,7 @@ export class RuntimeModel {
     maxBatch: number,
     lut: LutEngine,
     conv: LutConvOptions,
-    private readonly checks: { finite: boolean; limit: number },
+    private readonly checks: { finite: boolean; limit: number; name?: string },
   ) {
     const { ops } = plan;
     this.ops = ops;
@@ -166,7 +166,7 @@ export class RuntimeModel {
     this.arena = arena;
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
     if (arena.arenaBytes + scratchBytes > checks.limit) {
-      throw new LimitError(`lutnn.load: activations need ${arena.arenaBytes} bytes of arena (peak at step '${ops[arena.peakStep].name}') and ${scratchBytes} of workspace at maxBatch = ${maxBatch}, more than the limit of ${checks.limit} bytes (maxActivationBytes); lower maxBatch or raise the limit`);
+      throw new LimitError(`lutnn.load${checks.name ? ` ${checks.name}` : ''}: activations need ${arena.arenaBytes} bytes of arena (peak at step '${ops[arena.peakStep].name}') and ${scratchBytes} of workspace at maxBatch = ${maxBatch}, more than the limit of ${checks.limit} bytes (maxActivationBytes); lower maxBatch or raise the limit`);
     }
     this.arenaPtr = blocks.alloc(Math.max(64, arena.arenaBytes));
     const ptr = (v: string): number => this.arenaPtr + arena.slots[arena.values.get(v)!.slot].offset;
@@ -204,7 +204,8 @@ export class RuntimeModel {
     const blocks = new Blocks(host.rt);
     const prepared: PreparedLut[] = [];
     try {
-      const checks = { finite: opts.checkFinite ?? false, limit: activationLimit({ maxActivationBytes: opts.maxActivationBytes }) };
+      const name = (opts as { name?: unknown }).name; // lutnn.load's file name, for messages
+      const checks = { finite: opts.checkFinite ?? false, limit: activationLimit({ maxActivationBytes: opts.maxActivationBytes }), name: typeof name === 'string' ? name : undefined };
       if (typeof checks.finite !== 'boolean') throw new ArgumentError(`lutnn.load: checkFinite must be a boolean, got ${String(checks.finite)}`);
       return new RuntimeModel(host, plan, meta, blocks, prepared, inputShape, maxBatch, lut, { mode: lutConv, wide: lutWideConv, certify: lutCertify }, checks);
     } catch (e) {
