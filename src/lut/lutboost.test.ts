@@ -1,7 +1,7 @@
 // Tests of LUTBoost: the plan parser and budget, each stage runs, the centroid stage freezes the weights, resume is exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDataset, type Dataset } from '../data/dataset.js';
@@ -178,8 +178,14 @@ test('a run stopped mid-stage resumes to the same weights as an uninterrupted on
       for (const [k, t] of b.model.namedWeights()) assert.deepEqual(t.data.slice(), refW.get(k), `stop at ${stop}: ${k}`);
       assert.deepEqual(b.stages.map((s) => s.testAccuracy), ref.stages.map((s) => s.testAccuracy));
     }
-    // Another plan does not take the saved stages.
+    // Another plan does not take the saved stages...
     assert.throws(() => lutBoost(dense, options({ stages, files: join(dir, 'ref'), resume: true, lr: 2e-3 })), /saved by another LUTBoost plan/);
+    // ...but a plan that shares its first stages takes their files (here the conversion and the centroid stage).
+    for (const i of [0, 1]) copyFileSync(join(dir, `ref.stage${i}.safetensors`), join(dir, `other.stage${i}.safetensors`));
+    const other = lutBoost(dense, options({ stages: parseLutBoostStages('convert,centroids:1,joint:0.5', 2), files: join(dir, 'other'), resume: true }));
+    assert.deepEqual(other.stages.map((s) => [s.resumed, s.steps]), [['done', 0], ['done', 6], ['no', 3]]);
+    assert.deepEqual(other.stages[1].testAccuracy, ref.stages[1].testAccuracy);
+    assert.throws(() => lutBoost(dense, options({ stages: parseLutBoostStages('convert,joint:1', 2), files: join(dir, 'ref'), resume: true })), /stage1.safetensors: saved by another LUTBoost plan \(stages up to 1/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

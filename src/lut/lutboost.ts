@@ -273,13 +273,15 @@ export function lutBoost(dense: GraphModel, o: LutBoostOptions): LutBoostResult 
   const seed = o.seed ?? 0;
   const every = o.checkpointEvery ?? 50;
   const calibImages = o.calibration.reduce((a, x) => a + x.shape[0], 0);
-  // The run's identity: a saved stage or checkpoint is reused only by the same plan.
+  // The run's identity. Stage i depends on the settings and on stages 0..i only (their kinds, epochs and batches): a
+  // saved stage or checkpoint is reused by any plan that agrees on those, so e.g. plans sharing a conversion stage share
+  // its file (copy it to the new plan's name and --resume).
   const identity = {
     recipe: 'lutboost', source: o.source ?? null, stages: plan.map((p) => ({ kind: p.kind, epochs: p.epochs, batches: p.batches })),
     convert: o.convert ?? {}, calibImages, batchSize: o.train.batchSize, trainImages: epochImages, trainSeed: o.train.seed,
     lr, temperatureLr, weightDecay, distill, seed,
   };
-  const idJson = JSON.stringify(identity);
+  const prefixId = (id: { stages?: unknown }, i: number): string => JSON.stringify({ ...id, stages: Array.isArray(id.stages) ? id.stages.slice(0, i + 1) : null });
   const stageFile = (i: number): string | null => (o.files ? `${o.files}.stage${i}.safetensors` : null);
   const ckptFile = (i: number): string | null => (o.files ? `${o.files}.stage${i}.ckpt` : null);
 
@@ -299,9 +301,9 @@ export function lutBoost(dense: GraphModel, o: LutBoostOptions): LutBoostResult 
       const saved = stageFile(i);
       if (o.resume && saved && existsSync(saved)) {
         const { model: m, meta } = loadModel(saved);
-        const info = (meta.info?.lutboost ?? null) as { identity?: unknown; stage?: number; report?: LutBoostStageReport } | null;
-        if (!info || JSON.stringify(info.identity) !== idJson || info.stage !== i || !info.report) {
-          throw new FormatError(`${saved}: saved by another LUTBoost plan (stages, budget, data or settings differ); remove the stage files or run without --resume`);
+        const info = (meta.info?.lutboost ?? null) as { identity?: { stages?: unknown }; stage?: number; report?: LutBoostStageReport } | null;
+        if (!info || !info.identity || prefixId(info.identity, i) !== prefixId(identity, i) || info.stage !== i || !info.report) {
+          throw new FormatError(`${saved}: saved by another LUTBoost plan (stages up to ${i}, data or settings differ); remove the stage files or run without --resume`);
         }
         model = m;
         const r = { ...info.report, resumed: 'done' as const };
@@ -345,7 +347,7 @@ export function lutBoost(dense: GraphModel, o: LutBoostOptions): LutBoostResult 
           r = fit({
             model: m, optimizer, schedule, train: windowSource(o.train, p.startBatch, p.batches, p.fitEpochs), test: o.test,
             epochs: p.fitEpochs, loss: teacherLoss, checkpoint: ckpt ?? undefined, checkpointEvery: every,
-            config: { ...identity, stage: i }, resume: o.resume, stopAfterSteps: stopAt,
+            config: { ...identity, stages: identity.stages.slice(0, i + 1), stage: i }, resume: o.resume, stopAfterSteps: stopAt,
             onProgress: (f: FitProgress) => progress('train', p.kind, f.epoch * f.batches + f.batch, f.epochs * f.batches, { loss: f.loss, accuracy: f.accuracy, imagesPerSecond: f.imagesPerSecond }),
           });
         } finally {
