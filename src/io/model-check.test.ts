@@ -15,7 +15,7 @@ test('jsonDepthExceeds counts nesting outside strings; readJsonMetadata refuses 
   assert.equal(jsonDepthExceeds('{"a":"[[[[[[\\"[[[["}', 1), false, 'brackets in strings, escaped quotes');
   const deep = `${'['.repeat(300)}${']'.repeat(300)}`;
   assert.throws(() => readJsonMetadata({ lutnn: deep }, 'lutnn', 'f.safetensors'), (e: unknown) => e instanceof FormatError && new RegExp(`f\\.safetensors: metadata "lutnn" nests arrays or objects more than ${MAX_METADATA_DEPTH} deep`).test((e as Error).message));
-  assert.deepEqual(readJsonMetadata({ lutnn: `${'['.repeat(200)}${']'.repeat(200)}` }, 'lutnn').constructor, Array);
+  assert.ok(Array.isArray(readJsonMetadata({ lutnn: `${'['.repeat(200)}${']'.repeat(200)}` }, 'lutnn')));
 });
 
 test('activationLimit: the option, else the environment variable, else 4 GiB; anything but a positive number is an ArgumentError', () => {
