@@ -3,9 +3,11 @@
 //   npx tsx bench/fuzz-model-files.ts [--cases 100000] [--seed 1] [--from 0] [--jobs 2] [--chunk 250] [--json]
 //     [--no-shipped] [--watchdog-s 60] [--rss-limit-mb 4096] [--examples 40]
 // Prints the counts by outcome (JSON with --json): per case one overall outcome (a failure label, else the engine's:
-// 'answer' or a LutnnError class), per path (engine, runtime, onnx), failures, per mutation kind. A child that stops
-// reporting for --watchdog-s seconds is killed and its case counted as 'slow' (a hang); one whose resident memory
-// passes --rss-limit-mb is killed and its case counted as 'memory'; one that dies counts its case as 'uncaught'.
+// 'answer' or a LutnnError class), per path (engine, runtime, onnx), failures, per mutation kind. A child that spends
+// --watchdog-s seconds of CPU time on one case (or 10 times as long in wall time: a hang without CPU use) is killed
+// and its case counted as 'slow'; CPU time, so that a busy shared machine does not pass for a hang. One whose
+// resident memory passes --rss-limit-mb is killed and its case counted as 'memory'; one that dies counts its case as
+// 'uncaught'.
 // Exits 1 when any case failed.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,6 +31,18 @@ if (args.includes('--child')) {
   process.send!({ ready: seeds.map((s) => `${s.name} (${s.bytes.length} bytes)`) });
 } else {
   await main();
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (0 when it is gone). */
+function childCpu(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
 }
 
 async function main(): Promise<void> {
@@ -67,6 +81,7 @@ async function main(): Promise<void> {
       let todo: { from: number; count: number } | null = null;
       let current = -1; // the case the child is on
       let lastReport = performance.now();
+      let cpuAtReport = 0; // the child's CPU seconds when it last reported
       let child: ChildProcess;
       let timer: NodeJS.Timeout;
       const take = (): void => {
@@ -79,6 +94,7 @@ async function main(): Promise<void> {
         next += todo.count;
         current = todo.from;
         lastReport = performance.now();
+        cpuAtReport = childCpu(child.pid);
         child.send(todo);
       };
       const restart = (failure: Failure | null, detail: string): void => {
@@ -96,6 +112,7 @@ async function main(): Promise<void> {
         child = fork(fileURLToPath(import.meta.url), childArgs, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
         child.on('message', (m: { ready?: string[]; case?: CaseResult; done?: number }) => {
           lastReport = performance.now();
+          cpuAtReport = childCpu(child.pid);
           if (m.ready) {
             seedFiles = m.ready;
             if (todo) {
@@ -122,7 +139,9 @@ async function main(): Promise<void> {
             // the child just exited
           }
           if (rss > rssLimit) restart('memory', `resident memory ${(rss / 2 ** 20).toFixed(0)} MiB passed the ${rssLimit / 2 ** 20} MiB limit during case ${current}`);
-          else if (performance.now() - lastReport > watchdogMs) restart('slow', `no answer for ${watchdogMs / 1000} s: case ${current} hangs`);
+          else if (childCpu(child.pid) - cpuAtReport > watchdogMs / 1000 || performance.now() - lastReport > 10 * watchdogMs) {
+            restart('slow', `no answer after ${(childCpu(child.pid) - cpuAtReport).toFixed(0)} s of CPU time (${((performance.now() - lastReport) / 1000).toFixed(0)} s wall): case ${current} hangs`);
+          }
         }, 200);
       };
       spawn();
