@@ -7,7 +7,7 @@ import { FAILURES, fuzzModels } from './model-fuzz.js';
 
 test('fuzzed model files end in a finite answer or a LutnnError on the engine, the runtime and the ONNX export; engine = runtime; no case slow or over the memory bound', (t) => {
   const seeds = modelSeeds();
-  // Quick mode: nesting at most 10^5 deep and node chains of at most 5,000 (the script goes to 10^6 and 99,990).
+  // Quick mode: nesting at most 10^5 deep and node chains of at most 5,000 (the script goes to 10^6 and 49,990).
   const r = fuzzModels(seeds, 0, 3000, 1, { quick: true });
   const { examples, kinds, ...figures } = r;
   void kinds;

@@ -129,7 +129,7 @@ test('serialize: unknown op names are refused with the node and the known ops', 
 test('serialize: limits: too many nodes, names too long, too many dims', () => {
   const many = good();
   many.nodes = new Array(GRAPH_LIMITS.nodes + 1).fill(null);
-  bad(many, /graph\.nodes has 100001 entries, at most 100000 allowed/);
+  bad(many, /graph\.nodes has 50001 entries, at most 50000 allowed/);
   const long = 'n'.repeat(GRAPH_LIMITS.nameLength + 1);
   const g1 = good();
   (g1.nodes as Record<string, unknown>[])[0].name = long;

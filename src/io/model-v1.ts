@@ -5,7 +5,7 @@ import type { AttrValue, Graph, GraphNode, OpType } from '../graph/types.js';
 
 /** Deepest module nesting a version 1 file may have (lutnn wrote 2 levels). */
 const MAX_DEPTH = 64;
-const MAX_MODULES = 100_000;
+const MAX_MODULES = 50_000; // as the graph's node limit (src/graph/serialize.ts)
 
 type Args = Record<string, unknown>;
 /** One leaf type: its op, its attributes from the v1 args, and its weights (suffixes; '' marks an absent optional one). */
