@@ -452,10 +452,11 @@ const TENSOR: Mutation[] = [
     if (s.length === 0) s.push(pick(rng, [1, 2]));
     else s[rng.int(s.length)] = pick(rng, [1, 2, 15, 17, 255, 256, 257, 300, 1024]);
     const n = s.reduce((a, b) => a * b, 1);
+    t.shape = s;
+    if (n > 2 ** 24) return 'lut-params'; // (after an earlier shape mutation) the data no longer fits: a parse error
     const d = new Float32Array(n);
     const old = f32Of(t);
     for (let i = 0; i < n; i++) d[i] = old[i % Math.max(1, old.length)];
-    t.shape = s;
     setF32(t, d);
     return 'lut-params';
   },
