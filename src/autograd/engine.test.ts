@@ -43,3 +43,12 @@ test('backward of a non-scalar without a gradient is an error', () => {
   const x = tensor([1, 2]).requireGrad();
   assert.throws(() => backward(mul(x, x)), AutogradError);
 });
+
+test('backward profile: one call per node with its name and a time, same gradients as without', () => {
+  const x = tensor([3]).requireGrad();
+  const seen: string[] = [];
+  backward(add(mul(x, x), x), undefined, { profile: (name, ms) => void (assert.ok(ms >= 0), seen.push(name)) });
+  assert.equal(x.grad!.item(), 7);
+  assert.equal(seen.length, 2);
+  assert.ok(seen.every((n) => typeof n === 'string' && n.length > 0), seen.join());
+});

@@ -62,6 +62,8 @@ function accumulate(acc: Tensor, g: Tensor): Tensor {
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again. */
   retainGraph?: boolean;
+  /** Called after each node's backward with its name and the milliseconds it took (profiling; bench/train-profile.ts). */
+  profile?: (name: string, ms: number) => void;
 }
 
 /**
@@ -123,7 +125,9 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       if (FREED in fn) {
         throw new AutogradError(`backward: graph through ${fn.name} was already freed; pass retainGraph to go twice`);
       }
+      const t0 = opts.profile ? performance.now() : 0;
       const inGrads = fn.backward(g);
+      if (opts.profile) opts.profile(fn.name, performance.now() - t0);
       if (inGrads.length !== fn.inputs.length) {
         throw new AutogradError(`backward: ${fn.name} returned ${inGrads.length} grads for ${fn.inputs.length} inputs`);
       }
