@@ -1,5 +1,7 @@
-// `npm run bench [-- --json] [--only layer,model,gemm,encoder,conv-encoders] [--reps N] [--threads 1,2] [--lut FILE]`: runs
-// the benchmarks one after another (conv-encoders needs --lut).
+// `npm run bench [-- --json] [--only MODEL,...]`: the benchmark suite (bench/suite.ts; models resnet18-cifar,
+// bert-base-layer, resnet-fm, vit-fm, fmnist-cnn; every flag is passed on), the default.
+// `npm run bench [-- --json] --only layer,model,gemm,encoder,conv-encoders [--reps N] [--threads 1,2] [--lut FILE]`: the
+// older single benchmarks one after another (conv-encoders needs --lut).
 // Each benchmark is its own script (bench/lut-layer.ts, bench/model.ts, bench/gemm.ts) run in a child process with
 // --json; this collects their JSON objects into one. Without --json it prints each benchmark's own table.
 import { spawnSync } from 'node:child_process';
@@ -9,7 +11,14 @@ import { machineInfo } from '../src/cli/common.js';
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const json = args.includes('--json');
-const only = (opt('--only') ?? 'layer,model').split(',').map((s) => s.trim());
+const SUITE = ['resnet18-cifar', 'bert-base-layer', 'resnet-fm', 'vit-fm', 'fmnist-cnn'];
+const onlyArg = opt('--only')?.split(',').map((s) => s.trim());
+if (!onlyArg || onlyArg.every((n) => SUITE.includes(n))) {
+  // The suite prints its own single JSON object (and its own errors); it gets every flag as given.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./suite.ts', import.meta.url)), ...args], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const only = onlyArg;
 const BENCHES: Record<string, { file: string; pass: string[] }> = {
   layer: { file: 'lut-layer.ts', pass: ['--reps', '--threads'] },
   model: { file: 'model.ts', pass: ['--reps', '--threads', '--lut', '--batches'] },
@@ -19,7 +28,7 @@ const BENCHES: Record<string, { file: string; pass: string[] }> = {
 };
 for (const name of only) {
   if (!BENCHES[name]) {
-    process.stderr.write(`bench: --only takes ${Object.keys(BENCHES).join(', ')}; got '${name}'\n`);
+    process.stderr.write(`bench: --only takes suite models (${SUITE.join(', ')}) or single benchmarks (${Object.keys(BENCHES).join(', ')}), not both; got '${name}'\n`);
     process.exit(1);
   }
 }

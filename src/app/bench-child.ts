@@ -2,13 +2,14 @@
 // the runtime models and, when asked, onnxruntime-node / onnxruntime-web sessions, interleaved, and reports over IPC.
 // Started by src/app/bench.ts with its config as argv[2] (JSON); not a command of its own.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { setNumThreads, startWorkers } from '../backend/pool.js';
 import { wasmLoadError, wasmRuntime } from '../backend/wasm.js';
 import { loadSync } from '../runtime/node.js';
 import type { RuntimeModel } from '../runtime/model.js';
 import { Rng } from '../tensor/rng.js';
 import { measureSamples, median, type Method } from './timing.js';
-import type { BenchChildConfig, BenchChildMessage, BenchChildResult, OrtModule, OrtSession } from './bench.js';
+import type { BenchChildConfig, BenchChildMessage, BenchChildResult, CreatePeer, OrtModule, OrtSession } from './bench.js';
 
 function send(msg: BenchChildMessage): Promise<void> {
   return new Promise((resolve, reject) => process.send!(msg, (e: Error | null) => (e ? reject(e) : resolve())));
@@ -25,7 +26,7 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function openOrt(spec: string, kind: 'node' | 'web', threads: number): Promise<OrtModule> {
+async function openOrt(spec: string, kind: 'node' | 'web' | 'module', threads: number): Promise<OrtModule> {
   const mod = (await import(spec)) as OrtModule & { default?: OrtModule };
   const ort = mod.InferenceSession ? mod : mod.default!;
   if (kind === 'web' && ort.env?.wasm) ort.env.wasm.numThreads = threads;
@@ -47,8 +48,28 @@ async function main(): Promise<void> {
     result.lutEngines[m.role] = runtimes[m.role].lutEngine;
   }
   // Baseline sessions (only where the parent found the package and exported the ONNX); a failure is reported, not fatal.
-  const sessions: { name: string; role: string; ort: OrtModule; session: OrtSession }[] = [];
+  const sessions: { name: string; role: string; run: (x: Float32Array, shape: number[]) => Promise<Float32Array>; release: () => Promise<void> }[] = [];
+  const ortSession = (name: string, role: string, ort: OrtModule, session: OrtSession): (typeof sessions)[number] => ({
+    name, role,
+    run: async (x, shape) => (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, shape) }))[session.outputNames[0]].data as Float32Array,
+    release: async () => void (await session.release?.()),
+  });
   for (const b of cfg.baselines) {
+    if (b.kind === 'module') {
+      // A peer module (e.g. bench/tfjs-peer.ts) built from the lutnn runtime of each model the peers run on.
+      for (const m of cfg.models) {
+        if (!m.onnx) continue;
+        const name = `${b.runner}:${m.role}`;
+        try {
+          const mod = (await import(pathToFileURL(b.spec).href)) as { createPeer: CreatePeer };
+          const peer = await mod.createPeer({ runtime: runtimes[m.role], inputShape: cfg.inputShape, threads: cfg.threads });
+          sessions.push({ name, role: m.role, run: async (x, shape) => peer.run(x, shape[0]), release: async () => peer.dispose() });
+        } catch (e) {
+          result.errors[name] = (e as Error).message.split('\n')[0];
+        }
+      }
+      continue;
+    }
     let ort: OrtModule;
     try {
       ort = await openOrt(b.spec, b.kind, cfg.threads);
@@ -57,12 +78,13 @@ async function main(): Promise<void> {
       continue;
     }
     for (const m of cfg.models) {
-      if (!m.onnx) continue;
+      const file = b.int8 ? m.onnxInt8 : m.onnx;
+      if (!file) continue;
       try {
         const opts = b.kind === 'node'
           ? { intraOpNumThreads: cfg.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' }
           : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-        sessions.push({ name: `${b.runner}:${m.role}`, role: m.role, ort, session: await ort.InferenceSession.create(readFileSync(m.onnx), opts) });
+        sessions.push(ortSession(`${b.runner}:${m.role}`, m.role, ort, await ort.InferenceSession.create(readFileSync(file), opts)));
       } catch (e) {
         result.errors[`${b.runner}:${m.role}`] = (e as Error).message.split('\n')[0];
       }
@@ -84,11 +106,9 @@ async function main(): Promise<void> {
       methods.push({ name: `lutnn:${role}`, run: () => m.run(x, y) });
     }
     for (const s of sessions) {
-      const feed = (): Record<string, unknown> => ({ [s.session.inputNames[0]]: new s.ort.Tensor('float32', x, shape) });
-      const out = s.session.outputNames[0];
       if (batch === cfg.batches[0]) {
         try {
-          const got = (await s.session.run(feed()))[out].data as Float32Array;
+          const got = await s.run(x, shape);
           result.agreement[s.name] = +relDiff(runtimes[s.role].run(x), got).toExponential(2);
         } catch (e) {
           result.errors[s.name] = (e as Error).message.split('\n')[0];
@@ -96,7 +116,7 @@ async function main(): Promise<void> {
         }
       }
       if (result.errors[s.name]) continue;
-      methods.push({ name: s.name, run: async () => (await s.session.run(feed()))[out].data });
+      methods.push({ name: s.name, run: () => s.run(x, shape) });
     }
     const samples = await measureSamples(methods, cfg.repeats, rng, cfg.warmup, () => {
       roundsDone++;
@@ -110,7 +130,7 @@ async function main(): Promise<void> {
       result.cells.push({ method: name, batch, medianMs: median(ms), minMs: Math.min(...ms), samples: ms.length });
     }
   }
-  for (const s of sessions) await s.session.release?.();
+  for (const s of sessions) await s.release();
   Object.values(runtimes).forEach((m) => m.dispose());
   await send({ type: 'progress', done: rounds, total: rounds });
   await send({ type: 'result', result });

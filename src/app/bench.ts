@@ -3,7 +3,8 @@
 // One child process per (SIMD build, thread count) runs src/app/bench-child.ts: the build is chosen once per process
 // (Node 20 needs --experimental-wasm-relaxed-simd for the relaxed one) and onnxruntime-web sizes its pool once per
 // process. Each child interleaves its methods in a fresh random order per round after warm-up rounds and reports
-// medians; the onnxruntime peers run in the plain-build processes, beside lutnn.
+// medians; the onnxruntime peers run in the plain-build processes, beside lutnn. On request, onnxruntime-node also
+// runs each dense model's dynamic int8 export (exportOnnx dynamicInt8: onnxruntime's quantize_dynamic form).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -13,12 +14,13 @@ import { ArgumentError, BackendError, FileError, FormatError, LutnnError, ShapeE
 import { loadModel } from '../io/model-file.js';
 import { exportOnnx } from '../io/onnx-export.js';
 import type { GraphModel } from '../graph/model.js';
+import type { RuntimeModel } from '../runtime/model.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { relaxedFlags } from './timing.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
 export type EncoderKind = 'f32' | 'int8' | 'wide';
-export type Runner = 'lutnn' | 'onnxruntime-node' | 'onnxruntime-web';
+export type Runner = 'lutnn' | 'onnxruntime-node' | 'onnxruntime-node-int8' | 'onnxruntime-web' | 'tfjs-wasm';
 export type Peer = Exclude<Runner, 'lutnn'>;
 /** 'model': the MODEL argument; 'dense': the --dense file. */
 export type Role = 'model' | 'dense';
@@ -42,9 +44,15 @@ export interface BenchOptions {
   encoder?: EncoderKind;
   /**
    * Module specifiers of the onnxruntime peers (default 'onnxruntime-node', 'onnxruntime-web'); false skips one.
-   * A specifier that does not resolve is reported as absent (the peers are dev dependencies).
+   * A specifier that does not resolve is reported as absent (the peers are dev dependencies). onnxruntimeNodeInt8
+   * (default false: not run) runs onnxruntime-node on the dynamic int8 export of each dense model (a LUT model has
+   * no dense layers to quantize; its export is not run). tfjsWasm (default false) is the path of a peer module whose
+   * `createPeer` (CreatePeer) rebuilds a model in tfjs-backend-wasm from its lutnn runtime (bench/tfjs-peer.ts); a
+   * model it cannot express is reported in `errors`.
    */
-  baselines?: { onnxruntimeNode?: string | false; onnxruntimeWeb?: string | false };
+  baselines?: { onnxruntimeNode?: string | false; onnxruntimeWeb?: string | false; onnxruntimeNodeInt8?: string | false; tfjsWasm?: string | false };
+  /** The files the onnxruntime peers run (default both; ['dense'] skips the LUT model's slow ONNX graph). */
+  peerRoles?: Role[];
   /** Seed of the input data (default 0). */
   seed?: number;
   /**
@@ -144,8 +152,9 @@ export interface BenchChildConfig {
   seed: number;
   budget: { ms: number; minSamples: number } | null;
   inputShape: number[];
-  models: { role: Role; path: string; onnx: string | null }[];
-  baselines: { runner: Peer; kind: 'node' | 'web'; spec: string }[];
+  /** onnxInt8: the dynamic int8 export (dense models only), for the onnxruntime-node-int8 peer. */
+  models: { role: Role; path: string; onnx: string | null; onnxInt8: string | null }[];
+  baselines: { runner: Peer; kind: 'node' | 'web' | 'module'; spec: string; int8: boolean }[];
 }
 
 export interface BenchChildResult {
@@ -161,6 +170,12 @@ export type BenchChildMessage =
   | { type: 'progress'; done: number; total: number }
   | { type: 'result'; result: BenchChildResult }
   | { type: 'error'; name: string; message: string };
+
+/**
+ * A peer module's factory (BenchOptions.baselines.tfjsWasm): a runner of the model whose lutnn runtime is given, for
+ * `threads` threads; it throws (an Error naming what it cannot express) when it cannot build the model.
+ */
+export type CreatePeer = (o: { runtime: RuntimeModel; inputShape: number[]; threads: number }) => Promise<{ run(x: Float32Array, batch: number): Float32Array; dispose(): void }>;
 
 /** The parts of onnxruntime-node / onnxruntime-web the bench uses. */
 export interface OrtSession {
@@ -297,40 +312,61 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
   const baselines: BenchReport['baselines'] = {
     'onnxruntime-node': { available: false, version: null, reason: 'skipped' },
+    'onnxruntime-node-int8': { available: false, version: null, reason: 'not requested' },
     'onnxruntime-web': { available: false, version: null, reason: 'skipped' },
+    'tfjs-wasm': { available: false, version: null, reason: 'not requested' },
   };
   const specs: BenchChildConfig['baselines'] = [];
   const peers: Record<string, string> = {};
-  for (const [runner, kind, spec] of [
-    ['onnxruntime-node', 'node', o.baselines?.onnxruntimeNode ?? 'onnxruntime-node'],
-    ['onnxruntime-web', 'web', o.baselines?.onnxruntimeWeb ?? 'onnxruntime-web'],
+  for (const [runner, kind, spec, int8] of [
+    ['onnxruntime-node', 'node', o.baselines?.onnxruntimeNode ?? 'onnxruntime-node', false],
+    ['onnxruntime-node-int8', 'node', o.baselines?.onnxruntimeNodeInt8 ?? false, true],
+    ['onnxruntime-web', 'web', o.baselines?.onnxruntimeWeb ?? 'onnxruntime-web', false],
+    ['tfjs-wasm', 'module', o.baselines?.tfjsWasm ?? false, false],
   ] as const) {
     if (spec === false) {
-      baselines[runner].reason = 'skipped (--no-baselines)';
+      if (!int8 && kind !== 'module') baselines[runner].reason = 'skipped (--no-baselines)';
       continue;
     }
-    baselines[runner] = findPackage(spec);
-    if (baselines[runner].available) specs.push({ runner, kind, spec });
+    baselines[runner] = kind === 'module' ? findPackage('@tensorflow/tfjs-backend-wasm') : findPackage(spec);
+    if (baselines[runner].available) specs.push({ runner, kind, spec, int8 });
   }
+  const int8Wanted = specs.some((s) => s.int8);
 
   const dir = mkdtempSync(join(tmpdir(), 'lutnn-bench-'));
   const errors: Record<string, string> = {};
   try {
     const models: BenchChildConfig['models'] = loaded.map((l) => {
-      if (specs.length === 0) return { role: l.role, path: l.path, onnx: null };
+      if (specs.length === 0 || !(o.peerRoles ?? ['model', 'dense']).includes(l.role)) return { role: l.role, path: l.path, onnx: null, onnxInt8: null };
+      let onnx: string;
       try {
         // 'reduce' sums a LUT layer's table rows with one ReduceSum: the faster form in onnxruntime.
-        const onnx = join(dir, `${l.role}.onnx`);
+        onnx = join(dir, `${l.role}.onnx`);
         writeFileSync(onnx, exportOnnx(l.model, { inputShape, sum: 'reduce' }).bytes);
-        return { role: l.role, path: l.path, onnx };
       } catch (e) {
         if (!(e instanceof LutnnError)) throw e;
         for (const s of specs) errors[`${s.runner}:${l.role}`] = `ONNX export failed: ${e.message}`;
-        return { role: l.role, path: l.path, onnx: null };
+        return { role: l.role, path: l.path, onnx: null, onnxInt8: null };
       }
+      let onnxInt8: string | null = null;
+      if (int8Wanted && modelKind(l.model) === 'dense') {
+        try {
+          onnxInt8 = join(dir, `${l.role}-int8.onnx`);
+          writeFileSync(onnxInt8, exportOnnx(l.model, { inputShape, dynamicInt8: true }).bytes);
+        } catch (e) {
+          if (!(e instanceof LutnnError)) throw e;
+          errors[`onnxruntime-node-int8:${l.role}`] = `ONNX int8 export failed: ${e.message}`;
+          onnxInt8 = null;
+        }
+      }
+      return { role: l.role, path: l.path, onnx, onnxInt8 };
     });
     for (const s of specs) {
-      peers[s.runner] = s.kind === 'node'
+      peers[s.runner] = s.int8
+        ? `onnxruntime-node ${baselines[s.runner].version ?? '?'} on the dynamic int8 export of each dense model (exportOnnx dynamicInt8: int8 weights per tensor, DynamicQuantizeLinear uint8 activations, MatMulInteger / ConvInteger; onnxruntime's quantize_dynamic form, batch norms not folded), same session options`
+        : s.kind === 'module'
+        ? `@tensorflow/tfjs-backend-wasm ${baselines[s.runner].version ?? '?'} (${basename(s.spec)}: the dense plan rebuilt in tfjs, NHWC), setThreadsCount(threads)`
+        : s.kind === 'node'
         ? `onnxruntime-node ${baselines[s.runner].version ?? '?'}, CPU execution provider, intraOpNumThreads = threads, sequential, all graph optimizations`
         : `onnxruntime-web ${baselines[s.runner].version ?? '?'}, wasm execution provider, env.wasm.numThreads = threads`;
     }
@@ -378,7 +414,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const modelMs = ms('lutnn:model');
         if (modelMs === undefined) continue;
         const speedup: Record<string, number> = {};
-        for (const peer of ['lutnn:dense', 'onnxruntime-node:model', 'onnxruntime-node:dense', 'onnxruntime-web:model', 'onnxruntime-web:dense']) {
+        for (const peer of ['lutnn:dense', 'onnxruntime-node:model', 'onnxruntime-node:dense', 'onnxruntime-node-int8:model', 'onnxruntime-node-int8:dense', 'onnxruntime-web:model', 'onnxruntime-web:dense', 'tfjs-wasm:model', 'tfjs-wasm:dense']) {
           const p = ms(peer);
           if (p !== undefined) speedup[peer] = +(p / modelMs).toFixed(3);
         }

@@ -20,6 +20,7 @@ interface ExportCliOptions {
   codes: boolean;
   sum: 'chain' | 'reduce';
   lutMarker: boolean;
+  dynamicInt8?: true | 'per-tensor' | 'per-channel';
   json: boolean;
 }
 
@@ -59,6 +60,7 @@ export function exportCommand(): Command {
     .addOption(new Option('--codes', "add each LUT layer's codes as an extra int64 output '<layer>.codes' [rows, C]").default(false).conflicts('deploy'))
     .addOption(new Option('--sum <mode>', 'LUT table sum: chain (bit-identical to lutnn) | reduce (one ReduceSum, faster)').argParser(choiceArg('--sum', ['chain', 'reduce'] as const)).default('chain' as const).conflicts('deploy'))
     .option('--no-lut-marker', 'leave out the marker and tensors that let lutnn import restore the LUT layers (a smaller file)')
+    .addOption(new Option('--dynamic-int8 [scales]', "dense layers in onnxruntime's dynamic int8 form (quantize_dynamic's: int8 weights, MatMulInteger / ConvInteger); scales per-tensor (default) or per-channel").choices(['per-tensor', 'per-channel']).conflicts('deploy'))
     .option('--json', 'print one JSON object on stdout', false)
     .action((file: string, opts: ExportCliOptions, cmd: Command) => {
       if (opts.onnx === undefined && opts.deploy === undefined) cmd.error("error: give --onnx <file> (an ONNX model) or --deploy <file> (a deployment file for lutnn's runtime)");
@@ -85,6 +87,7 @@ async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   // error names the node that does not fit it.
   const r = exportOnnx(model, {
     inputShape: o.inputShape, opset: o.opset, batch: o.batch, codes: o.codes, sum: o.sum, lutMarker: o.lutMarker,
+    dynamicInt8: o.dynamicInt8 === undefined ? false : { perChannel: o.dynamicInt8 === 'per-channel' },
     producerVersion: packageVersion(), metadata,
     docString: `lutnn model ${file}; input is normalized as lutnn's model.forward expects`,
   });
@@ -92,7 +95,8 @@ async function exportModel(file: string, o: ExportCliOptions): Promise<void> {
   const res = {
     command: 'export', model: file, out, bytes: r.bytes.length, opset: r.opset, irVersion: r.irVersion, batch: o.batch,
     inputShape: r.inputShape, input: r.input, output: r.output, inputs: r.inputs, outputs: r.outputs, extraOutputs: r.extraOutputs, nodes: r.nodes,
-    initializers: r.initializers, ops: r.ops, sum: r.sum, layers: r.layers, lutLayers: r.lutLayers, lutTrainingBytes: r.lutTrainingBytes,
+    initializers: r.initializers, ops: r.ops, sum: r.sum,
+    dynamicInt8: o.dynamicInt8 === undefined ? null : o.dynamicInt8 === 'per-channel' ? 'per-channel' : 'per-tensor', layers: r.layers, lutLayers: r.lutLayers, lutTrainingBytes: r.lutTrainingBytes,
     seconds: (performance.now() - t0) / 1000,
   };
   if (o.json) printJson(res);

@@ -8,6 +8,7 @@ import type { Rng } from '../tensor/rng.js';
 import type * as EngineOpsModule from '../ops/index.js';
 import type { AttrSchema } from './attrs.js';
 import type { Dim } from './dims.js';
+import type { DynamicInt8Options } from './onnx-int8.js';
 import type { Attrs, IrDType, OpType, ValueInfo } from './types.js';
 
 /** The engine primitives a forward pass is built from (src/ops/index.ts): autodiff comes with them. */
@@ -149,7 +150,8 @@ export interface OnnxLutLayer {
 /** Writes ONNX nodes and initializers (implemented by src/io/onnx-export.ts). Names returned are unique. */
 export interface OnnxEmitter {
   readonly opset: number;
-  readonly options: { codes: boolean; sum: 'chain' | 'reduce'; layerInputs: boolean };
+  /** dynamicInt8: the dense ops' weights in onnxruntime's dynamic int8 form (src/graph/onnx-int8.ts), or null. */
+  readonly options: { codes: boolean; sum: 'chain' | 'reduce'; layerInputs: boolean; dynamicInt8: DynamicInt8Options | null };
   /** One node; returns its output names (`outputs` fixed names or a count). */
   node(op: string, inputs: string[], scope: string, attrs?: Record<string, OnnxAttr>, outputs?: number | string[]): string[];
   one(op: string, inputs: string[], scope: string, attrs?: Record<string, OnnxAttr>): string;
@@ -180,6 +182,8 @@ export interface OnnxCtx<A extends object> {
   outInfo(i: number): ValueInfo;
   /** The initializer given as input i (the export may reshape or rebuild it instead of writing it as is). */
   weight(i: number): Tensor;
+  /** Input i is an initializer (a constant of the model, readable with weight(i)). */
+  initializer(i: number): boolean;
   /** Input i is computed exactly as lutnn computes it (an output of LUT layers and exact ops on them). */
   exact(i: number): boolean;
 }

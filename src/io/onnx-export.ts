@@ -26,10 +26,12 @@
 import { ArgumentError, LutnnError } from '../errors.js';
 import { analyzeGraph, type GraphInfo } from '../graph/analyze.js';
 import { BATCH, batchCoef, fmtDims, perSample, type Dim as IrDim } from '../graph/dims.js';
+import type { DynamicInt8Options } from '../graph/onnx-int8.js';
 import type { OnnxAttr, OnnxCtx, OnnxElem, OnnxEmitter, OnnxLutLayer, OnnxOut } from '../graph/op.js';
 import type { Attrs, IrDType, TensorInfo, ValueInfo } from '../graph/types.js';
 import { buildLut, quantizeLut } from '../ops/lut.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { foldConvBatchNorms } from './onnx-int8-fold.js';
 import { LUT_MARKER_KEY, LUT_TRAINING_GRAPH, type LutMarkerLayer } from './onnx-lut-marker.js';
 import {
   attribute,
@@ -79,6 +81,14 @@ export interface OnnxExportOptions {
    * training_info (onnx-lut-marker.ts). false leaves both out: a smaller file that imports as standard ops.
    */
   lutMarker?: boolean;
+  /**
+   * Write the dense layers (Linear, MatMul by a constant, Conv) in onnxruntime's dynamic int8 form, as
+   * onnxruntime.quantization.quantize_dynamic does (src/graph/onnx-int8.ts): int8 weights (per tensor, its default, or
+   * { perChannel: true }), activations quantized at run time (DynamicQuantizeLinear, uint8), MatMulInteger /
+   * ConvInteger, Cast, Mul by the scales, Add the bias; a batch norm that alone reads a Conv is folded into it first
+   * (src/io/onnx-int8-fold.ts). Default false: the float export. LUT layers are unchanged.
+   */
+  dynamicInt8?: boolean | { perChannel?: boolean };
   /** Graph name and model doc string. */
   graphName?: string;
   docString?: string;
@@ -151,7 +161,7 @@ export class OnnxGraphEmitter implements OnnxEmitter {
 
   constructor(
     readonly opset: number,
-    readonly options: { codes: boolean; sum: 'chain' | 'reduce'; layerInputs: boolean },
+    readonly options: { codes: boolean; sum: 'chain' | 'reduce'; layerInputs: boolean; dynamicInt8: DynamicInt8Options | null },
     /** The batch the ONNX dims are written for. */
     readonly batch: number | 'dynamic',
   ) {}
@@ -259,6 +269,17 @@ function boolOpt(op: string, arg: string, v: unknown): boolean {
   return v;
 }
 
+function int8Opt(op: string, v: unknown): DynamicInt8Options | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return { perChannel: false };
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    const pc = (v as { perChannel?: unknown }).perChannel;
+    const extra = Object.keys(v).filter((k) => k !== 'perChannel');
+    if (extra.length === 0 && (pc === undefined || typeof pc === 'boolean')) return { perChannel: pc === true };
+  }
+  throw new ArgumentError(`${op}: dynamicInt8 must be true, false or { perChannel: true|false }, got ${JSON.stringify(v)}`);
+}
+
 /** Shape and dtype of every initializer of an analysed graph (values that are neither graph inputs nor node outputs). */
 function initializerInfos(info: GraphInfo): Map<string, TensorInfo> {
   const inputs = new Set(info.graph.inputs.map((i) => i.name));
@@ -306,8 +327,14 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
   if (batch !== 'dynamic') posIntOpt(op, 'batch', batch);
   const sum = opts.sum ?? 'chain';
   if (sum !== 'chain' && sum !== 'reduce') throw new ArgumentError(`${op}: sum must be 'chain' or 'reduce', got ${String(sum)}`);
-  const options = { codes: boolOpt(op, 'codes', opts.codes), sum, layerInputs: boolOpt(op, 'layerInputs', opts.layerInputs) };
-  const info = withInputShape(op, model.info, opts.inputShape);
+  const options = { codes: boolOpt(op, 'codes', opts.codes), sum, layerInputs: boolOpt(op, 'layerInputs', opts.layerInputs), dynamicInt8: int8Opt(op, opts.dynamicInt8) };
+  const shaped = withInputShape(op, model.info, opts.inputShape);
+  // The int8 form quantizes each Conv with its batch norm folded in (as quantize_dynamic sees a PyTorch eval export).
+  if (options.dynamicInt8) {
+    const given = model;
+    model = foldConvBatchNorms({ info: shaped, weight: (n) => given.weight(n) }, initializerInfos(shaped));
+  }
+  const info = options.dynamicInt8 ? model.info : shaped;
   const g = info.graph;
   const e = new OnnxGraphEmitter(opset, options, batch);
 
@@ -368,6 +395,7 @@ export function exportOnnx(model: OnnxExportable, opts: OnnxExportOptions = {}):
         if (!present(i) || !inits.has(node.inputs[i])) throw new ArgumentError(`onnx export: ${where}: input ${i} is not an initializer`);
         return model.weight(node.inputs[i]);
       },
+      initializer: (i) => present(i) && inits.has(node.inputs[i]),
       exact: (i) => present(i) && (inits.has(node.inputs[i]) || exact.get(node.inputs[i]) === true),
     };
     const before = e.nodes.length;

@@ -2,6 +2,7 @@
 import { ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
+import { dynamicInt8Conv } from '../onnx-int8.js';
 import { WEIGHTED_INPUTS, fixed, needRank, req, windowOut } from '../rules.js';
 import { allInputs, window2d, windowPads } from '../onnx-in.js';
 
@@ -71,6 +72,12 @@ export const Conv = defineOp<ConvAttrs>({
   },
   onnx(c) {
     const [, , kh, kw] = c.info(1).shape as number[];
+    const q = c.e.options.dynamicInt8;
+    if (q && c.initializer(1) && (!c.has(2) || c.initializer(2))) {
+      const w = c.weight(1);
+      const attrs = { ...onnxWindow([kh, kw], c.attrs), group: c.attrs.groups };
+      return [dynamicInt8Conv(c.e, c.input(0), w.f32, w.shape, c.has(2) ? c.weight(2).f32 : null, attrs, c.scope, q)];
+    }
     const ins = [c.input(0), c.input(1)];
     if (c.has(2)) ins.push(c.input(2));
     return [c.e.one('Conv', ins, c.scope, { ...onnxWindow([kh, kw], c.attrs), group: c.attrs.groups })];

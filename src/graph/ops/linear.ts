@@ -3,6 +3,7 @@ import { shapeSize } from '../../tensor/tensor.js';
 import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
+import { dynamicInt8MatMul } from '../onnx-int8.js';
 import { TWO_OPERANDS, WEIGHTED_INPUTS, broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
 import type { OnnxImportCtx } from '../op.js';
 
@@ -51,7 +52,15 @@ export const MatMul = defineOp<Record<string, never>>({
     // Every output element is one k-long dot product.
     return { kind: 'dense', macs: shapeSize(out) * a[a.length - 1], bitsPerActivation: 32 };
   },
-  onnx: (c) => [c.e.one('MatMul', [c.input(0), c.input(1)], c.scope)],
+  onnx(c) {
+    const q = c.e.options.dynamicInt8;
+    if (q && c.initializer(1) && c.info(1).shape.length === 2) {
+      // An activation times a constant [K, M]: quantize_dynamic's MatMulInteger form.
+      const [K, M] = c.info(1).shape as number[];
+      return [dynamicInt8MatMul(c.e, c.input(0), c.weight(1).f32, K, M, '', c.scope, q)];
+    }
+    return [c.e.one('MatMul', [c.input(0), c.input(1)], c.scope)];
+  },
   onnxImport: [
     {
       // A MatMul of two computed values (attention) or by a constant of another rank; a 2-D constant makes a Linear.
@@ -89,6 +98,8 @@ export const Linear = defineOp<Record<string, never>>({
   onnx(c) {
     const x = c.info(0).shape;
     const [M, D] = c.info(1).shape as number[];
+    const q = c.e.options.dynamicInt8;
+    if (q && c.initializer(1)) return [dynamicInt8MatMul(c.e, c.input(0), transposed({ shape: [M, D], data: c.weight(1).f32 }), D, M, c.has(2) ? c.input(2) : '', c.scope, q)];
     if (x.length === 2) {
       const ins = [c.input(0), c.input(1)];
       if (c.has(2)) ins.push(c.input(2));
