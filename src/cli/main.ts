@@ -15,6 +15,7 @@ import { importCommand } from './import.js';
 import { applyUsageConventions } from './usage.js';
 import { benchCommand } from './bench.js';
 import { quantizeCommand } from './quantize.js';
+import { lutnaCommand } from './lutna.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
 function packageVersion(): string {
@@ -38,6 +39,7 @@ const program = new Command('lutnn')
   .addCommand(exportCommand())
   .addCommand(importCommand())
   .addCommand(quantizeCommand())
+  .addCommand(lutnaCommand())
   .addCommand(benchCommand());
 
 applyUsageConventions(program);
