@@ -1,6 +1,7 @@
 // The browser bundle in headless Chromium: a LUT fmnist-cnn and a LUT vit-fm (attention graph; its training file and
-// its deployment file) run through loadInWorker and the in-thread load give the same logits, bit for bit, as the Node
-// runtime on the same inputs (same kernels, same arithmetic).
+// its deployment file), and PyTorch models imported from ONNX (a BatchNorm1d MLP, a MobileNet, nn.TransformerEncoder's
+// layout, a BERT-style encoder of token ids and a mask), run through loadInWorker and the in-thread load give the same
+// logits, bit for bit, as the Node runtime on the same inputs (same kernels, same arithmetic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,7 @@ import { randn } from '../src/tensor/create.js';
 import { Rng } from '../src/tensor/rng.js';
 import { lutFmnist } from './lut-models.js';
 import { convertModel } from '../src/lut/convert.js';
+import { importOnnxFile } from '../src/io/onnx-import-file.js';
 
 const CHROMIUM = process.env.LUTNN_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,6 +45,9 @@ let vitLogits: Float32Array = new Float32Array(0);
 let input: Float32Array = new Float32Array(0);
 let nodeLogits: Float32Array = new Float32Array(0);
 let variant = 'plain';
+/** Imported ONNX fixtures (test/fixtures/onnx): model file, inputs (float32 or int32 arrays) and Node's logits. */
+const imported = new Map<string, { bytes: Uint8Array; inputs: (Float32Array | Int32Array)[]; logits: Float32Array }>();
+const IMPORTED = ['mlp', 'mobilenet', 'vit-torch', 'bert'];
 
 /**
  * Serves dist-web, the page and the model under /coi/ (COOP/COEP: cross-origin isolated), /open/ (no headers) and
@@ -62,6 +67,7 @@ function serve(): Promise<string> {
     else if (file === 'model.safetensors') body = modelBytes;
     else if (file === 'vit.safetensors') body = vitBytes;
     else if (file === 'vit.lutnn.safetensors') body = vitDeployBytes;
+    else if (file.startsWith('imported-') && imported.has(file.slice(9, -12))) body = imported.get(file.slice(9, -12))!.bytes;
     else {
       const p = normalize(join(DIST, file));
       if (!p.startsWith(DIST + '/') || !existsSync(p)) return void res.writeHead(404, headers).end();
@@ -103,6 +109,23 @@ before(async () => {
   assert.equal(vrt.ops.filter((o) => o.kind === 'lutLinear').length, 24);
   vitLogits = vrt.run(vitInput);
   vrt.dispose();
+
+  // The imported fixtures, as `lutnn import` writes them, run in Node on their reference inputs.
+  const fixtures = join(ROOT, 'test/fixtures/onnx');
+  const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as { name: string; opset: number; file: string; inputs: { file: string; dtype: string }[] }[];
+  for (const name of IMPORTED) {
+    const e = manifest.find((m) => m.name === name && m.opset === 17)!;
+    const { model } = importOnnxFile(join(fixtures, e.file));
+    const bytes = serializeModel(model, { info: { test: 'browser' } });
+    const inputs = e.inputs.map((i) => {
+      const b = readFileSync(join(fixtures, i.file));
+      const buf = b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+      return i.dtype === 'int64' ? Int32Array.from(new BigInt64Array(buf), (v) => Number(v)) : new Float32Array(buf);
+    });
+    const irt = loadSync(bytes, { maxBatch: 2 });
+    imported.set(name, { bytes, inputs, logits: irt.run(inputs.length === 1 ? inputs[0] : inputs) });
+    irt.dispose();
+  }
 
   base = await serve();
   const { chromium } = await import('playwright-core');
@@ -349,6 +372,40 @@ test('browser bundle: a LUT-NN vit-fm (attention, LayerNorm, GELU, LUT Linears o
     assertSame(r[2], 'vit-fm LUT, load (in-thread)', vitLogits);
     assertSame(r[3], 'vit-fm LUT deployment file, loadInWorker, 2 threads', vitLogits);
     assertSame(r[4], 'vit-fm LUT deployment file, load (in-thread)', vitLogits);
+  } finally {
+    await page.close();
+  }
+});
+
+test('browser bundle: PyTorch models imported from ONNX (BatchNorm1d MLP, MobileNet, nn.TransformerEncoder layout, BERT with int32 ids and mask) match Node bit for bit', { skip, timeout: 60_000 }, async () => {
+  const page = await openPage('coi');
+  try {
+    const cases = IMPORTED.map((name) => ({ name, inputs: imported.get(name)!.inputs.map((a) => ({ int: a instanceof Int32Array, values: Array.from(a) })) }));
+    const r = await page.evaluate(
+      async ({ simd, cases }) => {
+        const lutnn = await import(new URL('./lutnn.js', location.href).href);
+        const out: Record<string, { worker: number[]; direct: number[]; inputs: string[] }> = {};
+        for (const c of cases) {
+          const xs = c.inputs.map((i) => (i.int ? Int32Array.from(i.values) : Float32Array.from(i.values)));
+          const arg = xs.length === 1 ? xs[0] : xs;
+          const w = await lutnn.loadInWorker(`imported-${c.name}.safetensors`, { simd, maxBatch: 2, threads: 2 });
+          const worker = Array.from((await w.run(arg)) as Float32Array);
+          const inputs = (w.inputs as { name: string; dtype: string }[]).map((i) => `${i.name} ${i.dtype}`);
+          await w.dispose();
+          const d = await lutnn.load(`imported-${c.name}.safetensors`, { simd, maxBatch: 2 });
+          const direct = Array.from(d.run(arg) as Float32Array);
+          d.dispose();
+          out[c.name] = { worker, direct, inputs };
+        }
+        return out;
+      },
+      { simd: variant, cases },
+    );
+    assert.deepEqual(r.bert.inputs, ['input_ids int32', 'attention_mask int32']);
+    for (const name of IMPORTED) {
+      assertSame(r[name].worker, `imported ${name}, loadInWorker, 2 threads`, imported.get(name)!.logits);
+      assertSame(r[name].direct, `imported ${name}, load (in-thread)`, imported.get(name)!.logits);
+    }
   } finally {
     await page.close();
   }

@@ -92,11 +92,11 @@ test('lutnn export --deploy: usage errors exit 2; a float-table LUT layer or an 
 
   // An op without a runtime step: the file would not load, so it is not written.
   g.attrs = { ...g.attrs, quantize: true };
-  lut.graph.nodes.find((n) => n.name === 'relu3')!.op = 'Sigmoid';
+  lut.graph.nodes.find((n) => n.name === 'relu3')!.op = 'LeakyRelu';
   const sigmoid = join(dir, 'sigmoid.safetensors');
   saveModel(sigmoid, lut, { dataset });
   const s = run('export', sigmoid, '--deploy', out);
   assert.equal(s.status, 1);
-  assert.match(s.stderr, /^lutnn: export: .*sigmoid\.safetensors: lutnn's runtime cannot run this model, so it has no deployment file: lutnn\.load: node 'relu3' \(Sigmoid\) is an op the runtime has no step for yet/);
+  assert.match(s.stderr, /^lutnn: export: .*sigmoid\.safetensors: lutnn's runtime cannot run this model, so it has no deployment file: lutnn\.load: node 'relu3' \(LeakyRelu\) is an op the runtime has no step for yet/);
   assert.throws(() => statSync(out), 'nothing written');
 });

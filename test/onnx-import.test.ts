@@ -1,6 +1,7 @@
 // ONNX import of the PyTorch fixtures (test/fixtures/onnx, scripts/make_onnx_fixtures.py): each model at each opset
-// imported, run on lutnn's engine and (where the runtime plans the graph) on lutnn.load, and exported again and run in
-// onnxruntime-node, against PyTorch's outputs; and lutnn's own LUT models exported and imported back as LUT layers.
+// imported, run on lutnn's engine and on lutnn.load (the runtime), and exported again and run in onnxruntime-node,
+// against PyTorch's outputs; their LUT-NN forms on the engine and the runtime; and lutnn's own LUT models exported and
+// imported back as LUT layers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,13 +11,12 @@ import ort from 'onnxruntime-node';
 import { loadEmbeddedFashionMnist } from '../src/data/fashion-mnist.js';
 import { DataLoader } from '../src/data/loader.js';
 import { noGrad } from '../src/autograd/engine.js';
-import { LutnnError } from '../src/errors.js';
 import { GraphModel } from '../src/graph/model.js';
 import { serializeModel } from '../src/io/model-format.js';
 import { exportOnnx } from '../src/io/onnx-export.js';
 import { importOnnxFile } from '../src/io/onnx-import-file.js';
 import { OnnxUnsupportedError, importOnnx } from '../src/io/onnx-import.js';
-import { convertStructure } from '../src/lut/convert.js';
+import { convertModel, convertStructure } from '../src/lut/convert.js';
 import { createModel } from '../src/nn/zoo.js';
 import { loadSync } from '../src/runtime/node.js';
 import { randn } from '../src/tensor/create.js';
@@ -41,11 +41,6 @@ interface Entry {
 }
 
 const manifest: Entry[] = existsSync(join(DIR, 'manifest.json')) ? (JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Entry[]) : [];
-/**
- * The fixtures lutnn.load must run (the runtime plans CNN graphs); it is tried on every single-input model and the
- * outcome reported (it refuses the others with a LutnnError naming the op it lacks a step for).
- */
-const RUNTIME_MODELS = new Set(['resnet', 'fmnist-cnn-trained']);
 
 function bin(file: string): ArrayBuffer {
   const b = readFileSync(join(DIR, file));
@@ -73,13 +68,21 @@ function relErr(got: ArrayLike<number>, ref: Float32Array): number {
 
 const fmt = (v: number): string => v.toExponential(2);
 
+/** max |got − ref|. */
+function maxAbs(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  assert.equal(got.length, ref.length);
+  let d = 0;
+  for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs(got[i] - ref[i]));
+  return d;
+}
+
 test('fixtures: the manifest lists the issue\'s models at opsets 13 and 17', { skip: manifest.length === 0 ? 'no fixtures (scripts/make_onnx_fixtures.py)' : false }, () => {
   const names = new Set(manifest.map((e) => `${e.name}@${e.opset}`));
   for (const m of ['mlp', 'resnet', 'mobilenet', 'vit', 'bert']) for (const o of [13, 17]) assert.ok(names.has(`${m}@${o}`), `${m} at opset ${o}`);
 });
 
 for (const e of manifest) {
-  test(`import ${e.file}: engine${RUNTIME_MODELS.has(e.name) ? ', runtime' : ''} and export round trip match PyTorch within ${e.tolerance}`, async (t) => {
+  test(`import ${e.file}: engine, runtime and export round trip match PyTorch within ${e.tolerance}`, async (t) => {
     const r = importOnnxFile(join(DIR, e.file));
     const model = r.model;
     assert.equal(r.opset, e.opset);
@@ -91,22 +94,24 @@ for (const e of manifest) {
     engine.forEach((err, k) => assert.ok(err <= e.tolerance, `${e.file} output ${k}: engine relative error ${err} > ${e.tolerance}`));
     const notes = [`engine ${engine.map(fmt).join(',')}`, `ops ${JSON.stringify(r.ops)}`, `fused ${JSON.stringify(r.fused)}`];
 
-    // lutnn.load on the model file's bytes (the runtime takes one float input).
-    if (e.inputs.length === 1 && e.inputs[0].dtype === 'float32') {
-      const bytes = serializeModel(model, { dataset: { name: 'fashion-mnist', mean: 0, std: 1 } });
-      try {
-        const rt = loadSync(bytes);
-        try {
-          const err = relErr(rt.run(feeds[0]), refs[0]);
-          assert.ok(err <= e.tolerance, `${e.file}: runtime relative error ${err} > ${e.tolerance}`);
-          notes.push(`runtime ${fmt(err)}`);
-        } finally {
-          rt.dispose();
-        }
-      } catch (err) {
-        if (RUNTIME_MODELS.has(e.name) || !(err instanceof LutnnError)) throw err;
-        notes.push(`runtime: ${(err as Error).message.slice(0, 160)}`);
+    // lutnn.load on the model file's bytes: every fixture runs on the runtime (token ids and masks as int32 inputs,
+    // also given as ONNX's int64 and by name).
+    const rt = loadSync(serializeModel(model, { dataset: { name: 'fashion-mnist', mean: 0, std: 1 } }));
+    try {
+      assert.deepEqual(rt.inputs.map((i) => i.name), r.inputs.map((i) => i.name));
+      const y = rt.run(feeds.length === 1 ? feeds[0] : feeds);
+      const err = relErr(y, refs[0]);
+      assert.ok(err <= e.tolerance, `${e.file}: runtime relative error ${err} > ${e.tolerance}`);
+      notes.push(`runtime ${fmt(err)} (max |runtime − torch| ${fmt(maxAbs(y, refs[0]))}, max |runtime − engine| ${fmt(maxAbs(y, ys[0].f32))})`);
+      if (e.inputs.some((i) => i.dtype === 'int64')) {
+        const byName = Object.fromEntries(e.inputs.map((i, k) => [rt.inputs[k].name, i.dtype === 'int64' ? new BigInt64Array(bin(i.file)) : feeds[k]]));
+        assert.deepEqual(rt.run(byName), y, `${e.file}: int64 ids by name`);
       }
+      const one = feeds.map((f) => new Tensor(f.data.slice(0, f.data.length / f.shape[0]) as Float32Array | Int32Array, [1, ...f.shape.slice(1)]));
+      const y1 = rt.run(one.length === 1 ? one[0] : one);
+      assert.deepEqual(y1, y.subarray(0, y.length / e.outputs[0].shape[0]), `${e.file}: sample 0 alone`);
+    } finally {
+      rt.dispose();
     }
 
     // Round trip: the imported model exported again runs in onnxruntime with PyTorch's outputs.
@@ -120,6 +125,33 @@ for (const e of manifest) {
     t.diagnostic(notes.join('; '));
   });
 }
+
+test('LUT-NN forms of the imported mlp, mobilenet, vit-torch and bert (lutnn convert\'s default layers): the runtime equals the engine', (t) => {
+  for (const name of ['mlp', 'mobilenet', 'vit-torch', 'bert']) {
+    const e = manifest.find((x) => x.name === name && x.opset === 17);
+    assert.ok(e, `${name} fixture`);
+    const { model } = importOnnxFile(join(DIR, e.file));
+    const feeds = e.inputs.map(feed);
+    // Seeded centroids (no data), and for one-input models centroids fitted on data (k-means over calibration rows).
+    const forms: [string, GraphModel][] = [['seeded', convertStructure(model, { seed: 7 }).model.eval()]];
+    if (feeds.length === 1) forms.push(['calibrated', convertModel(model, [randn([32, ...e.inputs[0].shape.slice(1)], 1, new Rng(3)), feeds[0]], { seed: 7 }).model.eval()]);
+    for (const [how, lut] of forms) {
+      const luts = lut.info.nodes.filter((n) => n.node.op.startsWith('Lut')).length;
+      assert.ok(luts > 0, `${name} ${how}: LUT layers`);
+      const want = noGrad(() => lut.run(feeds))[0].f32;
+      const rt = loadSync(serializeModel(lut, { dataset: { name: 'fashion-mnist', mean: 0, std: 1 } }));
+      try {
+        const got = rt.run(feeds.length === 1 ? feeds[0] : feeds);
+        assert.equal(rt.ops.filter((o) => o.kind === 'lutLinear' || o.kind === 'lutConv').length, luts, `${name} ${how}: LUT steps`);
+        const err = relErr(got, want);
+        assert.ok(err <= 1e-4, `${name} ${how}: runtime vs engine relative error ${err}`);
+        t.diagnostic(`${name} ${how}: ${luts} LUT layers; max |runtime − engine| ${fmt(maxAbs(got, want))} (relative ${fmt(err)})`);
+      } finally {
+        rt.dispose();
+      }
+    }
+  }
+});
 
 /** A LUT model of a zoo graph (seeded centroids, lutnn convert's default layers). */
 function lutModel(name: string): GraphModel {

@@ -98,12 +98,12 @@ function placeBySize(slots: ArenaSlot[]): number {
 
 /**
  * Plans the activation arena of `steps` (in run order) for batches of up to `maxBatch`: `floats` gives every value's
- * floats per sample, `input` is the graph input (written before step 0) and `output` the graph output (read after
+ * floats per sample, `input` is the graph input or inputs (written before step 0; 4-byte elements, int32 ids included) and `output` the graph output (read after
  * the last step). A step's output takes a new slot unless it is a view (input 0's slot) or it may run in place on an
  * input whose slot no later step reads (that slot). Slots whose live steps intersect get disjoint bytes (a step's
  * inputs and output included, unless it runs in place); the others may share.
  */
-export function planArena(steps: readonly ArenaStep[], floats: ReadonlyMap<string, number>, input: string, output: string, maxBatch: number): ArenaPlan {
+export function planArena(steps: readonly ArenaStep[], floats: ReadonlyMap<string, number>, input: string | readonly string[], output: string, maxBatch: number): ArenaPlan {
   const size = (v: string): number => {
     const f = floats.get(v);
     if (f === undefined) throw new ArgumentError(`planArena: value '${v}' has no size`);
@@ -137,7 +137,7 @@ export function planArena(steps: readonly ArenaStep[], floats: ReadonlyMap<strin
     return a;
   };
 
-  place(input, newSlot(input, -1), -1);
+  for (const v of typeof input === 'string' ? [input] : input) place(v, newSlot(v, -1), -1);
   steps.forEach((s, i) => {
     const ins = s.inputs.map((v) => valueOf(s, v));
     if (s.view) {

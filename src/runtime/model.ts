@@ -8,10 +8,28 @@ import type { DeployMeta } from '../io/deploy-format.js';
 import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { LutEngine, LutLayerSpec, PreparedLut } from './lut-step.js';
 import { planArena, type ArenaPlan, type ArenaSlot, type ArenaValue } from './arena.js';
-import { describeOps, inPlaceInputs, planGraph, valueFloats, type Op, type Plan } from './plan.js';
+import { inPlaceInputs, planGraph, valueFloats, type Op, type Plan } from './plan.js';
+import { describeOps } from './describe.js';
+import { firstBadIndex } from './heap-kernels.js';
 import { Blocks, makeStep, type KernelHost, type LutConvMode, type LutConvOptions, type Step } from './steps.js';
 
 const RUN = 'lutnn.run';
+
+/** One input of run(): floats (Float32Array, float32 Tensor) or token ids (Int32Array, BigInt64Array, int32 Tensor). */
+export type RunInput = Float32Array | Int32Array | BigInt64Array | Tensor;
+
+/**
+ * What run() takes: the input of a one-input model, or every input of the graph, in its order (an array) or by name
+ * (an object).
+ */
+export type RunInputs = RunInput | readonly RunInput[] | Readonly<Record<string, RunInput>>;
+
+/** A graph input of a compiled model: name, per-sample shape and element type. */
+export interface RuntimeInput {
+  name: string;
+  shape: readonly number[];
+  dtype: 'float32' | 'int32';
+}
 
 export interface CompileOptions {
   /**
@@ -115,7 +133,10 @@ export interface MemoryPlan {
 
 /** A model compiled for inference: run() is synchronous and reuses the same buffers, so one run at a time. */
 export class RuntimeModel {
+  /** Shape of one sample of the first input (the only one of most models). */
   readonly inputShape: readonly number[];
+  /** Every graph input in the graph's order (token ids and masks are int32). */
+  readonly inputs: readonly RuntimeInput[];
   readonly outputShape: readonly number[];
   readonly maxBatch: number;
   readonly lutEngine: string;
@@ -128,11 +149,11 @@ export class RuntimeModel {
   private readonly steps: Step[];
   /** Per step: byte pointers of its inputs and output in the arena. */
   private readonly io: { xs: number[]; y: number }[];
-  private readonly inPtr: number;
+  private readonly inPtrs: number[];
   private readonly outPtr: number;
   private readonly arenaPtr: number;
   private readonly arena: ArenaPlan;
-  private readonly inSize: number;
+  private readonly inSizes: number[];
   private readonly outSize: number;
   private alive = true;
 
@@ -153,15 +174,16 @@ export class RuntimeModel {
     this.inputName = plan.input;
     this.outputName = plan.output;
     this.inputShape = inputShape;
+    this.inputs = plan.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype }));
     this.maxBatch = maxBatch;
     this.lutEngine = lut.name;
     this.outputShape = plan.shapes.get(plan.output)!;
-    this.inSize = shapeSize(inputShape);
+    this.inSizes = plan.inputs.map((i) => shapeSize(i.shape));
     this.outSize = shapeSize(this.outputShape);
     this.steps = ops.map((op) => makeStep(host, blocks, op, maxBatch, lut, prepared, conv));
     const arena = planArena(
       ops.map((o) => ({ name: o.name, inputs: o.inputs, output: o.output, view: o.kind === 'reshape', inPlace: inPlaceInputs(o) })),
-      valueFloats(plan), plan.input, plan.output, maxBatch,
+      valueFloats(plan), plan.inputs.map((i) => i.name), plan.output, maxBatch,
     );
     this.arena = arena;
     const scratchBytes = Math.max(64, ...this.steps.map((s) => s.scratchBytes));
@@ -171,7 +193,7 @@ export class RuntimeModel {
     this.arenaPtr = blocks.alloc(Math.max(64, arena.arenaBytes));
     const ptr = (v: string): number => this.arenaPtr + arena.slots[arena.values.get(v)!.slot].offset;
     this.io = ops.map((o) => ({ xs: o.inputs.map(ptr), y: ptr(o.output) }));
-    this.inPtr = ptr(plan.input);
+    this.inPtrs = plan.inputs.map((i) => ptr(i.name));
     this.outPtr = ptr(plan.output);
     const scratch = blocks.alloc(scratchBytes);
     for (const s of this.steps) s.scratch = scratch;
@@ -228,7 +250,7 @@ export class RuntimeModel {
    * The output of every step (flat [N, ...op.outShape], in op order) for input [N, ...inputShape], N <= maxBatch:
    * for analysis (e.g. what each LUT layer sees). Allocates its results.
    */
-  activations(input: Float32Array | Tensor): Float32Array[] {
+  activations(input: RunInputs): Float32Array[] {
     const outs: Float32Array[] = [];
     this.trace(input, (i, read) => outs.push(read(this.ops[i].output)));
     return outs;
@@ -240,11 +262,12 @@ export class RuntimeModel {
    * input or output). A value is only meaningful while live (memory.values gives its steps): later steps reuse its
    * bytes. For analysis and for checking the plan. Returns the logits, as run().
    */
-  trace(input: Float32Array | Tensor, visit: (step: number, read: (value: string) => Float32Array) => void): Float32Array {
+  trace(input: RunInputs, visit: (step: number, read: (value: string) => Float32Array) => void): Float32Array {
     if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
-    const { data, n } = this.checkInput(input);
+    const feed = this.checkInputs(input);
+    const { n } = feed;
     if (n > this.maxBatch) throw new ShapeError(`${RUN}: trace and activations take at most maxBatch = ${this.maxBatch} samples, got ${n}`);
-    this.loadChunk(data, 0, n);
+    this.loadChunk(feed, 0, n);
     const read = (v: string): Float32Array => {
       const a = this.arena.values.get(v);
       if (!a) throw new ArgumentError(`${RUN}: '${v}' is not a value of the compiled plan`);
@@ -265,12 +288,19 @@ export class RuntimeModel {
 
   /**
    * Logits [N, ...outputShape] (flat, row-major) for input [N, ...inputShape]: a Float32Array (N from its length)
-   * or a float32 Tensor. Writes into `out` when given (length N·outputSize), else into a fresh array. Checks shape,
-   * dtype and finiteness first; on a NaN/Inf in a later chunk of a large batch, `out` may hold earlier chunks.
+   * or a float32 Tensor. A model with several inputs (or int32 ones: token ids, masks) takes them as an array in the
+   * graph's order or an object by name (see `inputs`): Float32Array / float32 Tensor for float inputs, Int32Array,
+   * BigInt64Array (ONNX int64) or int32 Tensor for integer ones, every input with the same N. Writes into `out` when
+   * given (length N·outputSize), else into a fresh array. Checks shapes, dtypes, finiteness and token ids (within
+   * the tables they index) first; on a NaN/Inf in a later chunk of a large batch, `out` may hold earlier chunks.
    */
-  run(input: Float32Array | Tensor, out?: Float32Array): Float32Array {
+  run(input: RunInputs, out?: Float32Array): Float32Array {
     if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
-    const { data, n } = this.checkInput(input);
+    return this.runFeed(this.checkInputs(input), out);
+  }
+
+  private runFeed(feed: Feed, out?: Float32Array): Float32Array {
+    const { n } = feed;
     const want = n * this.outSize;
     if (out !== undefined && !(out instanceof Float32Array)) throw new DTypeError(`${RUN}: out must be a Float32Array, got ${describe(out)}`);
     if (out !== undefined && out.length !== want) {
@@ -279,7 +309,7 @@ export class RuntimeModel {
     const y = out ?? new Float32Array(want);
     for (let b0 = 0; b0 < n; b0 += this.maxBatch) {
       const nb = Math.min(this.maxBatch, n - b0);
-      this.loadChunk(data, b0, nb);
+      this.loadChunk(feed, b0, nb);
       for (let s = 0; s < this.steps.length; s++) {
         const { xs, y: yp } = this.io[s];
         try {
@@ -290,16 +320,16 @@ export class RuntimeModel {
           throw e;
         }
       }
-      if (this.checks.finite && this.host.rt.ex.rtFirstNonFinite(this.outPtr, nb * this.outSize) >= 0) this.firstNonFiniteStep(data, b0, nb);
+      if (this.checks.finite && this.host.rt.ex.rtFirstNonFinite(this.outPtr, nb * this.outSize) >= 0) this.firstNonFiniteStep(feed, b0, nb);
       y.set(this.host.rt.f32(this.outPtr, nb * this.outSize), b0 * this.outSize);
     }
     return y;
   }
 
   /** Runs samples b0 .. b0 + nb again step by step and throws NonFiniteError at the first step whose output is not finite. */
-  private firstNonFiniteStep(data: Float32Array, b0: number, nb: number): never {
+  private firstNonFiniteStep(feed: Feed, b0: number, nb: number): never {
     const { rt } = this.host;
-    this.loadChunk(data, b0, nb);
+    this.loadChunk(feed, b0, nb);
     for (let s = 0; s < this.steps.length; s++) {
       const { xs, y: yp } = this.io[s];
       this.steps[s].run(nb, xs[0], yp, xs);
@@ -314,31 +344,40 @@ export class RuntimeModel {
     throw new NonFiniteError(`${RUN}: the logits of samples ${b0}..${b0 + nb - 1} are not finite`);
   }
 
-  /** Copies samples b0 .. b0 + nb of `data` into the input's slot; NonFiniteError names the first NaN/Inf. */
-  private loadChunk(data: Float32Array, b0: number, nb: number): void {
+  /** Copies samples b0 .. b0 + nb of every input into its slot; NonFiniteError names the first NaN/Inf of a float input. */
+  private loadChunk(feed: Feed, b0: number, nb: number): void {
     const { rt } = this.host;
-    const len = nb * this.inSize;
-    rt.f32(this.inPtr, len).set(data.subarray(b0 * this.inSize, b0 * this.inSize + len));
-    const bad = rt.ex.rtFirstNonFinite(this.inPtr, len);
-    if (bad >= 0) {
-      const i = b0 * this.inSize + bad;
-      throw new NonFiniteError(`${RUN}: input element ${i} (sample ${Math.floor(i / this.inSize)}) is ${data[i]}; expected finite values`);
-    }
+    feed.data.forEach((data, k) => {
+      const size = this.inSizes[k];
+      const len = nb * size;
+      const part = data.subarray(b0 * size, b0 * size + len);
+      if (data instanceof Int32Array) {
+        new Int32Array(rt.memory.buffer, this.inPtrs[k], len).set(part);
+        return;
+      }
+      rt.f32(this.inPtrs[k], len).set(part);
+      const bad = rt.ex.rtFirstNonFinite(this.inPtrs[k], len);
+      if (bad >= 0) {
+        const i = b0 * size + bad;
+        throw new NonFiniteError(`${RUN}: ${this.inputs.length > 1 ? `input '${this.inputs[k].name}'` : 'input'} element ${i} (sample ${Math.floor(i / size)}) is ${data[i]}; expected finite values`);
+      }
+    });
   }
 
   /**
    * Milliseconds per step for one batch (the median of `reps` runs of `input` after one warm-up run), with the step's
    * kind and fused node names: where the time of run() goes. Runs the same steps as run().
    */
-  profile(input: Float32Array | Tensor, reps = 5): { name: string; kind: string; ms: number }[] {
+  profile(input: RunInputs, reps = 5): { name: string; kind: string; ms: number }[] {
     if (!this.alive) throw new ArgumentError(`${RUN}: the model was disposed`);
     if (!Number.isInteger(reps) || reps < 1) throw new ArgumentError(`${RUN}: profile reps must be a positive integer, got ${String(reps)}`);
-    const { data, n } = this.checkInput(input);
+    const feed = this.checkInputs(input);
+    const { n } = feed;
     if (n === 0 || n > this.maxBatch) throw new ShapeError(`${RUN}: profile takes 1..maxBatch = ${this.maxBatch} samples, got ${n}`);
-    this.run(data.subarray(0, n * this.inSize)); // warm-up, and the finiteness check
+    this.runFeed(feed); // warm-up, and the finiteness check
     const times = this.steps.map(() => [] as number[]);
     for (let r = 0; r < reps; r++) {
-      this.loadChunk(data, 0, n);
+      this.loadChunk(feed, 0, n);
       for (let s = 0; s < this.steps.length; s++) {
         const { xs, y } = this.io[s];
         const t0 = performance.now();
@@ -360,25 +399,77 @@ export class RuntimeModel {
     this.blocks.freeAll();
   }
 
-  private checkInput(input: unknown): { data: Float32Array; n: number } {
-    const expected = `[N,${this.inputShape.join(',')}]`;
-    if (input instanceof Tensor) {
-      if (input.dtype !== 'float32') throw new DTypeError(`${RUN}: input dtype ${input.dtype}, expected float32`);
-      const s = input.shape;
-      if (s.length !== this.inputShape.length + 1 || !this.inputShape.every((d, i) => s[i + 1] === d)) {
-        throw new ShapeError(`${RUN}: input shape ${fmtShape(s)} vs expected ${expected}`);
-      }
-      return { data: input.f32, n: s[0] };
+  /** Every input of run() checked (one per graph input, the same N), as the arrays loadChunk copies. */
+  private checkInputs(input: unknown): Feed {
+    const ins = this.inputs;
+    let list: unknown[];
+    // An array of inputs; a one-input model given an array of something else (numbers) gets that input's error.
+    if (Array.isArray(input) && (ins.length > 1 || input.every((v) => v !== null && typeof v === 'object'))) list = input;
+    else if (input !== null && typeof input === 'object' && !Array.isArray(input) && !(input instanceof Tensor) && !ArrayBuffer.isView(input)) {
+      const rec = input as Record<string, unknown>;
+      const extra = Object.keys(rec).find((k) => !ins.some((i) => i.name === k));
+      if (extra !== undefined) throw new ArgumentError(`${RUN}: no input named '${extra}' (the model's inputs: ${ins.map((i) => `'${i.name}'`).join(', ')})`);
+      list = ins.map((i) => {
+        if (!(i.name in rec)) throw new ArgumentError(`${RUN}: input '${i.name}' is missing (the model's inputs: ${ins.map((q) => `'${q.name}'`).join(', ')})`);
+        return rec[i.name];
+      });
+    } else list = [input];
+    if (list.length !== ins.length) {
+      throw new ArgumentError(`${RUN}: got ${list.length} input${list.length === 1 ? '' : 's'}, the model takes ${ins.length} (${ins.map((i) => `'${i.name}' ${i.dtype} [N,${i.shape.join(',')}]`).join(', ')}), as an array in that order or an object by name`);
     }
-    if (input instanceof Float32Array) {
-      if (input.length % this.inSize !== 0) {
-        throw new ShapeError(`${RUN}: input length ${input.length} is not a multiple of the sample size ${this.inSize} (input ${expected})`);
+    const data = list.map((v, k) => this.checkInput(v, k));
+    const n = data[0].n;
+    data.forEach((d, k) => {
+      if (d.n !== n) throw new ShapeError(`${RUN}: input '${ins[k].name}' has ${d.n} samples, input '${ins[0].name}' ${n}; every input takes the same batch N`);
+    });
+    // Token ids within the tables they index (a Gather reading the input).
+    data.forEach((d, k) => {
+      const len = this.plan.idRange.get(ins[k].name);
+      if (len === undefined || !(d.data instanceof Int32Array)) return;
+      const bad = firstBadIndex(d.data, len);
+      if (bad >= 0) {
+        const size = this.inSizes[k];
+        throw new ArgumentError(`${RUN}: input '${ins[k].name}' element ${bad} (sample ${Math.floor(bad / size)}) is ${d.data[bad]}; ids index a table of ${len} rows, expected [${-len}, ${len})`);
       }
-      return { data: input, n: input.length / this.inSize };
-    }
-    if (ArrayBuffer.isView(input)) throw new DTypeError(`${RUN}: input is a ${input.constructor.name}, expected a Float32Array or a float32 Tensor`);
-    throw new ArgumentError(`${RUN}: input must be a Float32Array or a float32 Tensor ${expected}, got ${describe(input)}`);
+    });
+    return { data: data.map((d) => d.data), n };
   }
+
+  private checkInput(input: unknown, k: number): { data: Float32Array | Int32Array; n: number } {
+    const { shape, dtype, name } = this.inputs[k];
+    const inSize = this.inSizes[k];
+    const who = this.inputs.length > 1 || dtype !== 'float32' ? `input '${name}'` : 'input';
+    const expected = `[N,${shape.join(',')}]`;
+    const kinds = dtype === 'float32' ? 'a Float32Array or a float32 Tensor' : 'an Int32Array, a BigInt64Array or an int32 Tensor (token ids)';
+    const n = (len: number): number => {
+      if (len % inSize !== 0) throw new ShapeError(`${RUN}: ${who} length ${len} is not a multiple of the sample size ${inSize} (${who} ${expected})`);
+      return len / inSize;
+    };
+    if (input instanceof Tensor) {
+      if (input.dtype !== dtype) throw new DTypeError(`${RUN}: ${who} dtype ${input.dtype}, expected ${dtype}`);
+      const s = input.shape;
+      if (s.length !== shape.length + 1 || !shape.every((d, i) => s[i + 1] === d)) {
+        throw new ShapeError(`${RUN}: ${who} shape ${fmtShape(s)} vs expected ${expected}`);
+      }
+      return { data: dtype === 'float32' ? input.f32 : (input.data as Int32Array), n: s[0] };
+    }
+    if (dtype === 'float32' && input instanceof Float32Array) return { data: input, n: n(input.length) };
+    if (dtype === 'int32' && input instanceof Int32Array) return { data: input, n: n(input.length) };
+    if (dtype === 'int32' && input instanceof BigInt64Array) {
+      const bad = input.findIndex((v) => v < -2147483648n || v > 2147483647n);
+      if (bad >= 0) throw new ArgumentError(`${RUN}: ${who} element ${bad} is ${input[bad]}, outside int32`);
+      const count = n(input.length);
+      return { data: Int32Array.from(input, (v) => Number(v)), n: count };
+    }
+    if (ArrayBuffer.isView(input)) throw new DTypeError(`${RUN}: ${who} is a ${input.constructor.name}, expected ${kinds}`);
+    throw new ArgumentError(`${RUN}: ${who} must be ${kinds} ${expected}, got ${describe(input)}`);
+  }
+}
+
+/** run()'s inputs, checked: one array per graph input (int32 ids as Int32Array), N samples each. */
+interface Feed {
+  data: (Float32Array | Int32Array)[];
+  n: number;
 }
 
 function describe(v: unknown): string {

@@ -11,17 +11,23 @@ import { batchNormAffine, foldAffineIntoConv } from '../graph/bn-fold.js';
 import { lutSpecOf, type LutLayerSpec } from './lut-step.js';
 import { constBinary, contiguousStrides, copyPlan, matmulPlan, meanBlocks, transposeView, type CopyPlan, type MatmulPlan, type OperandSource, type StridedView } from './plan-transformer.js';
 import type { BinaryOp } from './transformer-kernels-ref.js';
+import { EXTRA_OPS, broadcastBinary, lowerExtra, type PostAct } from './plan-extra.js';
+import { toBatchFirst } from './plan-layout.js';
+import type { UnaryKind } from './heap-kernels.js';
 
 const OP = 'lutnn.load';
 
 /** What the runtime can run today, for the messages that refuse the rest. */
 export const RUNTIME_OPS =
-  'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add/Sub/Mul/Div (two activations of one shape, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
+  'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
 
 const SUPPORTED = new Set<string>([
   'Conv', 'Linear', 'LutConv', 'LutLinear', 'BatchNorm', 'Relu', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
-  'MatMul', 'Transpose', 'Softmax', 'LayerNorm', 'Gelu', 'ReduceMean', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity',
+  'MatMul', 'Transpose', 'Softmax', 'LayerNorm', 'Gelu', 'ReduceMean', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity', ...EXTRA_OPS,
 ]);
+
+/** Ops that may read int32 values (token ids): views, renames, Cast and Gather's indices. */
+const INT_READERS = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout', 'Identity', 'Cast', 'Gather']);
 
 /** Ops with two operands, either of which may be an activation or an initializer. */
 const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'MatMul']);
@@ -35,6 +41,9 @@ export interface Epilogue {
   shift: Float32Array | null;
   relu: boolean;
 }
+
+/** An activation run after the epilogue, in the same step (HardSwish, Clip, ...): see plan-extra.ts. */
+type Post = { post?: PostAct | null };
 
 /** Geometry of one sample's 2-D window op (conv, LUT conv, pooling). */
 export interface Window {
@@ -65,12 +74,13 @@ interface Base {
 }
 
 export type Op =
-  | (Base & { kind: 'conv'; win: Window; cout: number; weight: Float32Array; epi: Epilogue })
+  /** Dense conv: groups 1 (im2col + GEMM), or depthwise (groups = cin, cout = cin·mult; the direct kernel). */
+  | (Base & Post & { kind: 'conv'; win: Window; cout: number; depthwise: boolean; weight: Float32Array; epi: Epilogue })
   /** y [rows, outF] = x [rows, inF]·weightᵀ per sample (rows = the product of the leading dims, 1 for [N, inF]). */
-  | (Base & { kind: 'linear'; rows: number; inF: number; outF: number; weight: Float32Array; epi: Epilogue })
-  | (Base & { kind: 'lutConv'; win: Window; spec: LutLayerSpec; epi: Epilogue })
+  | (Base & Post & { kind: 'linear'; rows: number; inF: number; outF: number; weight: Float32Array; epi: Epilogue })
+  | (Base & Post & { kind: 'lutConv'; win: Window; spec: LutLayerSpec; epi: Epilogue })
   /** LUT Linear on `rows` rows of C·V per sample ([N, D] or [N, T, D]: rows = T). */
-  | (Base & { kind: 'lutLinear'; rows: number; spec: LutLayerSpec; epi: Epilogue })
+  | (Base & Post & { kind: 'lutLinear'; rows: number; spec: LutLayerSpec; epi: Epilogue })
   /** Batched matrix products of activations (and constants), operands read through strides (transposes without copies). */
   | (Base & { kind: 'matmul'; mm: MatmulPlan; srcs: [OperandSource, OperandSource] })
   /** A transpose made contiguous (a strided copy of input 0's floats). */
@@ -82,16 +92,29 @@ export type Op =
   | (Base & { kind: 'gelu'; approximate: 'none' | 'tanh' })
   /**
    * y = a ∘ b elementwise: two activations of one shape ('same'), or an activation [rows, cols] per sample and a constant
-   * row of cols ('row') or scalar ('scalar'); op 'rsub'/'rdiv' when the constant is the first operand.
+   * row of cols ('row') or scalar ('scalar'); op 'rsub'/'rdiv' when the constant is the first operand. Two activations
+   * of one sample broadcast (plan-extra.ts broadcastBinary): input 1 is a row of cols over input 0's rows
+   * ('sampleRow'), or one value per row of input 0 ('sampleCol'); 'rsub'/'rdiv' when input 1 was the first operand.
    */
-  | (Base & { kind: 'binary'; op: BinaryOp; mode: 'same' | 'row' | 'scalar'; rows: number; cols: number; constant: Float32Array | null })
+  | (Base & { kind: 'binary'; op: BinaryOp; mode: 'same' | 'row' | 'scalar' | 'sampleRow' | 'sampleCol'; rows: number; cols: number; constant: Float32Array | null })
   /** Mean over a block of adjacent per-sample axes: [outer, n, inner] → [outer, inner]. */
   | (Base & { kind: 'reduceMean'; outer: number; n: number; inner: number })
   | (Base & { kind: 'pool'; mode: 'max' | 'avg'; win: Window })
   | (Base & { kind: 'globalAvgPool' })
-  | (Base & { kind: 'affine'; epi: Epilogue })
+  | (Base & Post & { kind: 'affine'; epi: Epilogue })
   /** y = act((a + b)·scale + shift): a residual join (same shapes), with a following ReLU (or BN) fused. */
-  | (Base & { kind: 'add'; epi: Epilogue })
+  | (Base & Post & { kind: 'add'; epi: Epilogue })
+  /** y = act(x) elementwise for the activations without a wasm kernel (heap-kernels.ts); Clip's bounds lo, hi. */
+  | (Base & { kind: 'unary'; act: UnaryKind; lo: number; hi: number })
+  /** int32 → float32 (token masks). */
+  | (Base & { kind: 'cast' })
+  /**
+   * Gather of rows: a constant table (`table` [len, inner], outer 1) by per-sample int32 ids (input 0), or per sample
+   * from input 0 ([outer, len, inner]) at constant `indices`: count rows per outer block.
+   */
+  | (Base & { kind: 'gather'; table: Float32Array | null; indices: Int32Array | null; outer: number; len: number; inner: number; count: number })
+  /** A strided copy of input 0 from float `offset` on (Slice, one output of Split). */
+  | (Base & { kind: 'slice'; copy: CopyPlan; offset: number })
   /** Per sample, `outer` blocks: block i of every input (blocks[i] floats) in input order (concat along an axis > 0). */
   | (Base & { kind: 'concat'; outer: number; blocks: number[] })
   /** A view (Flatten, Reshape, Squeeze, Unsqueeze): the output shares input 0's floats; no data moves. */
@@ -100,9 +123,16 @@ export type Op =
 /** A compiled graph: ops in run order over named values. */
 export interface Plan {
   ops: Op[];
-  /** The graph input (written before the first op) and output (read after the last). */
+  /** The graph input (the first one; written before the first op) and output (read after the last). */
   input: string;
   output: string;
+  /** Every graph input, in the graph's order, with its per-sample shape and dtype (int32: token ids). */
+  inputs: { name: string; shape: number[]; dtype: 'float32' | 'int32' }[];
+  /**
+   * Per int32 input: the smallest table its ids index (Gather reading it through views), for run()'s range check
+   * (ids in [−len, len)); absent when no Gather reads it.
+   */
+  idRange: Map<string, number>;
   /** Per-sample shape of every value an op reads or writes (the graph input included). */
   shapes: Map<string, number[]>;
 }
@@ -119,6 +149,8 @@ export function inPlaceInputs(op: Op): number[] {
     case 'softmax':
     case 'layerNorm':
     case 'gelu':
+    case 'unary':
+    case 'cast':
       return [0];
     case 'add':
       return [0, 1];
@@ -141,8 +173,8 @@ function withInputShape(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, i
     const v = info.values.get(k);
     inits.set(k, v ? { shape: v.shape as number[], dtype: v.dtype } : { shape: t.shape, dtype: t.dtype as TensorInfo['dtype'] });
   }
-  const [inp] = info.graph.inputs;
-  const graph = { ...info.graph, inputs: [{ ...inp, shape: [BATCH, ...inputShape] as Dim[] }] };
+  const [inp, ...rest] = info.graph.inputs;
+  const graph = { ...info.graph, inputs: [{ ...inp, shape: [BATCH, ...inputShape] as Dim[] }, ...rest] };
   try {
     return analyzeGraph(graph, inits);
   } catch (e) {
@@ -181,7 +213,7 @@ function window(shape: number[], out: number[], k: readonly number[], s: readonl
 
 /** The epilogue of `op` if another per-channel affine map or ReLU may still fuse into it. */
 function openEpilogue(op: Op | null): Epilogue | null {
-  if (!op || !('epi' in op)) return null;
+  if (!op || !('epi' in op) || op.post) return null;
   return op.epi.relu ? null : op.epi;
 }
 
@@ -199,23 +231,26 @@ function composeAffine(epi: Epilogue, s: Float64Array, t: Float64Array): void {
 }
 
 /**
- * Batch norm (eval): y = x·s + t with s = γ/√(var + ε), t = β − mean·s (γ = 1, β = 0 when absent). Folded into the
- * weights of the dense conv that produced x (w·s, b·s + t), into the epilogue of a LUT conv, affine or add op that did,
- * when x has no other reader (`target`); else run as its own affine op. Returns the op that now ends in the BN.
+ * Batch norm (eval): y = x·s + t with s = γ/√(var + ε), t = β − mean·s (γ = 1, β = 0 when absent), on [N, C, H, W],
+ * [N, C, L] or [N, C] (channels are dim 1). Folded into the weights of the dense conv (or, on [N, C], the Linear) that
+ * produced x (w·s, b·s + t), into the epilogue of a LUT conv (LUT Linear on [N, C]), affine or add op that did, when x
+ * has no other reader (`target`); else run as its own affine op. Returns the op that now ends in the BN.
  */
 function batchNorm(target: Op | null, ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, shape: number[], x: string): Op {
-  need4d(ni, shape);
+  if (shape.length < 1 || shape.length > 3) throw new ShapeError(`${OP}: BatchNorm '${ni.node.name}' expects [N, C], [N, C, L] or [N, C, H, W] input, got [N,${shape.join(',')}]`);
   const name = ni.node.name;
   const [g, b] = [weightOf(weights, ni, 1)?.f32 ?? null, weightOf(weights, ni, 2)?.f32 ?? null];
   const { s, t } = batchNormAffine(g, b, weightOf(weights, ni, 3)!.f32, weightOf(weights, ni, 4)!.f32, ni.attrs.eps as number);
   const epi = openEpilogue(target);
-  if (target && epi && target.kind === 'conv' && !epi.scale) {
+  const planes = shape.length === 3;
+  const rows = shape.length === 1;
+  if (target && epi && ((planes && target.kind === 'conv') || (rows && target.kind === 'linear' && target.rows === 1)) && !epi.scale) {
     // The deployment writer (src/io/deploy-format.ts) folds the same pairs with the same function: same bytes.
-    epi.shift = foldAffineIntoConv(target.weight, target.cout, epi.shift, s, t);
+    epi.shift = foldAffineIntoConv(target.weight, target.kind === 'conv' ? target.cout : target.outF, epi.shift, s, t);
     target.name += `+${name}`;
     return target;
   }
-  if (target && epi && (target.kind === 'lutConv' || target.kind === 'affine' || target.kind === 'add')) {
+  if (target && epi && ((planes && target.kind === 'lutConv') || (rows && target.kind === 'lutLinear' && target.rows === 1) || target.kind === 'affine' || target.kind === 'add')) {
     composeAffine(epi, s, t);
     target.name += `+${name}`;
     return target;
@@ -239,19 +274,26 @@ function lutSpec(ni: NodeInfo, weights: ReadonlyMap<string, Tensor>, luts: Reado
 }
 
 /**
- * Checks what the runtime can plan: one float32 input [N, ...] and one output; every node a supported op whose
+ * Checks what the runtime can plan: float32 or int32 inputs [N, ...] and one output; every node a supported op whose
  * computed inputs (not initializers) are where it expects activations: either or both operands of Add/Sub/Mul/Div and
- * MatMul, every input of Concat, input 0 (only) of the others.
+ * MatMul, every input of Concat, the data or the indices of Gather, input 0 (only) of the others; int32 values read
+ * only by views, Cast and Gather's indices.
  */
 function checkGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void {
   const g = info.graph;
-  const io = 'the runtime runs graphs of one input and one output';
-  if (g.inputs.length !== 1) throw new ArgumentError(`${OP}: the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => `'${i.name}'`).join(', ')}); ${io}`);
-  if (g.outputs.length !== 1) throw new ArgumentError(`${OP}: the graph has ${g.outputs.length} outputs (${g.outputs.map((o) => `'${o}'`).join(', ')}); ${io}`);
-  const inp = g.inputs[0];
-  if (inp.dtype !== 'float32') throw new DTypeError(`${OP}: graph input '${inp.name}' is ${inp.dtype}; the runtime takes float32 inputs`);
+  if (g.outputs.length !== 1) throw new ArgumentError(`${OP}: the graph has ${g.outputs.length} outputs (${g.outputs.map((o) => `'${o}'`).join(', ')}); the runtime runs graphs of one output`);
+  if (g.inputs.length === 0) throw new ArgumentError(`${OP}: the graph has no input`);
+  for (const inp of g.inputs) {
+    if (inp.dtype !== 'float32' && inp.dtype !== 'int32') throw new DTypeError(`${OP}: graph input '${inp.name}' is ${inp.dtype}; the runtime takes float32 and int32 inputs`);
+  }
+  const out = info.values.get(g.outputs[0]);
+  if (out && out.dtype !== 'float32') throw new DTypeError(`${OP}: the graph output '${g.outputs[0]}' is ${out.dtype}; the runtime gives float32 outputs`);
   const computed = (v: string): boolean => v !== '' && !weights.has(v);
   for (const ni of info.nodes) {
+    const ints = ni.node.inputs.filter((v, i) => computed(v) && ni.inputs[i]?.dtype !== 'float32');
+    if (ints.length > 0 && !INT_READERS.has(ni.node.op)) {
+      throw new DTypeError(`${OP}: ${where(ni)} reads the ${ni.inputs[ni.node.inputs.indexOf(ints[0])]!.dtype} value '${ints[0]}'; the runtime reads integer values only in views, Cast and Gather's indices`);
+    }
     const op = ni.node.op;
     if (op === 'MaddnessLinear' || op === 'MaddnessConv') {
       throw new ArgumentError(`${OP}: ${op} '${ni.node.name}' is a MADDNESS layer; the runtime runs dense and LUT-NN layers only`);
@@ -261,6 +303,10 @@ function checkGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>): void
     const data = ins.filter(computed);
     if (data.length === 0) throw unsupported(`${where(ni)} reads no computed value (only initializers)`);
     if (BINARY.has(op)) continue; // either operand may be an initializer
+    if (op === 'Gather') {
+      if (data.length !== 1) throw unsupported(`${where(ni)} reads ${data.length} computed values; the runtime gathers rows of a constant table by computed ids, or constant picks of an activation`);
+      continue;
+    }
     if (op === 'Concat') {
       const w = ins.find((v) => v !== '' && !computed(v));
       if (w !== undefined) {
@@ -295,11 +341,14 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
   const inp = info.graph.inputs[0];
   const own = perSample(inp.shape);
   if (!own || own.length !== inputShape.length || own.some((d, i) => d !== inputShape[i])) info = withInputShape(info, weights, inputShape);
+  // Values whose batch N is not dim 0 (PyTorch's [T, N, D] attention): stored N-first, the graph rewritten around them.
+  info = toBatchFirst(info, weights);
   const computed = (v: string): boolean => v !== '' && !weights.has(v);
-  // Dropout / Identity outputs are their inputs; `real` follows such renames.
+  // Dropout / Identity / same-dtype Cast outputs are their inputs; `real` follows such renames.
   const alias = new Map<string, string>();
   const real = (v: string): string => alias.get(v) ?? v;
-  for (const ni of info.nodes) if (ni.node.op === 'Dropout' || ni.node.op === 'Identity') alias.set(ni.node.outputs[0], real(ni.node.inputs[0]));
+  const rename = (ni: NodeInfo): boolean => ni.node.op === 'Dropout' || ni.node.op === 'Identity' || (ni.node.op === 'Cast' && ni.inputs[0]?.dtype === ni.outputs[0].dtype);
+  for (const ni of info.nodes) if (rename(ni)) alias.set(ni.node.outputs[0], real(ni.node.inputs[0]));
   const output = real(info.graph.outputs[0]);
   // Nodes reading each value (after the renames), and their op types.
   const readers = new Map<string, number>();
@@ -316,7 +365,7 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
   /** A value as stored (contiguous) or as a lazy view of a stored one. */
   const viewOf = (v: string): StridedView => lazy.get(v) ?? { src: v, shape: shapes.get(v)!, strides: contiguousStrides(shapes.get(v)!) };
 
-  const shapes = new Map<string, number[]>([[inp.name, sampleShape(null, inp.name, info.values.get(inp.name)!.shape)]]);
+  const shapes = new Map<string, number[]>(info.graph.inputs.map((i) => [i.name, sampleShape(null, i.name, info.values.get(i.name)!.shape)]));
   const ops: Op[] = [];
   /** The op that writes each value. */
   const producer = new Map<string, Op>();
@@ -342,17 +391,18 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
     const x = xs[0];
     const out = sampleShape(ni, y, ni.outputs[0].shape);
     const shape = shapes.get(x)!;
-    shapes.set(y, out);
+    ni.node.outputs.forEach((v, k) => shapes.set(v, k === 0 ? out : sampleShape(ni, v, ni.outputs[k].shape)));
     const base = { name, inShape: shape, outShape: out, inputs: [x], output: y };
     switch (ni.node.op) {
       case 'Conv': {
-        if (a.groups !== 1) throw new ArgumentError(`${OP}: Conv '${name}' has groups = ${String(a.groups)}; the runtime runs groups = 1 only`);
         need4d(ni, shape);
         const w = weightOf(weights, ni, 1)!;
         const [cout, , kh, kw] = w.shape;
+        const depthwise = a.groups !== 1 && a.groups === shape[0] && cout % shape[0] === 0;
+        if (a.groups !== 1 && !depthwise) throw new ArgumentError(`${OP}: Conv '${name}' has groups = ${String(a.groups)} for ${shape[0]} input channels; the runtime runs groups = 1 and depthwise convs (groups = input channels)`);
         const win = window(shape, out, [kh, kw], a.stride as number[], a.padding as number[], a.dilation as number[]);
         const bias = weightOf(weights, ni, 2);
-        emit({ ...base, kind: 'conv', win, cout, weight: Float32Array.from(w.f32), epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } });
+        emit({ ...base, kind: 'conv', win, cout, depthwise, weight: Float32Array.from(w.f32), epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } });
         break;
       }
       case 'LutConv': {
@@ -407,7 +457,8 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
           const b = real(i1); // x + x lists x twice
           const bs = shapes.get(b)!;
           if (bs.length !== shape.length || bs.some((d, i) => d !== shape[i])) {
-            throw new ShapeError(`${OP}: ${opType} '${name}' ${opType === 'Add' ? 'adds' : 'takes'} [N,${shape.join(',')}] ('${x}') and [N,${bs.join(',')}] ('${b}'); the runtime joins two activations of one shape only (no broadcasting between activations)`);
+            emit({ ...broadcastBinary(name, opType, { v: x, shape }, { v: b, shape: bs }, out), output: y });
+            break;
           }
           if (opType === 'Add') emit({ ...base, kind: 'add', inputs: [x, b], epi: { scale: null, shift: null, relu: false } });
           else emit({ ...base, kind: 'binary', inputs: [x, b], op: opType.toLowerCase() as BinaryOp, mode: 'same', rows: 1, cols: shape.reduce((p, d) => p * d, 1), constant: null });
@@ -530,39 +581,36 @@ export function planGraph(info: GraphInfo, weights: ReadonlyMap<string, Tensor>,
         emit({ ...base, kind: 'globalAvgPool' });
         break;
       default:
+        if ((EXTRA_OPS as readonly string[]).includes(ni.node.op)) {
+          lowerExtra({ ni, xs, shapes, weights, computed, fusable, emit, extend });
+          break;
+        }
         if (!VIEWS.has(ni.node.op)) throw unsupported(`${where(ni)} is an op the runtime has no step for yet`);
         // Flatten, Reshape, Squeeze, Unsqueeze: both dim 0s are N (sampleShape), a per-sample view; no data moves.
         emit({ ...base, kind: 'reshape' });
     }
   }
   if (ops.length === 0) throw new ArgumentError(`${OP}: the model has no layer to run`);
-  // Only the values the ops read or write (fused intermediates are gone).
-  const used = new Map<string, number[]>([[inp.name, shapes.get(inp.name)!]]);
+  // Only the values the ops read or write (fused intermediates are gone); every graph input is written by run().
+  const used = new Map<string, number[]>(info.graph.inputs.map((i) => [i.name, shapes.get(i.name)!]));
   for (const op of ops) for (const v of [...op.inputs, op.output]) used.set(v, shapes.get(v)!);
   if (!used.has(output)) throw new ArgumentError(`${OP}: the graph output '${output}' is written by no op`);
-  return { ops, input: inp.name, output, shapes: used };
+  // The tables each int32 input indexes (through views): run() checks ids against the smallest.
+  const origin = new Map<string, string>(info.graph.inputs.map((i) => [i.name, i.name]));
+  const idRange = new Map<string, number>();
+  for (const op of ops) {
+    if (op.kind === 'reshape' && origin.has(op.inputs[0])) origin.set(op.output, origin.get(op.inputs[0])!);
+    if (op.kind === 'gather' && op.table) {
+      const src = origin.get(op.inputs[0]);
+      if (src === undefined) throw unsupported(`Gather '${op.name}' reads ids computed from '${op.inputs[0]}'; the runtime looks up ids given as a graph input`);
+      idRange.set(src, Math.min(idRange.get(src) ?? Infinity, op.len));
+    }
+  }
+  const inputs = info.graph.inputs.map((i) => ({ name: i.name, shape: shapes.get(i.name)!, dtype: i.dtype as 'float32' | 'int32' }));
+  return { ops, input: inp.name, output, shapes: used, inputs, idRange };
 }
 
 /** The ops of planGraph (a dry run tells whether the runtime runs a graph). */
 export function planOps(info: GraphInfo, weights: ReadonlyMap<string, Tensor>, inputShape: readonly number[], luts?: ReadonlyMap<string, LutLayerSpec>): Op[] {
   return planGraph(info, weights, inputShape, luts).ops;
-}
-
-/** The symbol of a binary op in summaries (the constant first for rsub/rdiv). */
-const SYMBOL: Record<BinaryOp, string> = { add: '+', sub: '−', mul: '·', div: '/', rsub: '−', rdiv: '/' };
-
-/** A one-line description per op (for summaries and error messages); joins show every input's shape, matmuls their operands' (views). */
-export function describeOps(ops: readonly Op[], shapes?: ReadonlyMap<string, number[]>): string[] {
-  return ops.map((o) => {
-    let ins: string;
-    if (o.kind === 'matmul') ins = `${fmtShape(o.srcs[0].shape)} × ${fmtShape(o.srcs[1].shape)}`;
-    else if (o.kind === 'binary' && o.mode !== 'same') {
-      const c = o.mode === 'scalar' ? 'scalar' : `const[${o.cols}]`;
-      ins = o.op === 'rsub' || o.op === 'rdiv' ? `${c} ${SYMBOL[o.op]} ${fmtShape(o.inShape)}` : `${fmtShape(o.inShape)} ${SYMBOL[o.op]} ${c}`;
-    } else {
-      const sep = o.kind === 'add' ? ' + ' : o.kind === 'binary' ? ` ${SYMBOL[o.op]} ` : ' ‖ ';
-      ins = o.inputs.length > 1 && shapes ? o.inputs.map((v) => fmtShape(shapes.get(v)!)).join(sep) : fmtShape(o.inShape);
-    }
-    return `${o.kind} ${o.name}: ${ins} → ${fmtShape(o.outShape)}`;
-  });
 }

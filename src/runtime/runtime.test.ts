@@ -320,11 +320,11 @@ test('clear errors for bad files, unsupported ops and options', async () => {
   {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', ['N', 4]);
-    b.output(b.op('Sigmoid', [x], {}, 'act')[0]);
+    b.output(b.op('LeakyRelu', [x], {}, 'act')[0]);
     const { graph, weights } = b.build();
-    assert.throws(() => compile(GraphModel.create(graph, weights)), (e: unknown) => e instanceof ArgumentError && /node 'act' \(Sigmoid\) is an op the runtime has no step for yet \(lutnn\.load runs graphs of Conv, /.test((e as Error).message));
+    assert.throws(() => compile(GraphModel.create(graph, weights)), (e: unknown) => e instanceof ArgumentError && /node 'act' \(LeakyRelu\) is an op the runtime has no step for yet \(lutnn\.load runs graphs of Conv \(groups 1 or depthwise\), /.test((e as Error).message));
   }
-  const grouped = lower(Sequential.named([['conv', new Conv2d(2, 2, 3, { groups: 2, rng })]]), [2, 5, 5]);
+  const grouped = lower(Sequential.named([['conv', new Conv2d(4, 4, 3, { groups: 2, rng })]]), [4, 5, 5]);
   assert.throws(() => compile(grouped), /Conv 'conv' has groups = 2/);
   assert.throws(() => compile(Sequential.named([['fc', new Linear(4, 4, { rng })]]) as unknown as GraphModel), (e: unknown) => e instanceof ArgumentError && /lutnn\.compile: expected a GraphModel \(lowerModule/.test((e as Error).message));
   // A graph input without the batch dim N: no default shape; with inputShape, the graph is re-derived for [N, ...].
@@ -405,7 +405,7 @@ test('a LUT model saved as version 2 loads to the steps and logits of the in-mem
 
 test('graphs that are not chains run: a residual Add, a value read twice, a dead branch; two outputs and broadcasting Adds are refused', () => {
   const rng = new Rng(4);
-  assert.equal(RUNTIME_OPS, 'Conv, Linear, LutConv, LutLinear, BatchNorm, Relu, Add/Sub/Mul/Div (two activations of one shape, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
+  assert.equal(RUNTIME_OPS, 'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
   /** x → conv1 → relu → conv2, then `tail` (the residual join, or nothing). */
   const build = (tail: (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>, y: ReturnType<GraphBuilder['input']>) => void): GraphModel => {
     const b = new GraphBuilder();
@@ -455,12 +455,17 @@ test('graphs that are not chains run: a residual Add, a value read twice, a dead
   refused(build((b, _x, y) => {
     b.output(b.op('Relu', [y], {}, 'a')[0]);
     b.output(b.op('Relu', [y], {}, 'b')[0]);
-  }), ArgumentError, /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); the runtime runs graphs of one input and one output$/);
-  // Add with broadcasting between activations (a per-channel bias as an activation) is refused; Add of a weight runs.
-  refused(build((b, _x, y) => {
+  }), ArgumentError, /^lutnn\.load: the graph has 2 outputs \('a', 'b'\); the runtime runs graphs of one output$/);
+  // Add with broadcasting between activations: a per-channel bias as an activation runs (one value per row of each
+  // sample); a broadcast in the middle dims is refused; Add of a weight runs.
+  runs(build((b, _x, y) => {
     const bias = b.op('GlobalAveragePool', [y], { keepdims: true }, 'gap')[0]; // [N,2,1,1]
     b.output(b.op('Add', [y, bias], {}, 'add')[0]);
-  }), ShapeError, /^lutnn\.load: Add 'add' adds \[N,2,5,5\] \('conv2'\) and \[N,2,1,1\] \('gap'\); the runtime joins two activations of one shape only \(no broadcasting between activations\)$/);
+  }), ['conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'globalAvgPool gap: [2,5,5] → [2,1,1]', 'binary add: [2,5,5] + [2,1,1] → [2,5,5]'], 'a per-channel bias');
+  refused(build((b, _x, y) => {
+    const mid = b.op('ReduceMean', [b.op('ReduceMean', [y], { axes: [1], keepdims: true }, 'mc')[0]], { axes: [3], keepdims: true }, 'mid')[0]; // [N,1,5,1]
+    b.output(b.op('Add', [y, mid], {}, 'add')[0]);
+  }), ShapeError, /^lutnn\.load: Add 'add' takes \[N,2,5,5\] \('conv2'\) and \[N,1,5,1\] \('mid'\); the runtime broadcasts between activations of one sample a row \(leading dims 1\) or a column \(trailing dims 1\) only$/);
   runs(build((b, _x, y) => b.output(b.op('Add', [y, b.weight('shift', randn([1, 2, 5, 5], 1, rng))], {}, 'add')[0])), [
     'conv conv1+relu: [2,5,5] → [2,5,5]', 'conv conv2: [2,5,5] → [2,5,5]', 'binary add: [2,5,5] + const[50] → [2,5,5]',
   ], 'conv → relu → conv, + a constant');
@@ -503,5 +508,5 @@ test('Reshape keeping the batch dim runs as a view; GlobalAveragePool with keepd
   const rx = rb.input('input', 'float32', ['N', 4, 2]);
   rb.output(rb.op('Reshape', [rx], { shape: [-1, 4] }, 'rows')[0]); // [2*N,4]
   const rg = rb.build();
-  assert.throws(() => compile(GraphModel.create(rg.graph, rg.weights)), (e: unknown) => e instanceof ShapeError && /node 'rows' \(Reshape\): output 'rows' is \[2\*N,4\]; the runtime runs values \[N, \.\.\.\]/.test((e as Error).message));
+  assert.throws(() => compile(GraphModel.create(rg.graph, rg.weights)), (e: unknown) => e instanceof ShapeError && /lutnn\.load: the graph output 'rows' is \[2\*N,4\]; the runtime gives outputs \[N, \.\.\.\]/.test((e as Error).message));
 });

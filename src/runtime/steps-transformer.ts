@@ -85,7 +85,8 @@ function geluStep(host: KernelHost, op: Extract<Op, { kind: 'gelu' }>): Step {
 /** Elementwise a ∘ b: two activations of one shape (one pass over n samples), or a resident constant row / scalar. */
 function binaryStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'binary' }>): Step {
   const c = blocks.put(op.constant);
-  const mode = op.mode === 'same' ? 0 : op.mode === 'row' ? 1 : 2;
+  const mode = op.mode === 'same' ? 0 : op.mode === 'row' || op.mode === 'sampleRow' ? 1 : 2;
+  const big = op.rows * op.cols;
   const code = BINARY_OPS[op.op];
   return {
     op,
@@ -93,6 +94,13 @@ function binaryStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'b
     scratchBytes: 0,
     run(n, x, y, xs) {
       if (op.mode === 'same') host.rt.ex.rtBinary(x, xs[1], y, 1, n * op.cols, 0, code);
+      else if (op.mode === 'sampleRow') {
+        // Per sample: input 1's row (cols floats) over input 0's rows.
+        for (let s = 0; s < n; s++) host.rt.ex.rtBinary(x + 4 * s * big, xs[1] + 4 * s * op.cols, y + 4 * s * big, op.rows, op.cols, mode, code);
+      } else if (op.mode === 'sampleCol') {
+        // Per sample and row r of input 0: input 1's value r as a scalar over the row.
+        for (let r = 0; r < n * op.rows; r++) host.rt.ex.rtBinary(x + 4 * r * op.cols, xs[1] + 4 * r, y + 4 * r * op.cols, 1, op.cols, 2, code);
+      }
       else host.rt.ex.rtBinary(x, c, y, n * op.rows, op.cols, mode, code);
     },
   };

@@ -8,6 +8,7 @@ import { DirectLutConv, directConvUnsupported } from './lut-conv.js';
 import type { LutEngine, PreparedLut } from './lut-step.js';
 import { wasmLayerOf } from './lut-wasm.js';
 import { transformerStep } from './steps-transformer.js';
+import { extraStep, withPost } from './steps-extra.js';
 import type { Epilogue, Op, Window } from './plan.js';
 
 /** What the steps need from the loaded kernels: the runtime, the job runner and the thread policy (Node: the pool). */
@@ -98,6 +99,7 @@ function putEpilogue(blocks: Blocks, e: Epilogue): { scale: number; shift: numbe
  * is still in cache.
  */
 function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'conv' }>, maxBatch: number): Step {
+  if (op.depthwise) return depthwiseStep(host, blocks, op);
   const { rt } = host;
   const { win, cout } = op;
   const kc = win.cin * win.kh * win.kw;
@@ -142,6 +144,37 @@ function convStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'con
         rt.job.phase(LAYOUT.K_RT_EPI, ceilDiv(nb, ppt));
         host.runJob(threads);
       }
+    },
+  };
+  return step;
+}
+
+/**
+ * Depthwise conv (groups = cin, cout = cin·mult) by the training backend's direct kernel (DEPTHWISE: one task per
+ * image and channel, the bias added there), then the rest of the epilogue (folded BN scale, ReLU) in place. One
+ * thread: the kernel wants a scratch plane per thread id that may claim a task, and the pool's size may change after
+ * compile.
+ */
+function depthwiseStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'conv' }>): Step {
+  const { rt } = host;
+  const { win, cout } = op;
+  const wt = blocks.put(op.weight);
+  const biasInKernel = op.epi.scale === null;
+  const bias = biasInKernel ? blocks.put(op.epi.shift) : 0;
+  const epi = putEpilogue(blocks, biasInKernel ? { ...op.epi, shift: null } : op.epi);
+  const rest = !biasInKernel || op.epi.relu;
+  const per = rt.ex.depthwiseScratch(win.outH, win.sh, win.kh, win.dh, win.outW, win.sw, win.kw, win.dw);
+  const L = win.outH * win.outW;
+  const step: Step = {
+    op,
+    scratch: 0,
+    scratchBytes: per * 4,
+    run(n, x, y) {
+      rt.job.reset().conv({
+        ...convDesc(win), X: x, XB: win.cin * win.h * win.w, COLS: step.scratch, COLSB: per, Y: y, YB: cout * L, CH: cout / win.cin, BIAS: bias, NB: n, WT: wt,
+      }).phase(LAYOUT.K_DEPTHWISE, n * win.cin);
+      host.runJob(1);
+      if (rest) rt.ex.rtEpilogueChannels(y, n, cout, L, epi.scale, epi.shift, epi.relu);
     },
   };
   return step;
@@ -297,15 +330,21 @@ function copyBytes(host: KernelHost, x: number, y: number, bytes: number): void 
   if (x !== y) new Uint8Array(host.rt.memory.buffer).copyWithin(y, x, x + bytes);
 }
 
-/** y = act(y·scale + shift) in place: per channel on NCHW planes ([C, H, W] samples), else ReLU on rows. */
+/**
+ * y = act(y·scale + shift) in place, per channel (batch norm's dim 1 of [N, C, ...]): on [C, H, W] and [C, L]
+ * samples per plane, on [C] samples per column of the rows; a ReLU alone on any shape.
+ */
 function runEpilogue(host: KernelHost, y: number, n: number, shape: readonly number[], epi: { scale: number; shift: number; relu: number }): void {
-  if (shape.length === 3) host.rt.ex.rtEpilogueChannels(y, n, shape[0], shape[1] * shape[2], epi.scale, epi.shift, epi.relu);
-  else host.rt.ex.rtEpilogueRows(y, n, shape.reduce((a, b) => a * b, 1), 0, 0, epi.relu);
+  const { ex } = host.rt;
+  if (epi.scale === 0 && epi.shift === 0) ex.rtEpilogueRows(y, n, shape.reduce((a, b) => a * b, 1), 0, 0, epi.relu);
+  else if (shape.length === 3) ex.rtEpilogueChannels(y, n, shape[0], shape[1] * shape[2], epi.scale, epi.shift, epi.relu);
+  else if (shape.length === 2) ex.rtEpilogueChannels(y, n, shape[0], shape[1], epi.scale, epi.shift, epi.relu);
+  else ex.rtEpilogueRows(y, n, shape[0], epi.scale, epi.shift, epi.relu);
 }
 
 /**
  * A standalone epilogue (batch norm or ReLU that could not fuse): in place when the plan gives y = x, else a copy
- * first. Per-channel scale/shift come from batch norm, which needs [C, H, W]; anything else is a ReLU on rows.
+ * first. Per-channel scale/shift come from batch norm ([C, H, W], [C, L] or [C] samples); a ReLU alone on rows.
  */
 function affineStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'affine' }>): Step {
   const epi = putEpilogue(blocks, op.epi);
@@ -365,6 +404,10 @@ function concatStep(host: KernelHost, op: Extract<Op, { kind: 'concat' }>): Step
 
 /** The step of one op (LUT layers are made resident by `lut`, which may use `blocks` too). */
 export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], conv: LutConvOptions = { mode: 'direct', wide: true, certify: true }): Step {
+  return withPost(host, baseStep(host, blocks, op, maxBatch, lut, prepared, conv));
+}
+
+function baseStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lut: LutEngine, prepared: PreparedLut[], conv: LutConvOptions): Step {
   switch (op.kind) {
     case 'conv':
       return convStep(host, blocks, op, maxBatch);
@@ -396,7 +439,7 @@ export function makeStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: num
     case 'reshape':
       return { op, scratch: 0, scratchBytes: 0, run: () => {} }; // a view: the plan gives y = x
     default: {
-      const step = transformerStep(host, blocks, op);
+      const step = transformerStep(host, blocks, op) ?? extraStep(host, blocks, op);
       if (!step) throw new BackendError(`lutnn.load: no step for op ${op.kind}`);
       return step;
     }

@@ -314,9 +314,11 @@ test('attention graphs the runtime refuses say why: softmax off the last axis, a
     assert.throws(() => compile(GraphModel.create(g.graph, g.weights)), (e: unknown) => e instanceof type && what.test((e as Error).message));
   };
   refused((b, x) => b.op('Softmax', [x], { axis: 1 }, 'sm')[0], ArgumentError, /^lutnn\.load: Softmax 'sm' is along axis 1 of \[N,3,4,5\]; the runtime runs softmax along the last axis$/);
-  refused((b, x) => b.op('Transpose', [x], { perm: [1, 0, 2, 3] }, 'tb')[0], ShapeError, /node 'tb' \(Transpose\): output 'tb' is \[3,N,4,5\]; the runtime runs values \[N, \.\.\.\]/);
+  refused((b, x) => b.op('Transpose', [x], { perm: [1, 0, 2, 3] }, 'tb')[0], ShapeError, /^lutnn\.load: the graph output 'tb' is \[3,N,4,5\]; the runtime gives outputs \[N, \.\.\.\]$/);
   refused((b, x) => b.op('ReduceMean', [x], { axes: [1, 3] }, 'rm')[0], ArgumentError, /^lutnn\.load: ReduceMean 'rm' reduces axes \[1,3\] that are not neighbours/);
-  refused((b, x) => b.op('Add', [x, b.op('ReduceMean', [x], { axes: [3], keepdims: true }, 'r')[0]], {}, 'add')[0], ShapeError, /Add 'add' adds \[N,3,4,5\] \('input'\) and \[N,3,4,1\] \('r'\); the runtime joins two activations of one shape only/);
+  // x − mean over the last axis ([N,3,4,1], a column per sample) runs; a broadcast over a middle axis does not.
+  refused((b, x) => b.op('Add', [x, b.op('ReduceMean', [b.op('ReduceMean', [x], { axes: [3], keepdims: true }, 'r')[0]], { axes: [1], keepdims: true }, 'r2')[0]], {}, 'add')[0], ShapeError,
+    /Add 'add' takes \[N,3,4,5\] \('input'\) and \[N,1,4,1\] \('r2'\); the runtime broadcasts between activations of one sample a row \(leading dims 1\) or a column \(trailing dims 1\) only/);
   refused((b, x) => b.op('Add', [b.op('ReduceMean', [x], { axes: [3], keepdims: true }, 'r')[0], b.weight('wide', randn([6], 1, rng))], {}, 'add')[0], ShapeError,
     /^lutnn\.load: Add 'add': the constant \[6\] broadcasts the activation \[N,3,4,1\] to \[N,3,4,6\]; the runtime keeps the activation's shape$/);
 });

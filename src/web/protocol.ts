@@ -1,6 +1,11 @@
 // Messages between a page (src/web/worker-model.ts) and the lutnn module worker (src/web/worker.ts).
 import * as errors from '../errors.js';
 import type { KernelInfo, KernelOptions } from './kernels.js';
+import type { RuntimeInput } from '../runtime/model.js';
+
+/** run()'s input as it crosses to the worker: typed arrays (token ids as Int32Array / BigInt64Array), one per graph input. */
+export type WorkerRunInput = Float32Array | Int32Array | BigInt64Array;
+export type WorkerRunInputs = WorkerRunInput | readonly WorkerRunInput[] | Readonly<Record<string, WorkerRunInput>>;
 
 /** Compile and kernel options that cross to the worker (no LUT engine object: it cannot be cloned). */
 export interface WorkerLoadOptions extends KernelOptions {
@@ -14,13 +19,15 @@ export interface WorkerLoadOptions extends KernelOptions {
 
 export type Request =
   | { id: number; type: 'load'; source: string | Uint8Array | ArrayBuffer; opts: WorkerLoadOptions }
-  | { id: number; type: 'run'; input: Float32Array }
+  | { id: number; type: 'run'; input: WorkerRunInputs }
   | { id: number; type: 'taskCounts' }
   | { id: number; type: 'dispose' };
 
 /** What the worker reports once the model is compiled. */
 export interface LoadedInfo {
   inputShape: number[];
+  /** Every graph input (name, per-sample shape, float32 or int32). */
+  inputs: RuntimeInput[];
   outputShape: number[];
   maxBatch: number;
   lutEngine: string;

@@ -3,7 +3,8 @@
 import { ArgumentError, BackendError, DTypeError } from '../errors.js';
 import type { KernelInfo } from './kernels.js';
 import { resolveUrl, type ModelSource } from './load.js';
-import { reviveError, type LoadedInfo, type Reply, type Request, type WorkerLoadOptions } from './protocol.js';
+import type { RuntimeInput } from '../runtime/model.js';
+import { reviveError, type LoadedInfo, type Reply, type Request, type WorkerLoadOptions, type WorkerRunInputs } from './protocol.js';
 
 export interface WorkerOptions extends WorkerLoadOptions {
   /** URL of lutnn-worker.js; default: beside the lutnn bundle (`new URL('./lutnn-worker.js', import.meta.url)`). */
@@ -15,6 +16,8 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 /** A model compiled in its own worker. Calls are answered in order; run() copies the input unless told to transfer it. */
 export class WorkerModel {
   readonly inputShape: readonly number[];
+  /** Every graph input (token ids and masks are int32). */
+  readonly inputs: readonly RuntimeInput[];
   readonly outputShape: readonly number[];
   readonly maxBatch: number;
   readonly lutEngine: string;
@@ -30,6 +33,7 @@ export class WorkerModel {
   ) {
     this.info = info;
     this.inputShape = info.inputShape;
+    this.inputs = info.inputs;
     this.outputShape = info.outputShape;
     this.maxBatch = info.maxBatch;
     this.lutEngine = info.lutEngine;
@@ -98,16 +102,24 @@ export class WorkerModel {
   }
 
   /**
-   * Logits [N, ...outputShape] (flat) for input [N, ...inputShape] as a Float32Array, computed in the worker. The
-   * input is copied; with `transfer: true` its buffer moves to the worker instead (the array is then unusable here).
+   * Logits [N, ...outputShape] (flat) for input [N, ...inputShape] as a Float32Array, computed in the worker. A model
+   * with several or integer inputs (token ids, masks) takes them as RuntimeModel.run does: an array in the graph's
+   * order or an object by name, Int32Array or BigInt64Array for int32 inputs (checked in the worker, errors as their
+   * lutnn classes). Inputs are copied; with `transfer: true` a single input's buffer moves to the worker instead (the
+   * array is then unusable here).
    */
-  async run(input: Float32Array, opts: { transfer?: boolean } = {}): Promise<Float32Array> {
+  async run(input: WorkerRunInputs, opts: { transfer?: boolean } = {}): Promise<Float32Array> {
     if (!this.alive) throw new ArgumentError('lutnn.run: the model was disposed');
-    if (!(input instanceof Float32Array)) {
+    const one = this.inputs.length === 1 && this.inputs[0].dtype === 'float32';
+    if (one && !(input instanceof Float32Array) && !Array.isArray(input) && !(input !== null && typeof input === 'object' && !ArrayBuffer.isView(input))) {
       throw new DTypeError(`lutnn.run: input must be a Float32Array [N,${this.inputShape.join(',')}], got ${input === null ? 'null' : (input as object)?.constructor?.name ?? typeof input}`);
     }
-    const transfer = opts.transfer === true && input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
-    return (await this.call({ type: 'run', input }, transfer ? [input.buffer] : [])) as Float32Array;
+    if (one && ArrayBuffer.isView(input) && !(input instanceof Float32Array)) {
+      throw new DTypeError(`lutnn.run: input must be a Float32Array [N,${this.inputShape.join(',')}], got ${input.constructor.name}`);
+    }
+    const single = ArrayBuffer.isView(input) ? (input as Float32Array | Int32Array | BigInt64Array) : null;
+    const transfer = opts.transfer === true && single !== null && single.byteOffset === 0 && single.byteLength === single.buffer.byteLength;
+    return (await this.call({ type: 'run', input }, transfer ? [single!.buffer as ArrayBuffer] : [])) as Float32Array;
   }
 
   /**

@@ -24,6 +24,7 @@ async function handle(req: Request): Promise<{ value: unknown; transfer?: Transf
       model = await load(req.source, req.opts);
       const info: LoadedInfo = {
         inputShape: [...model.inputShape],
+        inputs: model.inputs.map((i) => ({ ...i, shape: [...i.shape] })),
         outputShape: [...model.outputShape],
         maxBatch: model.maxBatch,
         lutEngine: model.lutEngine,
