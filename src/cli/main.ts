@@ -15,6 +15,7 @@ import { importCommand } from './import.js';
 import { applyUsageConventions } from './usage.js';
 import { benchCommand } from './bench.js';
 import { quantizeCommand } from './quantize.js';
+import { dseCommand } from './dse.js';
 import { lutnaCommand } from './lutna.js';
 
 /** lutnn's package.json, found upward from this file (src/cli under tsx, dist/src/cli when built). */
@@ -40,7 +41,8 @@ const program = new Command('lutnn')
   .addCommand(importCommand())
   .addCommand(quantizeCommand())
   .addCommand(lutnaCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(dseCommand());
 
 applyUsageConventions(program);
 await program.parseAsync(process.argv);
