@@ -25,6 +25,7 @@ export { trainMaddness, maddnessEncode, type MaddnessModel } from './lut/maddnes
 export { encode, type Metric } from './lut/distance.js';
 export { modelCost, compareCost, type ModelCost, type LayerCost } from './graph/cost.js';
 export { runComparison, type CompareRow, type CompareOptions } from './app/compare.js';
+export { runReport, renderReport, trainingFromMeta, type ReportData, type ReportModel, type ReportOptions } from './app/report.js';
 export { lutParamGroups, lutTemperatures } from './lut/recipe.js';
 export type { PackedMatrix, ResidentArray } from './backend/index.js';
 export { load, loadSync, compile, RuntimeModel, tsLutEngine, type LoadOptions, type CompileOptions, type LutEngine, type LutLayerSpec, type PreparedLut } from './runtime/index.js';

@@ -23,7 +23,7 @@ function run(checkpoint: string | undefined, opts: { stopAfterSteps?: number; re
   const testLoader = new DataLoader(testSet, { batchSize: 100, shuffle: false });
   const result: FitResult = fit({
     model, optimizer, schedule: cosine({ baseLr: 1e-3, totalSteps: 30 }), train: trainLoader, test: testLoader,
-    epochs: 3, checkpoint, checkpointEvery: 4, config: { test: 'resume' }, ...opts,
+    epochs: 3, checkpoint, checkpointEvery: 4, curveEvery: 3, config: { test: 'resume' }, ...opts,
   });
   return { model, result };
 }
@@ -50,4 +50,9 @@ test('a run stopped mid-epoch and resumed from its checkpoint ends bit-identical
     second.result.epochs.map((e) => e.trainLoss),
     full.result.epochs.map((e) => e.trainLoss),
   );
+  // The training curve too: the points before the stop come from the checkpoint, the window open at step 13 (since
+  // step 12) continues across the resume. Points every 3 steps and at each epoch's end (10 steps per epoch).
+  assert.deepEqual(full.result.curve.map((p) => p.step), [3, 6, 9, 10, 12, 15, 18, 20, 21, 24, 27, 30]);
+  assert.deepEqual(second.result.curve, full.result.curve);
+  assert.equal(full.result.curve.find((p) => p.step === 15)!.images, 3 * 64);
 });

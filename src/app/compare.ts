@@ -9,7 +9,7 @@ import { cosine } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evaluateOnRuntime } from './evaluate.js';
-import { fit, type EpochSummary, type FitProgress } from '../train/fit.js';
+import { fit, type CurvePoint, type EpochSummary, type FitProgress } from '../train/fit.js';
 import { evaluate } from '../train/metrics.js';
 import { convertModel, type ConvertOptions } from '../lut/convert.js';
 import { modelCost } from '../graph/cost.js';
@@ -46,8 +46,10 @@ export interface CompareOptions {
 }
 
 export interface CompareRow {
-  /** dense | lutnn-kmeans | lutnn-finetuned | maddness */
-  method: 'dense' | 'lutnn-kmeans' | 'lutnn-finetuned' | 'maddness';
+  /** dense | lutnn-kmeans | lutnn-finetuned | maddness; the demo adds lutnn-shipped (a fine-tuned LUT model file). */
+  method: 'dense' | 'lutnn-kmeans' | 'lutnn-finetuned' | 'maddness' | 'lutnn-shipped';
+  /** The model file of a lutnn-shipped row. */
+  file?: string;
   metric: Metric | null;
   testAccuracy: number;
   testLoss: number;
@@ -61,6 +63,8 @@ export interface CompareRow {
   finetuneEpochs: number;
   finetuneImagesPerSecond: number | null;
   finetuneHistory: EpochSummary[] | null;
+  /** The fine-tuning's training curve (loss and accuracy every few steps, src/train/fit.ts CurvePoint). */
+  finetuneCurve: CurvePoint[] | null;
   /**
    * Where the test figures come from: 'runtime' (lutnn's inference runtime, f32 encoder: the training engine's codes,
    * BN folded) for dense and LUT-NN models, 'engine' (the training engine's eval forward) for MADDNESS, which the
@@ -105,7 +109,7 @@ export function runComparison(dense: GraphModel, meta: ModelMeta, splits: Datase
     const r: CompareRow = {
       method, metric, testAccuracy: ev.accuracy, testLoss: ev.loss, macs: cost.total.macs, modelBytes: cost.total.deployBytes,
       temperatures: method.startsWith('lutnn') ? lutTemperatures(model) : null, finetuneEpochs: 0, finetuneImagesPerSecond: null,
-      finetuneHistory: null, evaluatedOn, seconds: (performance.now() - t0) / 1000, ...extra,
+      finetuneHistory: null, finetuneCurve: null, evaluatedOn, seconds: (performance.now() - t0) / 1000, ...extra,
     };
     rows.push(r);
     o.onRow?.(r, model);
@@ -133,7 +137,7 @@ export function runComparison(dense: GraphModel, meta: ModelMeta, splits: Datase
       train: limitBatches(loader, perEpoch), epochs, onProgress: o.onFitProgress && ((p) => o.onFitProgress!(`finetune ${metric}`, p)),
       loss: kd ? (logits, y, x) => distillationLoss(logits, noGrad(() => dense.forward(x)), y, kd) : undefined,
     });
-    row('lutnn-finetuned', metric, lut, t1, { finetuneEpochs: o.epochs, finetuneImagesPerSecond: res.imagesPerSecond, finetuneHistory: res.epochs });
+    row('lutnn-finetuned', metric, lut, t1, { finetuneEpochs: o.epochs, finetuneImagesPerSecond: res.imagesPerSecond, finetuneHistory: res.epochs, finetuneCurve: res.curve });
   }
   if (o.maddness) {
     const t0 = performance.now();

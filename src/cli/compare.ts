@@ -1,7 +1,12 @@
 // `lutnn compare` and `lutnn demo`: dense vs LUT-NN (k-means, fine-tuned; L2/L1/Chebyshev) vs MADDNESS in one table.
 import { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import type { GraphModel } from '../graph/model.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { finishDemo, type DemoResult } from '../app/demo.js';
+import { renderReport, speedNote, type ReportData } from '../app/report.js';
+import { formatModels, speedSummary } from './report.js';
 import { fileURLToPath } from 'node:url';
 import type { DatasetName } from '../data/dataset.js';
 import { ArgumentError } from '../errors.js';
@@ -36,6 +41,11 @@ interface CompareCliOptions {
   outDir?: string;
   json: boolean;
   quiet: boolean;
+  /** demo only: the report file (false: --no-report), the speed section, the shipped LUT model. */
+  report?: string | false;
+  speed?: boolean;
+  speedRepeats?: number;
+  shippedLut?: string;
 }
 
 function parseMetrics(s: string): Metric[] {
@@ -96,9 +106,21 @@ export function shippedModelPath(): string {
 export function demoCommand(): Command {
   return addOptions(
     new Command('demo').description('the whole pipeline on the embedded Fashion-MNIST with the shipped fmnist-cnn: convert, fine-tune briefly, evaluate, compare'),
-    // Sized to finish in under 10 minutes on a 2-core machine (BENCHMARKS.md has the timing).
+    // Sized to finish in under 3 minutes on a 2-core machine (BENCHMARKS.md has the timing).
     { epochs: 0.1, metrics: 'l2', maxRows: 16384, maddness: false, distill: true },
-  ).action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
+  )
+    .option('--report <file>', 'the HTML report to write', 'lutnn-report.html')
+    .option('--no-report', 'write no HTML report')
+    .option('--no-speed', 'skip the speed section')
+    .option('--speed-repeats <n>', 'timed rounds per batch and thread count in the speed section', intArg('--speed-repeats', 1), 5)
+    .option('--shipped-lut <file>', 'the fine-tuned LUT model shown beside the live one (default: models/fmnist-cnn-lut.safetensors when present)')
+    .action((opts: CompareCliOptions) => runCommand(() => compare(shippedModelPath(), opts, 'demo')));
+}
+
+/** The shipped fine-tuned LUT model beside the dense one, or null when the package has none. */
+export function shippedLutPath(densePath: string): string | null {
+  const p = join(dirname(densePath), 'fmnist-cnn-lut.safetensors');
+  return existsSync(p) ? p : null;
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
@@ -168,11 +190,52 @@ async function compare(file: string, o: CompareCliOptions, command: 'compare' | 
       barStage = '';
     }
   };
-  const rows = runComparison(model, meta, splits, opts);
+  const rowModels = new Map<CompareRow, GraphModel>();
+  const onRow = opts.onRow!;
+  opts.onRow = (row, m) => {
+    rowModels.set(row, m);
+    onRow(row, m);
+  };
+  let rows = runComparison(model, meta, splits, opts);
   (bar as Progress | null)?.stop();
+  let demo: DemoResult | null = null;
+  let reportFile: string | null = null;
+  if (command === 'demo') {
+    const shippedLut = o.shippedLut ?? shippedLutPath(file);
+    demo = await finishDemo({
+      densePath: file, meta, rows, models: rowModels, shippedLut, splits, limitTest: o.limitTest, liveEpochs: o.epochs,
+      speed: o.speed === false ? null : { batches: [1, 64], repeats: o.speedRepeats ?? 5, warmup: 1, onnxruntime: true },
+      onProgress: opts.onProgress, log: opts.log,
+    });
+    (bar as Progress | null)?.stop();
+    rows = demo.rows;
+    if (o.report) {
+      const ort = demo.bench?.baselines['onnxruntime-node'];
+      const data: ReportData = {
+        title: 'lutnn demo: fmnist-cnn as a LUT network', subtitle: `The demo's models on ${splits.test.n} Fashion-MNIST test images${o.limitTest ? ` (first ${o.limitTest})` : ''}.`,
+        dataset: name, models: demo.models, machine: machineInfo(), date: new Date().toISOString(),
+        speedNote: demo.bench ? speedNote(demo.bench, ort?.available ? `onnxruntime-node ${ort.version ?? ''} fp32 on the dense model's ONNX export` : null) : null,
+      };
+      writeFileAtomic(o.report, await renderReport(data));
+      reportFile = resolve(o.report);
+    }
+  }
   const seconds = (performance.now() - t0) / 1000;
   if (o.json) {
-    printJson({ command, model: file, dataset: name, dataSource: splits.source, settings: { ...opts, quiet: o.quiet || o.json, log: undefined, onRow: undefined }, rows, seconds, machine: machineInfo() });
+    const settings = { ...opts, quiet: o.quiet || o.json, log: undefined, onRow: undefined, onProgress: undefined, onFitProgress: undefined };
+    const extra = demo ? { speed: demo.bench, speedModel: demo.benchedModel, models: demo.models, report: reportFile } : {};
+    printJson({ command, model: file, dataset: name, dataSource: splits.source, settings, rows, ...extra, seconds, machine: machineInfo() });
+  } else if (demo) {
+    process.stdout.write(formatModels(demo.models));
+    const ft = opts.epochs > 0 ? `; live fine-tune ${opts.epochs} epoch with ${opts.distill ? 'distillation from the dense model' : 'cross-entropy'}` : '';
+    process.stdout.write(`accuracy on ${o.limitTest ?? splits.test.n} test images${ft}; bytes needed at inference\n`);
+    if (demo.bench) {
+      const ort = demo.bench.baselines['onnxruntime-node'];
+      process.stdout.write(`speed: ${speedNote(demo.bench, ort.available ? 'onnxruntime-node fp32' : null)}${ort.available ? '' : `; onnxruntime-node: ${ort.reason}`}\n`);
+      for (const l of speedSummary(demo.bench, demo.benchedModel ?? 'the LUT model')) process.stdout.write(`  ${l}\n`);
+    }
+    if (reportFile) process.stdout.write(`report: ${reportFile}\n`);
+    process.stdout.write(`(${seconds.toFixed(0)} s)\n`);
   } else {
     process.stdout.write(formatTable(rows));
     const ft = opts.epochs > 0

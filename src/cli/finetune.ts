@@ -32,6 +32,7 @@ interface FinetuneCliOptions {
   augment?: string;
   checkpoint?: string;
   checkpointEvery: number;
+  curveEvery?: number;
   resume: boolean;
   limitTrain?: number;
   limitTest?: number;
@@ -51,7 +52,8 @@ export function finetuneCommand(): Command {
     .option('--weight-decay <wd>', 'weight decay (never on centroids or temperatures)', floatArg('--weight-decay', 0), 0)
     .option('--distill <teacher>', 'distil from this model file (usually the dense model converted): loss = (1 − alpha)·CE + alpha·T²·KL')
     .option('--distill-alpha <a>', 'weight of the distillation term, in [0, 1]', floatArg('--distill-alpha', 0), 0.5)
-    .option('--distill-temperature <T>', 'softening temperature of the distillation term', floatArg('--distill-temperature', 0), 2);
+    .option('--distill-temperature <T>', 'softening temperature of the distillation term', floatArg('--distill-temperature', 0), 2)
+    .option('--curve-every <steps>', 'steps between training-curve points (default: about 100 points over the run)', intArg('--curve-every', 1));
   return addFitOptions(cmd).action((file: string, opts: FinetuneCliOptions) => runCommand(() => finetune(file, opts)));
 }
 
@@ -80,13 +82,13 @@ async function finetune(file: string, o: FinetuneCliOptions): Promise<void> {
   const temperaturesBefore = lutTemperatures(model);
   let loss: ((logits: Tensor, y: Tensor, x: Tensor) => Tensor) | undefined;
   if (teacher) loss = (logits, y, x) => distillationLoss(logits, noGrad(() => teacher.forward(x)), y, kd);
-  const result = runFit({ loss, label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
+  const result = runFit({ loss, label: 'finetune', model, optimizer, schedule, loaders, epochs: o.epochs, checkpoint, checkpointEvery: o.checkpointEvery, curveEvery: o.curveEvery, config, resume: o.resume, quiet: o.quiet, json: o.json });
   if (!result) return;
   const last = result.epochs[result.epochs.length - 1];
   const temperatures = lutTemperatures(model);
-  saveModel(out, model, { dataset: meta.dataset, info: { ...(meta.info ?? {}), finetune: { ...config, epochs: result.epochs, temperatures }, testAccuracy: last?.testAccuracy ?? null } });
+  saveModel(out, model, { dataset: meta.dataset, info: { ...(meta.info ?? {}), finetune: { ...config, epochs: result.epochs, curve: result.curve, temperatures }, testAccuracy: last?.testAccuracy ?? null } });
   const summary = {
-    command: 'finetune', model: file, out, checkpoint, epochs: result.epochs, steps: result.steps,
+    command: 'finetune', model: file, out, checkpoint, epochs: result.epochs, curve: result.curve, steps: result.steps,
     testAccuracy: last?.testAccuracy ?? null, testLoss: last?.testLoss ?? null, trainSeconds: result.trainSeconds,
     imagesPerSecond: result.imagesPerSecond, temperaturesBefore, temperatures, resumedFrom: result.resumedFrom, machine: machineInfo(),
   };

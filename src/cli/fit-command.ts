@@ -71,6 +71,8 @@ export interface FitCommandOptions {
   epochs: number;
   checkpoint: string;
   checkpointEvery: number;
+  /** Steps between training-curve points (fit's default when absent). */
+  curveEvery?: number;
   config: Record<string, unknown>;
   resume: boolean;
   quiet: boolean;
@@ -83,7 +85,7 @@ export interface FitCommandOptions {
 export function runFit(o: FitCommandOptions): FitResult | null {
   const result = fit({
     model: o.model, optimizer: o.optimizer, schedule: o.schedule, train: o.loaders.trainLoader, test: o.loaders.testLoader,
-    epochs: o.epochs, checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery, config: o.config, resume: o.resume,
+    epochs: o.epochs, checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery, curveEvery: o.curveEvery, config: o.config, resume: o.resume,
     onProgress: fitProgressBar(o.label, o.quiet), onEpoch: epochLine(o.label, o.json), loss: o.loss,
   });
   if (result.interrupted) {

@@ -14,6 +14,7 @@ import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { applyUsageConventions } from './usage.js';
 import { benchCommand } from './bench.js';
+import { reportCommand } from './report.js';
 import { quantizeCommand } from './quantize.js';
 import { dseCommand } from './dse.js';
 import { lutnaCommand } from './lutna.js';
@@ -42,7 +43,8 @@ const program = new Command('lutnn')
   .addCommand(quantizeCommand())
   .addCommand(lutnaCommand())
   .addCommand(benchCommand())
-  .addCommand(dseCommand());
+  .addCommand(dseCommand())
+  .addCommand(reportCommand());
 
 applyUsageConventions(program);
 await program.parseAsync(process.argv);

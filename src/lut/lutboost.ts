@@ -11,7 +11,7 @@ import { cosine } from '../optim/schedule.js';
 import { manualSeed } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { distillationLoss, checkDistillOptions, type DistillOptions } from '../train/distill.js';
-import { fit, type BatchSource, type FitProgress } from '../train/fit.js';
+import { fit, type BatchSource, type CurvePoint, type FitProgress } from '../train/fit.js';
 import { evaluate, type Batch } from '../train/metrics.js';
 import { convertModel, type ConvertedLayer, type ConvertOptions } from './convert.js';
 import { lutParamGroups, lutParamSets, lutTemperatures } from './recipe.js';
@@ -129,6 +129,8 @@ export interface LutBoostStageReport {
   testAccuracy: number | null;
   /** Per-epoch figures of a training stage. */
   history: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number | null; testAccuracy: number | null }[];
+  /** Training stage: the training curve (mean loss and accuracy every few steps, src/train/fit.ts CurvePoint). */
+  curve?: CurvePoint[];
   /** Conversion stage: the converted layers (with their output errors). */
   layers?: ConvertedLayer[];
   /** Temperatures t = 1/(softplus(θ)+1) after the stage, by layer. */
@@ -362,7 +364,7 @@ export function lutBoost(dense: GraphModel, o: LutBoostOptions): LutBoostResult 
           index: i, kind: p.kind, images: p.images, steps: r.steps, epochs: p.epochs, calibImages: 0, seconds: 0,
           trainLoss: last?.trainLoss ?? null, trainAccuracy: last?.trainAccuracy ?? null, testLoss: last?.testLoss ?? null, testAccuracy: last?.testAccuracy ?? null,
           history: r.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy, testLoss: e.testLoss, testAccuracy: e.testAccuracy })),
-          temperatures: lutTemperatures(m), resumed: resumable ? 'checkpoint' : 'no',
+          curve: r.curve, temperatures: lutTemperatures(m), resumed: resumable ? 'checkpoint' : 'no',
         };
       }
       report.seconds = (performance.now() - ts) / 1000;

@@ -23,6 +23,9 @@ export interface CheckpointState<S = unknown> {
   trainSeconds: number;
   /** Epoch summaries so far. */
   history: S[];
+  /** Training-curve points so far (src/train/fit.ts CurvePoint) and the sums since the last one. */
+  curve?: unknown[];
+  window?: RunningStats;
 }
 
 interface CheckpointMeta<S> extends CheckpointState<S> {
@@ -96,5 +99,8 @@ export function loadCheckpoint<S>(
   optimizer.loadStateDict(optimizerStateFromTensors(meta.optimizer, optTensors));
   if (!Array.isArray(meta.rng) || meta.rng.length < 4) throw new FormatError(`${path}: checkpoint RNG state is malformed`);
   globalRng.setState(meta.rng);
-  return { position: p, running: meta.running, trainSeconds: meta.trainSeconds, history: meta.history ?? [] };
+  const curve = Array.isArray(meta.curve) ? meta.curve : [];
+  const w = meta.window;
+  const window = w && typeof w === 'object' && [w.lossSum, w.correct, w.count, w.seconds].every((v) => typeof v === 'number' && Number.isFinite(v)) ? w : undefined;
+  return { position: p, running: meta.running, trainSeconds: meta.trainSeconds, history: meta.history ?? [], curve, window };
 }

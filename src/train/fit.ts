@@ -3,6 +3,7 @@ import { backward } from '../autograd/engine.js';
 import type { Trainable } from '../graph/model.js';
 import { crossEntropy } from '../ops/index.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
+import { ArgumentError } from '../errors.js';
 import { applySchedule, type LrSchedule } from '../optim/schedule.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint, type CheckpointState, type TrainPosition } from './checkpoint.js';
@@ -25,6 +26,23 @@ export interface EpochSummary {
   /** Seconds of training steps in this epoch (evaluation excluded). */
   trainSeconds: number;
   imagesPerSecond: number;
+}
+
+/**
+ * One point of the training curve: the mean loss and accuracy of the training batches since the previous point
+ * (every `curveEvery` steps, and at each epoch's end), recorded as they happen and kept in the checkpoint.
+ */
+export interface CurvePoint {
+  /** Steps done in total. */
+  step: number;
+  /** Epochs done, fractional (1.5: half-way through the second epoch). */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  /** Training images behind this point. */
+  images: number;
+  /** Learning rate of the last step. */
+  lr: number;
 }
 
 /** Where a run stands, after each step (done false) and at each epoch's end (done true). */
@@ -62,12 +80,18 @@ export interface FitOptions {
   onProgress?: (p: FitProgress) => void;
   /** Called after each epoch (after evaluation). */
   onEpoch?: (s: EpochSummary) => void;
+  /** Steps between training-curve points (default: about 100 points over the run). */
+  curveEvery?: number;
+  /** Called with each training-curve point as it is recorded. */
+  onCurve?: (p: CurvePoint) => void;
   /** Stop after this many steps in total (for tests of resume); the checkpoint is written first. */
   stopAfterSteps?: number;
 }
 
 export interface FitResult {
   epochs: EpochSummary[];
+  /** The training curve (see CurvePoint), from the start of the run (a resumed run includes the points before). */
+  curve: CurvePoint[];
   steps: number;
   trainSeconds: number;
   imagesPerSecond: number;
@@ -82,17 +106,37 @@ export function fit(o: FitOptions): FitResult {
   const config = o.config ?? {};
   const perEpoch = o.train.numBatches;
   const every = o.checkpointEvery ?? 100;
+  const curveEvery = o.curveEvery ?? Math.max(1, Math.ceil((o.epochs * perEpoch) / 100));
+  if (!Number.isInteger(curveEvery) || curveEvery < 1) throw new ArgumentError(`fit: curveEvery must be an integer >= 1, got ${String(o.curveEvery)}`);
   let state: CheckpointState<EpochSummary> = {
     position: { epoch: 0, batch: 0, globalStep: 0 },
     running: emptyStats(),
     trainSeconds: 0,
     history: [],
+    curve: [],
+    window: emptyStats(),
   };
   let resumedFrom: TrainPosition | null = null;
   if (o.resume && o.checkpoint && checkpointExists(o.checkpoint)) {
     state = loadCheckpoint<EpochSummary>(o.checkpoint, o.model, o.optimizer, config);
     resumedFrom = { ...state.position };
   }
+  const curve = (state.curve ??= []) as CurvePoint[];
+  const window = (state.window ??= emptyStats());
+  const flushCurve = (lr: number): void => {
+    if (window.count === 0) return;
+    const p: CurvePoint = {
+      step: state.position.globalStep,
+      epoch: state.position.epoch + state.position.batch / Math.max(perEpoch, 1),
+      loss: window.lossSum / window.count,
+      accuracy: window.correct / window.count,
+      images: window.count,
+      lr,
+    };
+    curve.push(p);
+    Object.assign(window, emptyStats());
+    o.onCurve?.(p);
+  };
   const save = (): void => {
     if (o.checkpoint) saveCheckpoint(o.checkpoint, o.model, o.optimizer, config, state);
   };
@@ -128,11 +172,18 @@ export function fit(o: FitOptions): FitResult {
         const n = x.shape[0];
         state.running.seconds += dt;
         state.trainSeconds += dt;
-        state.running.lossSum += loss.item() * n;
-        state.running.correct += countCorrect(logits, y);
+        const lossValue = loss.item();
+        const correct = countCorrect(logits, y);
+        state.running.lossSum += lossValue * n;
+        state.running.correct += correct;
         state.running.count += n;
+        window.lossSum += lossValue * n;
+        window.correct += correct;
+        window.count += n;
+        window.seconds += dt;
         b++;
         state.position = { epoch, batch: b, globalStep: state.position.globalStep + 1 };
+        if (state.position.globalStep % curveEvery === 0 || b >= perEpoch) flushCurve(lr);
         progress(false);
         const stopNow = o.stopAfterSteps !== undefined && state.position.globalStep >= o.stopAfterSteps;
         if (interrupted || stopNow) {
@@ -168,6 +219,7 @@ export function fit(o: FitOptions): FitResult {
   const seconds = state.history.reduce((a, h) => a + h.trainSeconds, 0);
   return {
     epochs: state.history,
+    curve,
     steps: state.position.globalStep,
     trainSeconds: state.trainSeconds,
     imagesPerSecond: images / Math.max(seconds, 1e-9),
