@@ -1,8 +1,10 @@
-// The op record: one description per op type (inputs, attributes, shape rule, engine forward, cost rule, ONNX export).
+// The op record: one description per op type (inputs, attributes, shape rule, engine forward, cost rule, ONNX export,
+// ONNX import, runtime lowering).
 //
 // Records are pure descriptions. Each facet gets what it works with through its context: the forward pass gets the
-// engine's primitives (src/ops) as `ops`, the ONNX export an emitter. So src/graph only imports types of the engine
-// and the protobuf writer, and code that only reads graphs (the inference runtime, the browser bundle) carries neither.
+// engine's primitives (src/ops) as `ops`, the ONNX export an emitter, the runtime lowering the runtime's plan builders
+// (`c.k`). So src/graph only imports types of the engine, the protobuf writer and the runtime, and code that only reads
+// graphs (the inference runtime, the browser bundle) carries no training code.
 import type { Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../tensor/rng.js';
 import type * as EngineOpsModule from '../ops/index.js';
@@ -10,6 +12,8 @@ import type { AttrSchema } from './attrs.js';
 import type { Dim } from './dims.js';
 import type { DynamicInt8Options } from './onnx-int8.js';
 import type { Attrs, IrDType, OpType, ValueInfo } from './types.js';
+import type { NodeInfo } from './analyze.js';
+import type { LowerCtx } from '../runtime/lower.js';
 
 /** The engine primitives a forward pass is built from (src/ops/index.ts): autodiff comes with them. */
 export type EngineOps = typeof EngineOpsModule;
@@ -257,6 +261,25 @@ export interface OnnxImportRule {
   map(c: OnnxImportCtx): string[];
 }
 
+/**
+ * How the inference runtime (lutnn.load, src/runtime/plan.ts) runs the op: which inputs may be computed values, and
+ * the ops of the runtime's plan it emits (src/runtime/plan-types.ts), fusing into the producer of its input where the
+ * planner allows (`c.fusable`).
+ */
+export interface Lowering<A extends object> {
+  /**
+   * Where computed values (not initializers) may stand: 'x' (default) input 0 only; 'any' either operand (Add, MatMul);
+   * 'one' exactly one computed input in any slot (Gather: ids or data); 'all' every input, no initializer (Concat).
+   */
+  reads?: 'x' | 'any' | 'one' | 'all';
+  /** The op may read int32 values (views, Cast, Gather's indices); others take float32 only. */
+  ints?: boolean;
+  /** The output is input 0 under another name, no op: always (Dropout, Identity) or for some nodes (a same-dtype Cast). */
+  alias?: true | ((ni: NodeInfo) => boolean);
+  /** Emits the node's ops (through c.emit, or by extending the producer of its input); absent when always an alias. */
+  run?(c: LowerCtx<A>): void;
+}
+
 /** The record of one op type. */
 export interface OpDef<A extends object = Attrs> {
   /** One line: what the op computes. */
@@ -281,6 +304,11 @@ export interface OpDef<A extends object = Attrs> {
   onnx(c: OnnxCtx<A>): OnnxOut;
   /** ONNX import: the ONNX ops that become this op (src/io/onnx-import.ts applies them). */
   onnxImport?: readonly OnnxImportRule[];
+  /**
+   * Runtime lowering; null: the runtime has no step for the op yet; { refuse }: why the runtime does not run it (the
+   * message follows "<op> '<node>' ").
+   */
+  lower: Lowering<A> | { refuse: string } | null;
 }
 
 /** Type helper: a record whose attributes are typed as A. */

@@ -133,7 +133,7 @@ export function deployParts(model: GraphAndTensors, meta: { dataset?: DatasetMet
       const convFolds = conv !== undefined && conv.op === 'Conv' && (checked.get(conv)!.groups as number) === 1 && reads.get(x) === 1 &&
         !model.graph.outputs.includes(x) && reads.get(conv.inputs[1]) === 1 && (!conv.inputs[2] || reads.get(conv.inputs[2]) === 1);
       if (convFolds) {
-        // As the runtime's planner: w·s per output channel, bias b·s + t (src/runtime/plan.ts, batchNorm).
+        // As the runtime's planner: w·s per output channel, bias b·s + t (BatchNorm's lowering, src/graph/ops/norm.ts).
         const { s, t } = batchNormAffine(f32(n.inputs[1] ?? ''), f32(n.inputs[2] ?? ''), f32(n.inputs[3])!, f32(n.inputs[4])!, checked.get(n)!.eps as number);
         const w = tensors.get(conv.inputs[1])!;
         const weight = Float32Array.from(w.f32);

@@ -1,5 +1,5 @@
-// Executable steps of plan-extra.ts's ops: activations, int32 → float32 casts and gathers by the TypeScript heap
-// kernels (heap-kernels.ts), slices by the strided-copy kernel. Like steps.ts: byte pointers in, no allocation, no throw.
+// Executable steps of the simple ops the records lower to: activations, int32 → float32 casts and gathers by the
+// TypeScript heap kernels (heap-kernels.ts), slices by the strided-copy kernel. Like steps.ts: byte pointers in, no allocation, no throw.
 import { castI32ToF32, gatherKernel, unaryKernel } from './heap-kernels.js';
 import type { Op } from './plan.js';
 import type { Blocks, KernelHost, Step } from './steps.js';
@@ -45,7 +45,7 @@ function sliceStep(host: KernelHost, op: Extract<Op, { kind: 'slice' }>): Step {
   return { op, scratch: 0, scratchBytes: 0, run: (n, x, y) => host.rt.ex.rtPermute(x + 4 * op.offset, y, n, inSample, d[0], d[1], d[2], d[3], s[0], s[1], s[2], s[3]) };
 }
 
-/** The step of one of plan-extra.ts's ops, or null for the other kinds. */
+/** The step of one of those ops, or null for the other kinds. */
 export function extraStep(host: KernelHost, blocks: Blocks, op: Op): Step | null {
   switch (op.kind) {
     case 'unary':

@@ -1,5 +1,5 @@
 // Records of Cast (element type conversion, e.g. an int attention mask to float) and Expand (broadcast to a shape, whose dim 0 may be the batch).
-import { ShapeError } from '../../errors.js';
+import { ArgumentError, ShapeError } from '../../errors.js';
 import { shapeSize } from '../../tensor/tensor.js';
 import { fmtDims, sizePerSample, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
@@ -43,6 +43,17 @@ export const Cast = defineOp<CastAttrs>({
       },
     },
   ],
+  // Runtime: a same-dtype Cast is a rename; int32 → float32 a 'cast' op (token masks).
+  lower: {
+    ints: true,
+    alias: (ni) => ni.inputs[0]?.dtype === ni.outputs[0].dtype,
+    run(c) {
+      if (c.ni.inputs[0]!.dtype !== 'int32' || c.ni.outputs[0].dtype !== 'float32') {
+        throw new ArgumentError(`lutnn.load: Cast '${c.name}' from ${c.ni.inputs[0]!.dtype} to ${c.ni.outputs[0].dtype}; the runtime casts int32 to float32 only`);
+      }
+      c.emit({ ...c.base, kind: 'cast' });
+    },
+  },
 });
 
 export interface ExpandAttrs {
@@ -115,4 +126,5 @@ export const Expand = defineOp<ExpandAttrs>({
       },
     },
   ],
+  lower: null,
 });

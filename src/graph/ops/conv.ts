@@ -1,5 +1,5 @@
 // Record of Conv: 2-D convolution over NCHW (stride, padding, dilation, groups incl. depthwise) with an optional bias.
-import { ShapeError } from '../../errors.js';
+import { ArgumentError, ShapeError } from '../../errors.js';
 import { fmtDims } from '../dims.js';
 import { defineOp } from '../op.js';
 import { dynamicInt8Conv } from '../onnx-int8.js';
@@ -98,4 +98,18 @@ export const Conv = defineOp<ConvAttrs>({
       },
     },
   ],
+  // Runtime: groups 1 (im2col + GEMM) or depthwise (the direct kernel); bias in the epilogue, where BN and ReLU fuse.
+  lower: {
+    run(c) {
+      const { shape, out, attrs: a } = c;
+      c.k.need4d(c.ni, shape);
+      const w = c.weight(1)!;
+      const [cout, , kh, kw] = w.shape;
+      const depthwise = a.groups !== 1 && a.groups === shape[0] && cout % shape[0] === 0;
+      if (a.groups !== 1 && !depthwise) throw new ArgumentError(`lutnn.load: Conv '${c.name}' has groups = ${String(a.groups)} for ${shape[0]} input channels; the runtime runs groups = 1 and depthwise convs (groups = input channels)`);
+      const win = c.k.window(shape, out, [kh, kw], a.stride, a.padding, a.dilation);
+      const bias = c.weight(2);
+      c.emit({ ...c.base, kind: 'conv', win, cout, depthwise, weight: Float32Array.from(w.f32), epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } });
+    },
+  },
 });

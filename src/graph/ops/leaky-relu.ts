@@ -19,4 +19,5 @@ export const LeakyRelu = defineOp<LeakyReluAttrs>({
   cost: (c) => ({ kind: 'elementwise', elementOps: sizePerSample(c.outShape(0)) }),
   onnx: (c) => [c.e.one('LeakyRelu', [c.input(0)], c.scope, { alpha: { float: c.attrs.alpha } })],
   onnxImport: [direct('LeakyRelu', ['LeakyRelu'], (c) => ({ alpha: c.attr.float('alpha', 0.01) }))],
+  lower: null, // the runtime has no LeakyRelu step (README, "Adding an op")
 });

@@ -3,6 +3,7 @@ import { shapeSize } from '../../tensor/tensor.js';
 import { ShapeError } from '../../errors.js';
 import { dimEq, fmtDims, type Dim } from '../dims.js';
 import { defineOp } from '../op.js';
+import type { OperandSource } from '../../runtime/plan-transformer.js';
 import { dynamicInt8MatMul } from '../onnx-int8.js';
 import { TWO_OPERANDS, WEIGHTED_INPUTS, broadcastDims, fixed, oneBatchDim, req } from '../rules.js';
 import type { OnnxImportCtx } from '../op.js';
@@ -72,6 +73,36 @@ export const MatMul = defineOp<Record<string, never>>({
       },
     },
   ],
+  // Runtime: by a constant matrix [k, n], read contiguously, a Linear without bias; else batched products of
+  // activations (and constants) read through strides, so lazy transposes cost no copy.
+  lower: {
+    reads: 'any',
+    run(c) {
+      const { shape, out, name } = c;
+      const target = c.ni.node.inputs.map((v) => (c.computed(v) ? c.real(v) : v));
+      const wb = c.weights.get(target[1]);
+      if (c.computed(target[0]) && !c.lazy.has(target[0]) && wb && wb.shape.length === 2) {
+        const [k, n] = wb.shape;
+        const wt = new Float32Array(k * n); // [n, k]
+        for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) wt[j * k + i] = wb.f32[i * n + j];
+        const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
+        c.emit({ ...c.base, kind: 'linear', rows, inF: k, outF: n, weight: wt, epi: { scale: null, shift: null, relu: false } });
+        return;
+      }
+      const inputs: string[] = [];
+      const src = (v: string): OperandSource => {
+        const w = c.weights.get(v);
+        if (w) return { shape: [...w.shape], strides: c.k.contiguousStrides(w.shape), input: -1, sampleFloats: 0, weight: Float32Array.from(w.f32) };
+        const view = c.viewOf(v);
+        if (!inputs.includes(view.src)) inputs.push(view.src);
+        const stored = c.shapes.get(view.src)!.reduce((p, d) => p * d, 1);
+        return { shape: view.shape, strides: view.strides, input: inputs.indexOf(view.src), sampleFloats: stored, weight: null };
+      };
+      const [sa, sb] = [src(target[0]), src(target[1])];
+      const mm = c.k.matmulPlan(name, sa, sb, out, c.k.contiguousStrides(out));
+      c.emit({ ...c.base, inShape: c.shapes.get(inputs[0])!, inputs, kind: 'matmul', mm, srcs: [sa, sb] });
+    },
+  },
 });
 
 export const Linear = defineOp<Record<string, never>>({
@@ -144,4 +175,15 @@ export const Linear = defineOp<Record<string, never>>({
       },
     },
   ],
+  // Runtime: [N, ..., inF] → [N, ..., outF], the rows of every sample; bias in the epilogue.
+  lower: {
+    run(c) {
+      const { shape, out } = c;
+      const inF = shape[shape.length - 1];
+      const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
+      const w = c.weight(1)!;
+      const bias = c.weight(2);
+      c.emit({ ...c.base, kind: 'linear', rows, inF, outF: out[out.length - 1], weight: Float32Array.from(w.f32), epi: { scale: null, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } });
+    },
+  },
 });

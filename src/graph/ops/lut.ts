@@ -211,6 +211,13 @@ export const LutLinear = defineOp<LutAttrs>({
     return { outputs: [out], exact: c.e.options.sum !== 'reduce' };
   },
   onnxImport: [lutImport('LutLinear')],
+  // Runtime: the int8 table scanned per row (rows = T on [N, T, D]); BN (on [N, C]) and ReLU fuse into its epilogue.
+  lower: {
+    run(c) {
+      const rows = c.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+      c.emit({ ...c.base, kind: 'lutLinear', rows, spec: c.lutSpec(), epi: { scale: null, shift: null, relu: false } });
+    },
+  },
 });
 
 function convInfer(c: InferCtx<{ kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] }>): { cin: number; oh: number; ow: number } {
@@ -265,6 +272,15 @@ export const LutConv = defineOp<LutConvAttrs>({
     return { outputs: [e.reshape(yt, [0, M, oh, ow], scope)], exact: e.options.sum !== 'reduce' };
   },
   onnxImport: [lutImport('LutConv')],
+  // Runtime: encoder over the conv's patches, then the int8 table scan; BN and ReLU fuse into its epilogue.
+  lower: {
+    run(c) {
+      const a = c.attrs;
+      c.k.need4d(c.ni, c.shape);
+      const win = c.k.window(c.shape, c.out, a.kernel, a.stride, a.padding, a.dilation);
+      c.emit({ ...c.base, kind: 'lutConv', win, spec: c.lutSpec(), epi: { scale: null, shift: null, relu: false } });
+    },
+  },
 });
 
 const maddnessInputs = [
@@ -359,6 +375,7 @@ export const MaddnessLinear = defineOp<Record<string, never>>({
   cost: (c) => maddnessCost(c, shapeSize(c.outShape(0)) / c.inShape(3)![2], c.inShape(0)!.at(-1)!),
   checkWeights: (c) => checkSplitDims(c, c.inShape(0)!.at(-1)!),
   onnx: noOnnx('MaddnessLinear'),
+  lower: { refuse: 'is a MADDNESS layer; the runtime runs dense and LUT-NN layers only' },
 });
 
 export const MaddnessConv = defineOp<{ kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] }>({
@@ -383,4 +400,5 @@ export const MaddnessConv = defineOp<{ kernel: readonly number[]; stride: readon
   cost: (c) => maddnessCost(c, c.outShape(0)[2] * c.outShape(0)[3], c.inShape(0)![1] * c.attrs.kernel[0] * c.attrs.kernel[1]),
   checkWeights: (c) => checkSplitDims(c, c.inShape(0)![1] * c.attrs.kernel[0] * c.attrs.kernel[1]),
   onnx: noOnnx('MaddnessConv'),
+  lower: { refuse: 'is a MADDNESS layer; the runtime runs dense and LUT-NN layers only' },
 });

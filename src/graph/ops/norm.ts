@@ -5,12 +5,48 @@ import { fmtDims, sizePerSample } from '../dims.js';
 import { defineOp } from '../op.js';
 import { axisOf, fixed, req } from '../rules.js';
 import { allInputs } from '../onnx-in.js';
+import { batchNormAffine, foldAffineIntoConv } from '../bn-fold.js';
+import type { LowerCtx } from '../../runtime/lower.js';
+import type { Epilogue, Op } from '../../runtime/plan-types.js';
 import type { OnnxImportCtx } from '../op.js';
 
 export interface BatchNormAttrs {
   eps: number;
   /** Weight of a new batch statistic in the running average; null: the cumulative average 1/num_batches_tracked. */
   momentum: number | null;
+}
+
+/**
+ * Runtime lowering of BatchNorm (eval): y = x·s + t with s = γ/√(var + ε), t = β − mean·s (γ = 1, β = 0 when absent),
+ * on [N, C, H, W], [N, C, L] or [N, C] (channels are dim 1). Folded into the weights of the dense conv (or, on [N, C],
+ * the Linear) that produced x (w·s, b·s + t), into the epilogue of a LUT conv (LUT Linear on [N, C]), affine or add op
+ * that did, when x has no other reader; else run as its own affine op.
+ */
+function lowerBatchNorm(c: LowerCtx<BatchNormAttrs>): void {
+  const { shape, x, y } = c;
+  if (shape.length < 1 || shape.length > 3) throw new ShapeError(`lutnn.load: BatchNorm '${c.name}' expects [N, C], [N, C, L] or [N, C, H, W] input, got [N,${shape.join(',')}]`);
+  const [g, b] = [c.weight(1)?.f32 ?? null, c.weight(2)?.f32 ?? null];
+  const { s, t } = batchNormAffine(g, b, c.weight(3)!.f32, c.weight(4)!.f32, c.attrs.eps);
+  const target: Op | null = c.fusable(x);
+  const epi = c.k.openEpilogue(target);
+  const planes = shape.length === 3;
+  const rows = shape.length === 1;
+  if (target && epi && ((planes && target.kind === 'conv') || (rows && target.kind === 'linear' && target.rows === 1)) && !epi.scale) {
+    // The deployment writer (src/io/deploy-format.ts) folds the same pairs with the same function: same bytes.
+    epi.shift = foldAffineIntoConv(target.weight, target.kind === 'conv' ? target.cout : target.outF, epi.shift, s, t);
+    target.name += `+${c.name}`;
+    c.extend(target, x, y);
+    return;
+  }
+  if (target && epi && ((planes && target.kind === 'lutConv') || (rows && target.kind === 'lutLinear' && target.rows === 1) || target.kind === 'affine' || target.kind === 'add')) {
+    c.k.composeAffine(epi, s, t);
+    target.name += `+${c.name}`;
+    c.extend(target, x, y);
+    return;
+  }
+  const own: Epilogue = { scale: null, shift: null, relu: false };
+  c.k.composeAffine(own, s, t);
+  c.emit({ kind: 'affine', name: c.name, inShape: shape, outShape: shape, inputs: [x], output: y, epi: own });
 }
 
 export const BatchNorm = defineOp<BatchNormAttrs>({
@@ -104,6 +140,7 @@ export const BatchNorm = defineOp<BatchNormAttrs>({
       map: (c) => c.emit('BatchNorm', allInputs(c), { eps: c.attr.float('eps', 1e-5), momentum: c.attr.has('momentum') ? c.attr.float('momentum') : null }),
     },
   ],
+  lower: { run: lowerBatchNorm },
 });
 
 /** A LayerNorm scale or bias (input i) in the shape of the normalized dims `norm` (ONNX lets it broadcast). */
@@ -186,4 +223,15 @@ export const LayerNorm = defineOp<LayerNormAttrs>({
       },
     },
   ],
+  // Runtime: over the last `cols` floats of each sample's rows.
+  lower: {
+    run(c) {
+      const { shape, attrs: a } = c;
+      const axis = a.axis < 0 ? a.axis + shape.length + 1 : a.axis;
+      const cols = shape.slice(axis - 1).reduce((p, d) => p * d, 1);
+      const w = c.weight(1);
+      const bias = c.weight(2);
+      c.emit({ ...c.base, kind: 'layerNorm', cols, eps: a.eps, weight: w ? Float32Array.from(w.f32) : null, bias: bias ? Float32Array.from(bias.f32) : null });
+    },
+  },
 });

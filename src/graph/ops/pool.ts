@@ -83,6 +83,13 @@ function pool<A extends PoolAttrs>(mode: 'max' | 'avg', doc: string, extra: OpDe
       return { outputs: [y], exact: mode === 'max' && c.exact(0) };
     },
     onnxImport: [poolImport(mode)],
+    lower: {
+      run(c) {
+        c.k.need4d(c.ni, c.shape);
+        const win = c.k.window(c.shape, c.out, c.attrs.kernel, c.attrs.stride, c.attrs.padding, [1, 1]);
+        c.emit({ ...c.base, kind: 'pool', mode, win });
+      },
+    },
   });
 }
 
@@ -114,6 +121,13 @@ export const GlobalAveragePool = defineOp<GlobalPoolAttrs>({
     return [c.attrs.keepdims ? p : c.e.reshape(p, [0, fixed(c.scope, 'channels', c.info(0).shape[1])], c.scope)];
   },
   onnxImport: [{ types: ['GlobalAveragePool'], map: (c) => c.emit('GlobalAveragePool', [c.value(0)], { keepdims: true }) }],
+  // Runtime: [C] (or [C, 1, 1] with keepdims: the same floats).
+  lower: {
+    run(c) {
+      c.k.need4d(c.ni, c.shape);
+      c.emit({ ...c.base, kind: 'globalAvgPool' });
+    },
+  },
 });
 
 export interface ReduceAttrs {
@@ -174,4 +188,13 @@ export const ReduceMean = defineOp<ReduceAttrs>({
       },
     },
   ],
+  // Runtime: the mean over one block of adjacent per-sample axes.
+  lower: {
+    run(c) {
+      const { shape, name } = c;
+      const axes = c.attrs.axes.map((ax) => (ax < 0 ? ax + shape.length + 1 : ax) - 1);
+      if (axes.includes(-1)) throw new ArgumentError(`lutnn.load: ReduceMean '${name}' reduces over the batch dim; the runtime keeps [N, ...]`);
+      c.emit({ ...c.base, kind: 'reduceMean', ...c.k.meanBlocks(name, shape, axes) });
+    },
+  },
 });

@@ -120,6 +120,7 @@ export const QConv = defineOp<QConvAttrs>({
     if (c.has(2)) ins.push(c.input(2));
     return { outputs: [c.e.one('Conv', ins, c.scope, { ...onnxWindow([kh, kw], c.attrs), group: c.attrs.groups })], exact: false };
   },
+  lower: null,
 });
 
 export const QLinear = defineOp<QuantAttrs>({
@@ -167,4 +168,5 @@ export const QLinear = defineOp<QuantAttrs>({
     if (c.has(2)) y = c.e.one('Add', [y, c.input(2)], c.scope);
     return { outputs: [y], exact: false };
   },
+  lower: null,
 });

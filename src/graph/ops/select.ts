@@ -45,6 +45,7 @@ export const Where = defineOp<Record<string, never>>({
       },
     },
   ],
+  lower: null,
 });
 
 /** Operand i of an ONNX comparison in the dtype of the other operand when it is a constant (int64 1 against an int32 mask). */
@@ -94,4 +95,5 @@ export const Equal = defineOp<Record<string, never>>({
       map: (c) => c.emit('Equal', [c.value(0), c.weight('zero', [], new Uint8Array(1))]),
     },
   ],
+  lower: null,
 });

@@ -7,6 +7,7 @@ import { axisOf, req } from '../rules.js';
 import { IR_DTYPES, type ValueInfo } from '../types.js';
 import { allInputs, axesOf, clampInt, constInts, direct } from '../onnx-in.js';
 import { BATCH } from '../dims.js';
+import type { LowerCtx } from '../../runtime/lower.js';
 
 /** Input 0 of any dtype. */
 const anyX = [{ name: 'x', role: 'data', dtypes: IR_DTYPES }] as const;
@@ -24,14 +25,54 @@ export function reshapeTarget(node: string, inp: readonly Dim[], out: readonly D
 }
 
 /** A view op: the output shares input 0's storage (no memory, no compute). */
-function viewOp<A extends object>(def: Omit<OpDef<A>, 'inputs' | 'outputs' | 'cost' | 'onnx'> & { reshape?: boolean }): OpDef<A> {
+function viewOp<A extends object>(def: Omit<OpDef<A>, 'inputs' | 'outputs' | 'cost' | 'onnx' | 'lower'> & { reshape?: boolean }): OpDef<A> {
   return defineOp<A>({
     ...def,
     inputs: anyX,
     outputs: 1,
     cost: () => ({ kind: 'shape', view: true }),
     onnx: (c: OnnxCtx<A>) => ({ outputs: [c.e.reshape(c.input(0), reshapeTarget(c.scope, c.info(0).shape, c.outInfo(0).shape), c.scope)], exact: c.exact(0) }),
+    // Runtime: both dim 0s are N (the planner checks), a per-sample view; no data moves.
+    lower: { ints: true, run: (c) => c.emit({ ...c.base, kind: 'reshape' }) },
   });
+}
+
+/** Runtime lowering of Slice (one output) and Split (one strided copy per output) along per-sample axes. */
+function lowerSlices(c: LowerCtx<SliceAttrs> | LowerCtx<SplitAttrs>, split: boolean): void {
+  const { ni, x, shape } = c;
+  const rank = shape.length + 1;
+  const norm = (a: number): number => (a < 0 ? a + rank : a) - 1;
+  const strides = c.k.contiguousStrides(shape);
+  const parts: { y: string; starts: number[] }[] = [];
+  if (!split) {
+    const a = c.attrs as SliceAttrs;
+    const axes = a.axes.map(norm);
+    if (axes.some((ax) => ax < 0)) throw new ArgumentError(`lutnn.load: Slice '${ni.node.name}' cuts the batch dim; the runtime keeps [N, ...]`);
+    const starts = shape.map(() => 0);
+    axes.forEach((ax, k) => {
+      const s = a.starts[k];
+      const d = shape[ax];
+      starts[ax] = Math.min(Math.max(s < 0 ? s + d : s, 0), d); // as sliceRange clamps
+    });
+    parts.push({ y: ni.node.outputs[0], starts });
+  } else {
+    const a = c.attrs as SplitAttrs;
+    const ax = norm(a.axis);
+    if (ax < 0) throw new ArgumentError(`lutnn.load: Split '${ni.node.name}' cuts the batch dim; the runtime keeps [N, ...]`);
+    let at = 0;
+    for (const [k, len] of a.split.entries()) {
+      const starts = shape.map(() => 0);
+      starts[ax] = at;
+      at += len;
+      parts.push({ y: ni.node.outputs[k], starts });
+    }
+  }
+  for (const [k, p] of parts.entries()) {
+    const out = c.shapes.get(p.y)!;
+    const offset = p.starts.reduce((s, v, d) => s + v * strides[d], 0);
+    const copy = c.k.copyPlan(ni.node.name, { src: x, shape: out, strides });
+    c.emit({ name: parts.length > 1 ? `${ni.node.name}[${k}]` : ni.node.name, inShape: shape, outShape: out, inputs: [x], output: p.y, kind: 'slice', copy, offset });
+  }
 }
 
 export interface ReshapeAttrs {
@@ -150,6 +191,37 @@ export const Transpose = defineOp<TransposeAttrs>({
   cost: (c) => ({ kind: 'shape', elementOps: shapeSize(c.outShape(0)) }),
   onnx: (c) => ({ outputs: [c.e.one('Transpose', [c.input(0)], c.scope, { perm: [...c.attrs.perm] })], exact: c.exact(0) }),
   onnxImport: [direct('Transpose', ['Transpose'], (c) => ({ perm: c.attr.ints('perm', c.info(0).shape.map((_, i, a) => a.length - 1 - i)) }))],
+  // Runtime: written transposed by the MatMul whose output it alone reads; a strided view (no op) when MatMuls are its
+  // only readers; else a contiguous copy ('permute').
+  lower: {
+    run(c) {
+      const { x, y, name, out } = c;
+      const perm = c.attrs.perm;
+      const xv = c.viewOf(x);
+      const view = c.k.transposeView(name, xv.src, xv.shape, xv.strides, perm);
+      const target = c.lazy.has(x) ? null : c.fusable(x);
+      if (target && target.kind === 'matmul') {
+        // The product writes the transposed layout itself: C's strides are those of the view of y's layout.
+        const yStrides = c.k.contiguousStrides(out);
+        const p = perm.slice(1).map((d) => d - 1);
+        const cStrides = new Array<number>(out.length);
+        p.forEach((d, i) => (cStrides[d] = yStrides[i]));
+        if (cStrides[cStrides.length - 1] === 1) {
+          target.mm = c.k.matmulPlan(target.name, target.srcs[0], target.srcs[1], c.shapes.get(x)!, cStrides);
+          target.name += `+${name}`;
+          target.outShape = out;
+          c.extend(target, x, y);
+          return;
+        }
+      }
+      const ro = c.readerOps(y);
+      if (y !== c.output && ro.length > 0 && ro.every((t) => t === 'MatMul')) {
+        c.lazy.set(y, view);
+        return;
+      }
+      c.emit({ ...c.base, inShape: c.shapes.get(view.src)!, inputs: [view.src], kind: 'permute', copy: c.k.copyPlan(name, view) });
+    },
+  },
 });
 
 export interface AxisAttrs {
@@ -201,6 +273,18 @@ export const Concat = defineOp<AxisAttrs>({
     return { outputs: [c.e.one('Concat', ins, c.scope, { axis: n.axis })], exact };
   },
   onnxImport: [{ types: ['Concat'], map: (c) => c.emit('Concat', allInputs(c).filter((v) => v !== ''), { axis: c.attr.int('axis') }) }],
+  // Runtime: along an axis ≥ 1 (along the batch axis it would give [k·N, ...], which the planner refuses), of activations.
+  lower: {
+    reads: 'all',
+    run(c) {
+      const rank = c.shape.length + 1;
+      const axis = c.attrs.axis < 0 ? c.attrs.axis + rank : c.attrs.axis;
+      const all = c.ni.node.inputs.map(c.real); // every input, in order (one value may come twice)
+      const prod = (s: number[]): number => s.reduce((p, d) => p * d, 1);
+      const outer = prod(c.out.slice(0, axis - 1));
+      c.emit({ ...c.base, kind: 'concat', inputs: all, outer, blocks: all.map((v) => prod(c.shapes.get(v)!.slice(axis - 1))) });
+    },
+  },
 });
 
 export interface SliceAttrs {
@@ -282,6 +366,7 @@ export const Slice = defineOp<SliceAttrs>({
       },
     },
   ],
+  lower: { run: (c) => lowerSlices(c, false) },
 });
 
 export interface SplitAttrs {
@@ -340,6 +425,7 @@ export const Split = defineOp<SplitAttrs>({
       },
     },
   ],
+  lower: { run: (c) => lowerSlices(c, true) },
 });
 
 export interface AxesAttrs {
