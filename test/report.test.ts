@@ -167,3 +167,29 @@ test('renderReport: a file with per-epoch figures only (written before curves we
   }
   assert.ok(html.includes('old (train, per epoch)') && html.includes('old (test, per epoch)'));
 });
+
+test('lutnn report: a model the runtime cannot run (quantized layers, today) is evaluated on the engine and not timed; the dense model still is', () => {
+  const q = join(dir, 'q.safetensors');
+  const qr = spawnSync(process.execPath, [...cli, 'quantize', densePath, '--out', q, '--data-dir', dataDir, '--calib', '128', '--no-eval', '--quiet'], { encoding: 'utf8' });
+  assert.equal(qr.status, 0, qr.stderr);
+  const r = spawnSync(process.execPath, [...cli, 'report', q, '--dense', densePath, '--data-dir', dataDir, '--out', join(dir, 'q.html'),
+    '--batch', '1', '--threads', '1', '--repeats', '1', '--warmup', '0', '--no-baselines', '--json', '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { models: { name: string; kind: string; evaluatedOn: string; testAccuracy: number; runtimeRefused: string | null; speed: { runner: string }[]; note: string }[] };
+  const [dense, qm] = j.models;
+  assert.equal(qm.kind, 'quantized');
+  assert.ok(qm.testAccuracy > 0.5);
+  if (qm.evaluatedOn === 'engine') {
+    // The runtime has no QConv/QLinear steps (as of this writing).
+    assert.match(qm.runtimeRefused!, /QConv|QLinear/);
+    assert.match(qm.note, /on the training engine, not timed/);
+    assert.deepEqual(qm.speed, []);
+  } else {
+    // Once the runtime runs quantized layers, the model is timed like any other.
+    assert.equal(qm.runtimeRefused, null);
+    assert.deepEqual(qm.speed.map((s) => s.runner), ['lutnn']);
+  }
+  assert.equal(dense.evaluatedOn, 'runtime');
+  assert.equal(dense.runtimeRefused, null);
+  assert.deepEqual(dense.speed.map((s) => s.runner), ['lutnn']);
+});

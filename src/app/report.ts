@@ -66,8 +66,10 @@ export interface ReportModel {
   bytes: number;
   layers: ReportLayer[];
   training: ReportTraining[];
-  /** Measured in one process beside the dense model (see `benchSeconds`); empty when not measured. */
+  /** Measured in one process beside the dense model; empty when not measured. */
   speed: ReportSpeed[];
+  /** Why the runtime does not run this model (it was evaluated on the training engine and is not timed), or null. */
+  runtimeRefused?: string | null;
   /** A short note shown in the table (e.g. "live, 0.1 epoch"). */
   note: string;
 }
@@ -298,17 +300,27 @@ export interface ReportOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-/** Evaluates a model on the first `limitTest` test images: lutnn's runtime (f32 encoder), the engine for MADDNESS. */
-export function evaluateModel(model: GraphModel, meta: ModelMeta, splits: DatasetSplits, limitTest: number | undefined, inputShape: number[], onBatch?: (done: number, total: number) => void): { accuracy: number; loss: number; images: number; on: 'runtime' | 'engine' } {
+/**
+ * Evaluates a model on the first `limitTest` test images: lutnn's runtime (f32 encoder), or the training engine for a
+ * model the runtime cannot run (MADDNESS, quantized layers), saying why in `runtimeRefused`.
+ */
+export function evaluateModel(model: GraphModel, meta: ModelMeta, splits: DatasetSplits, limitTest: number | undefined, inputShape: number[], onBatch?: (done: number, total: number) => void): { accuracy: number; loss: number; images: number; on: 'runtime' | 'engine'; runtimeRefused: string | null } {
   const test = limitTest ? takeDataset(splits.test, limitTest) : splits.test;
   const loader = new DataLoader(test, { batchSize: 256, shuffle: false, mean: meta.dataset?.mean, std: meta.dataset?.std });
   const each = (done: number): void => onBatch?.(done, test.n);
-  if (modelKind(model) === 'maddness') {
+  const onEngine = (why: string): { accuracy: number; loss: number; images: number; on: 'engine'; runtimeRefused: string } => {
     const r = evaluate(model, loader.epoch(0), each);
-    return { accuracy: r.accuracy, loss: r.loss, images: test.n, on: 'engine' };
+    return { accuracy: r.accuracy, loss: r.loss, images: test.n, on: 'engine', runtimeRefused: why };
+  };
+  if (modelKind(model) === 'maddness') return onEngine('the runtime has no MADDNESS layers');
+  try {
+    const r = evaluateOnRuntime(model, loader.epoch(0), inputShape, 'f32', each);
+    return { accuracy: r.accuracy, loss: r.loss, images: test.n, on: 'runtime', runtimeRefused: null };
+  } catch (e) {
+    // lutnn.load refuses a graph with an op it has no step for (QConv, say) with an ArgumentError before running.
+    if (!(e instanceof ArgumentError) || !/has no step/.test(e.message)) throw e;
+    return onEngine(e.message.replace(/ \(lutnn\.load runs graphs of[\s\S]*$/, ''));
   }
-  const r = evaluateOnRuntime(model, loader.epoch(0), inputShape, 'f32', each);
-  return { accuracy: r.accuracy, loss: r.loss, images: test.n, on: 'runtime' };
 }
 
 /** Loads, evaluates and times the files, and renders the page. */
@@ -329,10 +341,14 @@ export async function runReport(o: ReportOptions): Promise<{ data: ReportData; h
     names.add(name);
     const ev = o.splits ? evaluateModel(model, meta, o.splits, o.limitTest, inputShape, (d, n) => progress(`eval ${name}`, d, n)) : null;
     const training = trainingFromMeta(meta);
+    const refused = ev?.runtimeRefused ?? (modelKind(model) === 'maddness' ? 'the runtime has no MADDNESS layers' : null);
     models.push({
       name, path: f.path, kind: modelKind(model), testAccuracy: ev?.accuracy ?? null, testLoss: ev?.loss ?? null, testImages: ev?.images ?? 0,
-      evaluatedOn: ev?.on ?? null, ...layerCosts(model, inputShape), training, speed: [],
-      note: f.role === 'dense' ? 'the dense model (--dense)' : training.length ? `fine-tuned: ${training.map((t) => `${t.source}, ${t.epochs.length} epoch${t.epochs.length === 1 ? '' : 's'}`).join('; ')}` : '',
+      evaluatedOn: ev?.on ?? null, ...layerCosts(model, inputShape), training, speed: [], runtimeRefused: refused,
+      note: [
+        f.role === 'dense' ? 'the dense model (--dense)' : training.length ? `fine-tuned: ${training.map((t) => `${t.source}, ${t.epochs.length} epoch${t.epochs.length === 1 ? '' : 's'}`).join('; ')}` : '',
+        refused ? `on the training engine, not timed: ${refused}` : '',
+      ].filter(Boolean).join('; '),
     });
   }
   const benches: BenchReport[] = [];
@@ -340,7 +356,7 @@ export async function runReport(o: ReportOptions): Promise<{ data: ReportData; h
     const simd = defaultSimd();
     const denseModel = o.dense ? models[0] : null;
     for (const m of models) {
-      if (m === denseModel) continue;
+      if (m === denseModel || m.runtimeRefused) continue;
       const b = await runBench({
         model: m.path!, dense: o.dense ?? null, batches: o.bench.batches, threads: o.bench.threads, repeats: o.bench.repeats, warmup: o.bench.warmup,
         simd: [simd], baselines: { onnxruntimeNode: o.bench.onnxruntime ? 'onnxruntime-node' : false, onnxruntimeWeb: false }, peerRoles: ['dense'],
@@ -350,6 +366,16 @@ export async function runReport(o: ReportOptions): Promise<{ data: ReportData; h
       m.speed = speedOf(b, 'model');
       // The dense model's figures from the first process that timed it; later ones time it again beside their model.
       if (denseModel && denseModel.speed.length === 0) denseModel.speed = speedOf(b, 'dense');
+    }
+    if (denseModel && denseModel.speed.length === 0) {
+      // No model beside it could be timed: the dense model alone (with onnxruntime-node).
+      const b = await runBench({
+        model: denseModel.path!, dense: null, batches: o.bench.batches, threads: o.bench.threads, repeats: o.bench.repeats, warmup: o.bench.warmup,
+        simd: [simd], baselines: { onnxruntimeNode: o.bench.onnxruntime ? 'onnxruntime-node' : false, onnxruntimeWeb: false }, peerRoles: ['model'],
+        onProgress: (stage, d, n) => progress(`speed ${denseModel.name}: ${stage}`, d, n),
+      });
+      benches.push(b);
+      denseModel.speed = speedOf(b, 'model');
     }
   }
   const ort = benches[0]?.baselines['onnxruntime-node'];
