@@ -58,6 +58,7 @@ test('lutnn lutna: configuration, accuracy, energy and area per layer and in tot
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stdout, /\| conv2 \| 7,225,344 \| 8x9 \|/);
   assert.match(t.stdout, /savings \(>1: mixed is cheaper\): vs Wallace/);
+  assert.match(t.stdout, /conv1 8x9\/(exact|drop-ll), conv2 8x9\/(exact|drop-ll),/, 'each round\'s configuration');
 
   const errors: [string[], number, RegExp][] = [
     [['lutna', 'models/fmnist-cnn.safetensors', '--data-dir', dataDir, '--limit-test', '8'], 1, /no quantized layers \(QConv \/ QLinear\); run lutnn quantize first/],

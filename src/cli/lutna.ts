@@ -90,7 +90,10 @@ export function lutnaTable(r: LutnaResult, file: string): string {
   }
   out.push('');
   out.push('search rounds:');
-  for (const s of r.rounds) out.push(`  ${s.round}: may lose ${s.budgetImages} images, predicted ${s.predictedDrop.toFixed(2)} pts; on ${s.on} images ${fmtPct(s.accuracy)} (loss ${s.drop.toFixed(2)} pts, ${s.withinBudget ? 'within' : 'over'} budget), ${f3(s.energyUJ)} uJ`);
+  for (const s of r.rounds) {
+    out.push(`  ${s.round}: may lose ${s.budgetImages} images, predicted ${s.predictedDrop.toFixed(2)} pts; on ${s.on} images ${fmtPct(s.accuracy)} (loss ${s.drop.toFixed(2)} pts, ${s.withinBudget ? 'within' : 'over'} budget), ${f3(s.energyUJ)} uJ, ${f3(s.areaMm2)} mm2`);
+    if (s.on === 'sensitivity') out.push(`     ${Object.entries(s.config).map(([l, c]) => `${l} ${c}`).join(', ')}`);
+  }
   const t = r.totals;
   out.push('');
   out.push(`final: ${fmtPct(r.final.accuracy)} on ${r.verificationImages} test images, loss ${r.final.drop.toFixed(2)} points (${r.final.withinBudget ? 'within' : 'OVER'} budget${r.final.fellBack ? '; no configuration held: the exact base' : ''})`);
