@@ -9,3 +9,4 @@ export * from './lut-train';
 export * from './runtime';
 export { LUT_ROWS, LUT_TILE_M, LUT_CBLOCK, LUT_RELAXED } from './lut-infer';
 export * from './rt-transformer';
+export * from './quant';

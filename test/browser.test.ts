@@ -1,7 +1,8 @@
 // The browser bundle in headless Chromium: a LUT fmnist-cnn and a LUT vit-fm (attention graph; its training file and
 // its deployment file), and PyTorch models imported from ONNX (a BatchNorm1d MLP, a MobileNet, nn.TransformerEncoder's
-// layout, a BERT-style encoder of token ids and a mask), run through loadInWorker and the in-thread load give the same
-// logits, bit for bit, as the Node runtime on the same inputs (same kernels, same arithmetic).
+// layout, a BERT-style encoder of token ids and a mask), and a quantized fmnist-cnn (QConv / QLinear), run through
+// loadInWorker and the in-thread load give the same logits, bit for bit, as the Node runtime on the same inputs (same
+// kernels, same arithmetic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { Rng } from '../src/tensor/rng.js';
 import { lutFmnist } from './lut-models.js';
 import { convertModel } from '../src/lut/convert.js';
 import { importOnnxFile } from '../src/io/onnx-import-file.js';
+import { quantizeModel } from '../src/quant/quantize.js';
 
 const CHROMIUM = process.env.LUTNN_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,6 +44,9 @@ let vitBytes: Uint8Array = new Uint8Array(0);
 let vitDeployBytes: Uint8Array = new Uint8Array(0);
 let vitInput: Float32Array = new Float32Array(0);
 let vitLogits: Float32Array = new Float32Array(0);
+/** The shipped fmnist-cnn quantized (int8 activations × int9 weights: QConv / QLinear) and Node's logits on `input`. */
+let quantBytes: Uint8Array = new Uint8Array(0);
+let quantLogits: Float32Array = new Float32Array(0);
 let input: Float32Array = new Float32Array(0);
 let nodeLogits: Float32Array = new Float32Array(0);
 let variant = 'plain';
@@ -66,6 +71,7 @@ function serve(): Promise<string> {
     if (file === '' || file === 'index.html') body = PAGE;
     else if (file === 'model.safetensors') body = modelBytes;
     else if (file === 'vit.safetensors') body = vitBytes;
+    else if (file === 'quant.safetensors') body = quantBytes;
     else if (file === 'vit.lutnn.safetensors') body = vitDeployBytes;
     else if (file.startsWith('imported-') && imported.has(file.slice(9, -12))) body = imported.get(file.slice(9, -12))!.bytes;
     else {
@@ -98,6 +104,14 @@ before(async () => {
   nodeLogits = rt.run(input);
   rt.dispose();
   variant = nodeHost().rt.variant;
+
+  // The shipped fmnist-cnn quantized on random calibration images (int8 × int9, BN folded into the output scales).
+  const { model: quant } = quantizeModel(dense, [randn([8, 1, 28, 28], 1, new Rng(9))]);
+  quantBytes = serializeModel(quant, { dataset: meta.dataset, info: { test: 'browser' } });
+  const qrt = loadSync(quantBytes, { maxBatch: 8 });
+  assert.ok(qrt.ops.some((o) => o.kind === 'qconv') && qrt.ops.some((o) => o.kind === 'qlinear'));
+  quantLogits = qrt.run(input);
+  qrt.dispose();
 
   // vit-fm: the shipped dense model converted (k-means on random images, no refit): every Linear but the head is LUT-NN.
   const { model: vit, meta: vitMeta } = loadModel(join(ROOT, 'models/vit-fm.safetensors'));
@@ -406,6 +420,30 @@ test('browser bundle: PyTorch models imported from ONNX (BatchNorm1d MLP, Mobile
       assertSame(r[name].worker, `imported ${name}, loadInWorker, 2 threads`, imported.get(name)!.logits);
       assertSame(r[name].direct, `imported ${name}, load (in-thread)`, imported.get(name)!.logits);
     }
+  } finally {
+    await page.close();
+  }
+});
+
+test('browser bundle: a quantized fmnist-cnn (QConv / QLinear, int16 dot products) matches Node bit for bit, worker and in-thread', { skip, timeout: 60_000 }, async () => {
+  const page = await openPage('coi');
+  try {
+    const r = await page.evaluate(
+      async ({ simd, input }) => {
+        const lutnn = await import(new URL('./lutnn.js', location.href).href);
+        const x = new Float32Array(input);
+        const w = await lutnn.loadInWorker('quant.safetensors', { simd, maxBatch: 8, threads: 2 });
+        const worker = Array.from((await w.run(x)) as Float32Array);
+        await w.dispose();
+        const d = await lutnn.load('quant.safetensors', { simd, maxBatch: 8 });
+        const direct = Array.from(d.run(x) as Float32Array);
+        d.dispose();
+        return { worker, direct };
+      },
+      { simd: variant, input: Array.from(input) },
+    );
+    assertSame(r.worker, 'quantized fmnist-cnn, loadInWorker', quantLogits);
+    assertSame(r.direct, 'quantized fmnist-cnn, load (in-thread)', quantLogits);
   } finally {
     await page.close();
   }

@@ -41,6 +41,10 @@ export interface KernelExports {
   rtBinary(a: number, b: number, y: number, rows: number, cols: number, bMode: number, op: number): void;
   rtPermute(x: number, y: number, nb: number, inSample: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number): void;
   rtMeanAxis(x: number, y: number, outer: number, n: number, inner: number, scale: number): void;
+  // Scalar-quantized layers (assembly/quant.ts; twins in src/runtime/quant-kernels-ref.ts).
+  rtQuantizeRows(x: number, q: number, rows: number, K: number, Kp: number, scale: number, lo: number, hi: number): number;
+  rtQIm2row(xq: number, rows: number, nb: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, Kp: number): void;
+  rtQGemm(a: number, w: number, y: number, M: number, N: number, Kp: number, scale: number, shift: number, relu: number, ldm: number, ldn: number): void;
 }
 
 export type SimdVariant = 'plain' | 'relaxed';

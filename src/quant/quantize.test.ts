@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backward, noGrad } from '../autograd/engine.js';
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { graphCost } from '../graph/cost.js';
 import { BATCH } from '../graph/dims.js';
@@ -168,9 +168,10 @@ test('quantization-aware fine-tuning: straight-through gradients reach the float
   assert.ok(after < loss.item(), `loss ${loss.item()} → ${after}`);
 });
 
-test('the inference runtime refuses quantized layers with a clear error (runtime support is not built yet)', () => {
+test('the inference runtime plans quantized layers as its qconv / qlinear ops, ReLU fused (runtime tests: src/runtime/quant-runtime.test.ts)', () => {
   const { model: q } = quantizeModel(tinyModel(), calib(8));
-  assert.throws(() => planOps(q.info, new Map(q.namedWeights()), [2, 6, 6]), (e: Error) => e instanceof ArgumentError && /node 'conv' \(QConv\) is an op the runtime has no step for yet/.test(e.message));
+  const ops = planOps(q.info, new Map(q.namedWeights()), [2, 6, 6]);
+  assert.deepEqual(ops.map((o) => `${o.kind} ${o.name}`), ['qconv conv+relu', 'reshape flatten', 'qlinear fc']);
 });
 
 test('a quantized layer through LUT-NA multiplier models: exact splits give the integer GEMM and the engine output bit for bit', () => {

@@ -56,6 +56,13 @@ export type Op =
   /** y [rows, outF] = x [rows, inF]·weightᵀ per sample (rows = the product of the leading dims, 1 for [N, inF]). */
   | (Base & Post & { kind: 'linear'; rows: number; inF: number; outF: number; weight: Float32Array; epi: Epilogue })
   | (Base & Post & { kind: 'lutConv'; win: Window; spec: LutLayerSpec; epi: Epilogue })
+  /**
+   * Scalar-quantized conv (groups 1) and Linear (rows per sample as for 'linear'): x quantized per tensor,
+   * xq = clamp(round(f32(x / actScale))) to actBits bits, integer weights wq [cout, K] (|wq| < 2^15), exact int32 sums,
+   * then y = f32(f32(acc·epi.scale[c]) + epi.shift[c]) (epi.scale = f32(actScale·sw[c]), never null; BN folds into it).
+   */
+  | (Base & Post & { kind: 'qconv'; win: Window; cout: number; wq: Int16Array; actScale: number; actBits: number; epi: Epilogue })
+  | (Base & Post & { kind: 'qlinear'; rows: number; inF: number; outF: number; wq: Int16Array; actScale: number; actBits: number; epi: Epilogue })
   /** LUT Linear on `rows` rows of C·V per sample ([N, D] or [N, T, D]: rows = T). */
   | (Base & Post & { kind: 'lutLinear'; rows: number; spec: LutLayerSpec; epi: Epilogue })
   /** Batched matrix products of activations (and constants), operands read through strides (transposes without copies). */

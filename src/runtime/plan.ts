@@ -22,7 +22,7 @@ const OP = 'lutnn.load';
 
 /** What the runtime can run today, for the messages that refuse the rest. */
 export const RUNTIME_OPS =
-  'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
+  'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, QConv (groups 1), QLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity';
 
 /** The refusal of a graph the runtime has no plan for. */
 function unsupported(what: string): ArgumentError {

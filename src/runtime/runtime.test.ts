@@ -405,7 +405,7 @@ test('a LUT model saved as version 2 loads to the steps and logits of the in-mem
 
 test('graphs that are not chains run: a residual Add, a value read twice, a dead branch; two outputs and broadcasting Adds are refused', () => {
   const rng = new Rng(4);
-  assert.equal(RUNTIME_OPS, 'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
+  assert.equal(RUNTIME_OPS, 'Conv (groups 1 or depthwise), Linear, LutConv, LutLinear, QConv (groups 1), QLinear, BatchNorm, Relu, Clip, HardSwish, Tanh, Sigmoid, Silu, Add/Sub/Mul/Div (two activations of one shape or broadcast per sample as a row or a column, or an activation and a broadcast constant), Concat, MaxPool, AveragePool, GlobalAveragePool, MatMul, Transpose, Softmax (last axis), LayerNorm, Gelu, ReduceMean, Slice, Split, Gather (embedding rows, constant picks), Cast (int32 to float32), Flatten/Reshape/Squeeze/Unsqueeze, Dropout, Identity');
   /** x → conv1 → relu → conv2, then `tail` (the residual join, or nothing). */
   const build = (tail: (b: GraphBuilder, x: ReturnType<GraphBuilder['input']>, y: ReturnType<GraphBuilder['input']>) => void): GraphModel => {
     const b = new GraphBuilder();

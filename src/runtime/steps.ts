@@ -9,6 +9,7 @@ import type { LutEngine, PreparedLut } from './lut-step.js';
 import { wasmLayerOf } from './lut-wasm.js';
 import { transformerStep } from './steps-transformer.js';
 import { extraStep, withPost } from './steps-extra.js';
+import { quantStep } from './quant-step.js';
 import type { Epilogue, Op, Window } from './plan.js';
 
 /** What the steps need from the loaded kernels: the runtime, the job runner and the thread policy (Node: the pool). */
@@ -439,7 +440,7 @@ function baseStep(host: KernelHost, blocks: Blocks, op: Op, maxBatch: number, lu
     case 'reshape':
       return { op, scratch: 0, scratchBytes: 0, run: () => {} }; // a view: the plan gives y = x
     default: {
-      const step = transformerStep(host, blocks, op) ?? extraStep(host, blocks, op);
+      const step = transformerStep(host, blocks, op) ?? extraStep(host, blocks, op) ?? quantStep(host, blocks, op, maxBatch);
       if (!step) throw new BackendError(`lutnn.load: no step for op ${op.kind}`);
       return step;
     }

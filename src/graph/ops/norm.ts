@@ -19,8 +19,9 @@ export interface BatchNormAttrs {
 /**
  * Runtime lowering of BatchNorm (eval): y = x·s + t with s = γ/√(var + ε), t = β − mean·s (γ = 1, β = 0 when absent),
  * on [N, C, H, W], [N, C, L] or [N, C] (channels are dim 1). Folded into the weights of the dense conv (or, on [N, C],
- * the Linear) that produced x (w·s, b·s + t), into the epilogue of a LUT conv (LUT Linear on [N, C]), affine or add op
- * that did, when x has no other reader; else run as its own affine op.
+ * the Linear) that produced x (w·s, b·s + t), into the epilogue of a LUT conv (LUT Linear on [N, C]), of a quantized
+ * conv (QLinear on [N, C]: into its per-channel output scale and shift), affine or add op that did, when x has no other
+ * reader; else run as its own affine op.
  */
 function lowerBatchNorm(c: LowerCtx<BatchNormAttrs>): void {
   const { shape, x, y } = c;
@@ -38,7 +39,9 @@ function lowerBatchNorm(c: LowerCtx<BatchNormAttrs>): void {
     c.extend(target, x, y);
     return;
   }
-  if (target && epi && ((planes && target.kind === 'lutConv') || (rows && target.kind === 'lutLinear' && target.rows === 1) || target.kind === 'affine' || target.kind === 'add')) {
+  // LUT layers, and quantized layers (into their per-channel output scale: scale·s, shift·s + t, see composeAffine).
+  const lutOrQuant = (planes && (target?.kind === 'lutConv' || target?.kind === 'qconv')) || (rows && (target?.kind === 'lutLinear' || target?.kind === 'qlinear') && target.rows === 1);
+  if (target && epi && (lutOrQuant || target.kind === 'affine' || target.kind === 'add')) {
     c.k.composeAffine(epi, s, t);
     target.name += `+${c.name}`;
     c.extend(target, x, y);

@@ -7,14 +7,17 @@
 // → Conv / Gemm / MatMul on the dequantized weights wq·sw written as float initializers (weights of more than 8 bits
 // have no int8 QDQ form). Values match lutnn's up to float rounding: ONNX sums the dequantized products in float32,
 // lutnn sums the integers exactly and scales once.
-import { ShapeError } from '../../errors.js';
+import { ArgumentError, ShapeError } from '../../errors.js';
 import { shapeSize } from '../../tensor/tensor.js';
 import { dequantizeWeights, quantizeWeights } from '../../tensor/quantize.js';
 import { fmtDims, type Dim } from '../dims.js';
 import { defineOp, type OnnxCtx } from '../op.js';
 import { WEIGHTED_INPUTS, fixed, needRank, req, windowOut } from '../rules.js';
 import { onnxWindow, windowAttrs, type ConvAttrs } from './conv.js';
-import type { InferCtx } from '../op.js';
+import type { InferCtx, WeightCheckCtx } from '../op.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { LowerCtx } from '../../runtime/lower.js';
+import type { Epilogue } from '../../runtime/plan-types.js';
 
 export interface QuantAttrs {
   act_bits: number;
@@ -39,6 +42,37 @@ function checkK(c: InferCtx<QuantAttrs>, K: number): void {
   }
   const s = req(c, 3);
   if (s.shape.length !== 0) throw new ShapeError(`${c.node}: act_scale must be a scalar [], got ${fmtDims(s.shape)}`);
+}
+
+/**
+ * The per-channel output scales f32(act_scale·sw[c]) of a quantized node from its act_scale and float weight [cout, ...]:
+ * an ArgumentError naming the node when act_scale is not > 0 or a product is not finite (it would make NaN outputs).
+ */
+function outputScales(node: string, actScale: Tensor, weight: Tensor, weightBits: number): { q: Float32Array; scale: Float32Array } {
+  const sx = actScale.f32[0];
+  if (!(sx > 0) || !Number.isFinite(sx)) throw new ArgumentError(`${node}: act_scale must be a finite number > 0, got ${sx}`);
+  const { q, scales } = quantizeWeights(weight.f32, weight.shape[0], weightBits);
+  const scale = scales.map((s) => Math.fround(sx * s));
+  const c = scale.findIndex((v) => !Number.isFinite(v) || v < 0);
+  if (c >= 0) throw new ArgumentError(`${node}: act_scale ${sx} times the weight scale ${scales[c]} of output channel ${c} is ${scale[c]}, not a finite float32`);
+  return { q, scale };
+}
+
+/** Load-time check of a quantized node's act_scale (see outputScales). */
+function checkQuantWeights(c: WeightCheckCtx<QuantAttrs>): void {
+  const s = c.weight(3);
+  const w = c.weight(1);
+  if (s && w && s.size === 1) outputScales(c.node, s, w, c.attrs.weight_bits);
+}
+
+/**
+ * The runtime's operands of a quantized node: integer weights [cout, K] as int16, act_scale, and the epilogue whose
+ * scale is the per-channel output scale and shift the bias (where BatchNorm and ReLU fuse).
+ */
+function quantOperands(c: LowerCtx<QuantAttrs>): { wq: Int16Array; actScale: number; actBits: number; epi: Epilogue } {
+  const { q, scale } = outputScales(`lutnn.load: ${c.ni.node.op} '${c.name}'`, c.weight(3)!, c.weight(1)!, c.attrs.weight_bits);
+  const bias = c.weight(2);
+  return { wq: Int16Array.from(q), actScale: c.weight(3)!.f32[0], actBits: c.attrs.act_bits, epi: { scale, shift: bias ? Float32Array.from(bias.f32) : null, relu: false } };
 }
 
 /** Bytes as an integer deployment stores the layer: weights in whole bytes, float scales, int32 bias, the act scale. */
@@ -120,7 +154,18 @@ export const QConv = defineOp<QConvAttrs>({
     if (c.has(2)) ins.push(c.input(2));
     return { outputs: [c.e.one('Conv', ins, c.scope, { ...onnxWindow([kh, kw], c.attrs), group: c.attrs.groups })], exact: false };
   },
-  lower: null,
+  checkWeights: checkQuantWeights,
+  // Runtime (src/runtime/quant-step.ts): groups 1, int16 patches × int16 weights, exact int32 sums; BN and ReLU fuse.
+  lower: {
+    run(c) {
+      const { shape, out, attrs: a } = c;
+      c.k.need4d(c.ni, shape);
+      if (a.groups !== 1) throw new ArgumentError(`lutnn.load: QConv '${c.name}' has groups = ${a.groups}; the runtime runs quantized convs with groups = 1`);
+      const [cout, , kh, kw] = c.weight(1)!.shape;
+      const win = c.k.window(shape, out, [kh, kw], a.stride, a.padding, a.dilation);
+      c.emit({ ...c.base, kind: 'qconv', win, cout, ...quantOperands(c) });
+    },
+  },
 });
 
 export const QLinear = defineOp<QuantAttrs>({
@@ -168,5 +213,14 @@ export const QLinear = defineOp<QuantAttrs>({
     if (c.has(2)) y = c.e.one('Add', [y, c.input(2)], c.scope);
     return { outputs: [y], exact: false };
   },
-  lower: null,
+  checkWeights: checkQuantWeights,
+  // Runtime (src/runtime/quant-step.ts): rows of int16 activations × int16 weights, exact int32 sums; BN and ReLU fuse.
+  lower: {
+    run(c) {
+      const { shape, out } = c;
+      const inF = shape[shape.length - 1];
+      const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
+      c.emit({ ...c.base, kind: 'qlinear', rows, inF, outF: out[out.length - 1], ...quantOperands(c) });
+    },
+  },
 });
