@@ -52,7 +52,8 @@ export function rtQuantizeRows(x: usize, q: usize, rows: i32, K: i32, Kp: i32, s
 
 /**
  * Patches of nb quantized images: xq [nb][C][H][W] int16 → rows [nb·OH·OW][Kp] int16, row (b, oy, ox), columns in
- * (c, ki, kj) order (the weight's [Cout][Cin][kh][kw] order), padded positions and the tail D..Kp zero.
+ * (c, ki, kj) order (the weight's [Cout][Cin][kh][kw] order), padded positions and the tail D..Kp zero. Reads up to
+ * 16 bytes past the end of xq and writes up to 16 bytes past the end of rows: both need that much slack.
  */
 export function rtQIm2row(xq: usize, rows: usize, nb: i32, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32, DH: i32, DW: i32, OH: i32, OW: i32, Kp: i32): void {
   const D = C * KH * KW;
@@ -71,8 +72,11 @@ export function rtQIm2row(xq: usize, rows: usize, nb: i32, C: i32, H: i32, W: i3
             const xrow = xc + ((<usize>iyc * <usize>W) << 1);
             const ix0 = ox * SW - PW;
             if (inRow && DW == 1 && ix0 >= 0 && ix0 + KW <= W) {
-              // Inside the plane: KW adjacent values, no checks.
-              memory.copy(q, xrow + (<usize>ix0 << 1), <usize>KW << 1);
+              // Inside the plane: KW adjacent values, no checks; up to 8 as one vector (its extra lanes are
+              // overwritten by what follows, or land in the caller's 16 bytes of slack).
+              const src = xrow + (<usize>ix0 << 1);
+              if (KW <= 8) v128.store(q, v128.load(src));
+              else memory.copy(q, src, <usize>KW << 1);
               q += <usize>KW << 1;
               continue;
             }
@@ -117,6 +121,32 @@ export function rtQIm2row(xq: usize, rows: usize, nb: i32, C: i32, H: i32, W: i3
 }
 
 /**
+ * Outputs n..n+3 of a row from their four accumulators at once: the lane sums (exact: int32 wrap-around adds in any
+ * order give the true sum when it fits), then qepi in SIMD, lane for lane the same operations as `put`.
+ */
+@inline function put4(ym: usize, ldn: i32, n: i32, c0: v128, c1: v128, c2: v128, c3: v128, scale: usize, shift: usize, relu: bool): void {
+  const s01 = i32x4.add(v128.shuffle<i32>(c0, c1, 0, 4, 1, 5), v128.shuffle<i32>(c0, c1, 2, 6, 3, 7));
+  const s23 = i32x4.add(v128.shuffle<i32>(c2, c3, 0, 4, 1, 5), v128.shuffle<i32>(c2, c3, 2, 6, 3, 7));
+  const acc = i32x4.add(v128.shuffle<i32>(s01, s23, 0, 1, 4, 5), v128.shuffle<i32>(s01, s23, 2, 3, 6, 7));
+  const sc = v128.load(scale + (<usize>n << 2));
+  const lo = f64x2.mul(f64x2.convert_low_i32x4_s(acc), f64x2.promote_low_f32x4(sc));
+  const hi = f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3)), f64x2.promote_low_f32x4(v128.shuffle<i32>(sc, sc, 2, 3, 2, 3)));
+  let v = v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+  v = f32x4.add(v, shift != 0 ? v128.load(shift + (<usize>n << 2)) : f32x4.splat(0));
+  if (relu) v = f32x4.max(v, f32x4.splat(0));
+  if (ldn == 1) {
+    v128.store(ym + (<usize>n << 2), v);
+    return;
+  }
+  const p = ym + ((<usize>n * ldn) << 2);
+  const step = <usize>ldn << 2;
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  store<f32>(p + step, f32x4.extract_lane(v, 1));
+  store<f32>(p + 2 * step, f32x4.extract_lane(v, 2));
+  store<f32>(p + 3 * step, f32x4.extract_lane(v, 3));
+}
+
+/**
  * y[m·ldm + n·ldn] = qepi(Σ_k a[m][k]·w[n][k], scale[n], shift[n]) for M rows a [M][Kp] and N weight rows w [N][Kp]
  * (int16, Kp a multiple of 8, tails zero), exact in int32 (the caller bounds K·max|a|·max|w| < 2^31). shift = 0:
  * no shift. Blocks of two rows of a × four weight rows share their loads.
@@ -155,14 +185,8 @@ export function rtQGemm(a: usize, w: usize, y: usize, M: i32, N: i32, Kp: i32, s
         c12 = i32x4.add(c12, i32x4.dot_i16x8_s(v, b2));
         c13 = i32x4.add(c13, i32x4.dot_i16x8_s(v, b3));
       }
-      put(y0, ldn, n, hsum(c00), scale, shift, doRelu);
-      put(y0, ldn, n + 1, hsum(c01), scale, shift, doRelu);
-      put(y0, ldn, n + 2, hsum(c02), scale, shift, doRelu);
-      put(y0, ldn, n + 3, hsum(c03), scale, shift, doRelu);
-      put(y1, ldn, n, hsum(c10), scale, shift, doRelu);
-      put(y1, ldn, n + 1, hsum(c11), scale, shift, doRelu);
-      put(y1, ldn, n + 2, hsum(c12), scale, shift, doRelu);
-      put(y1, ldn, n + 3, hsum(c13), scale, shift, doRelu);
+      put4(y0, ldn, n, c00, c01, c02, c03, scale, shift, doRelu);
+      put4(y1, ldn, n, c10, c11, c12, c13, scale, shift, doRelu);
     }
     for (; n < N; n++) {
       const wn = w + <usize>n * rowBytes;
@@ -199,10 +223,7 @@ function qRow(am: usize, w: usize, ym: usize, N: i32, rowBytes: usize, scale: us
       c2 = i32x4.add(c2, i32x4.dot_i16x8_s(av, v128.load(w2 + k)));
       c3 = i32x4.add(c3, i32x4.dot_i16x8_s(av, v128.load(w3 + k)));
     }
-    put(ym, ldn, n, hsum(c0), scale, shift, doRelu);
-    put(ym, ldn, n + 1, hsum(c1), scale, shift, doRelu);
-    put(ym, ldn, n + 2, hsum(c2), scale, shift, doRelu);
-    put(ym, ldn, n + 3, hsum(c3), scale, shift, doRelu);
+    put4(ym, ldn, n, c0, c1, c2, c3, scale, shift, doRelu);
   }
   for (; n < N; n++) {
     const wn = w + <usize>n * rowBytes;

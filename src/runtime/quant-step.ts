@@ -46,8 +46,9 @@ function qconvStep(host: KernelHost, blocks: Blocks, op: Extract<Op, { kind: 'qc
   const img = win.cin * win.h * win.w;
   const wq = putWeights(host, blocks, op.wq, cout, K, Kp);
   const e = residentEpilogue(blocks, op);
-  const planeBytes = roundUp(img * 2, 64);
-  const patchBytes = P * Kp * 2;
+  // 16 bytes of slack after each: rtQIm2row reads and writes whole vectors at the ends.
+  const planeBytes = roundUp(img * 2 + 16, 64);
+  const patchBytes = roundUp(P * Kp * 2 + 16, 64);
   const chunk = Math.max(1, Math.min(maxBatch, Math.floor(QUANT_CHUNK_BYTES / (planeBytes + patchBytes))));
   const step: Step = {
     op,
